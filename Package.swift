@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+// lungct: volumetric CT lung analysis. Layout: one C module per library, each imported by
+// exactly one Swift module; a pure-Swift core; a thin executable.
+import PackageDescription
+
+let dcmtkLibraries: [LinkerSetting] = [
+    "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimgle", "dcmdata", "oflog", "ofstd",
+].map { .linkedLibrary($0) }
+
+let package = Package(
+    name: "lungct",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lungct", targets: ["lungct"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C modules. Debian 12's `pkg-config dcmtk` is broken (it requires sndfile), so DCMTK's
+        // libraries are linked by name; nifticlib has no .pc file and needs -I/usr/include/nifti.
+        .target(
+            name: "CDCMTK",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: dcmtkLibraries
+        ),
+        .target(
+            name: "CNIfTI",
+            cSettings: [.unsafeFlags(["-I/usr/include/nifti"])],
+            linkerSettings: [.linkedLibrary("nifti2"), .linkedLibrary("znz"), .linkedLibrary("z"), .linkedLibrary("m")]
+        ),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
+
+        // Swift modules.
+        .target(name: "VolumeCore"),
+        .target(name: "DICOMSeries", dependencies: ["VolumeCore", "CDCMTK"]),
+        .target(name: "NIfTIIO", dependencies: ["VolumeCore", "CNIfTI"]),
+        .target(name: "HDF5Store", dependencies: ["CHDF5"]),
+        .target(name: "NeuralEngine", dependencies: ["COpenBLAS"]),
+        .target(name: "Radiograph", dependencies: ["VolumeCore", "DICOMSeries", "CImageCodecs"]),
+        .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO"]),
+        .target(
+            name: "LungCTKit",
+            dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph", "Phantom"]
+        ),
+        .executableTarget(
+            name: "lungct",
+            dependencies: ["LungCTKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // Tests.
+        .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"]),
+        .testTarget(name: "DICOMSeriesTests", dependencies: ["DICOMSeries", "VolumeCore", "Phantom", "NIfTIIO"]),
+        .testTarget(name: "NIfTIIOTests", dependencies: ["NIfTIIO", "VolumeCore"]),
+        .testTarget(name: "HDF5StoreTests", dependencies: ["HDF5Store"]),
+        .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine"]),
+        .testTarget(name: "RadiographTests", dependencies: ["Radiograph", "VolumeCore", "DICOMSeries"]),
+        .testTarget(name: "PhantomTests", dependencies: ["Phantom", "VolumeCore"]),
+        .testTarget(name: "LungCTKitTests", dependencies: ["LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore"]),
+        .testTarget(name: "CLITests", dependencies: ["lungct"]),
+    ]
+)

@@ -1,0 +1,387 @@
+// The DCMTK side of cdcmtk.h. Nothing here decides anything about series or HU: it reads
+// attributes, decodes pixels and writes files, and reports every failure as a status code
+// with a message that names the file.
+#include "cdcmtk.h"
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpeg/djencode.h>
+#include <dcmtk/dcmjpeg/djrplol.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/dcmjpls/djencode.h>
+#include <dcmtk/dcmjpls/djrparam.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <string>
+
+namespace {
+
+// DCMTK's codec registry is global; registration must happen once, before any thread
+// decodes. std::call_once makes the first caller do it.
+std::once_flag codecsOnce;
+
+void registerCodecs() {
+    std::call_once(codecsOnce, [] {
+        // DCMTK logs warnings for many harmless quirks of real files on stderr; lungct
+        // reports problems itself, so only fatal library messages are let through.
+        OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+        DJDecoderRegistration::registerCodecs();
+        DJLSDecoderRegistration::registerCodecs();
+        DcmRLEDecoderRegistration::registerCodecs();
+        DJEncoderRegistration::registerCodecs();
+        DJLSEncoderRegistration::registerCodecs();
+        DcmRLEEncoderRegistration::registerCodecs();
+    });
+}
+
+void setMessage(char *message, size_t len, const std::string &text) {
+    if (message == nullptr || len == 0) return;
+    std::snprintf(message, len, "%s", text.c_str());
+}
+
+void copyString(DcmItem *item, const DcmTagKey &key, char *dst, size_t len, bool allValues) {
+    dst[0] = '\0';
+    OFString value;
+    OFCondition status = allValues ? item->findAndGetOFStringArray(key, value)
+                                   : item->findAndGetOFString(key, value);
+    if (status.good()) {
+        std::snprintf(dst, len, "%s", value.c_str());
+    }
+}
+
+int getInt(DcmItem *item, const DcmTagKey &key, int32_t *dst) {
+    Sint32 value = 0;
+    if (item->findAndGetSint32(key, value).good()) {
+        *dst = value;
+        return 1;
+    }
+    OFString text;
+    if (item->findAndGetOFString(key, text).good() && !text.empty()) {
+        char *end = nullptr;
+        long parsed = std::strtol(text.c_str(), &end, 10);
+        if (end != text.c_str()) {
+            *dst = static_cast<int32_t>(parsed);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int getDoubles(DcmItem *item, const DcmTagKey &key, double *dst, unsigned long count) {
+    for (unsigned long i = 0; i < count; ++i) {
+        Float64 value = 0;
+        if (item->findAndGetFloat64(key, value, i).bad()) return 0;
+        dst[i] = value;
+    }
+    return 1;
+}
+
+// (0028,0120) Pixel Padding Value is US or SS depending on (0028,0103) Pixel Representation
+// (PS3.3 C.7.5.1.1.2); in implicit VR files DCMTK's dictionary says "xs", so read both ways.
+int getPadding(DcmItem *item, const DcmTagKey &key, bool isSigned, int32_t *dst) {
+    DcmElement *element = nullptr;
+    if (item->findAndGetElement(key, element).bad() || element == nullptr || element->getLength() < 2) return 0;
+    Uint16 raw = 0;
+    if (element->getUint16(raw).good()) {
+        *dst = isSigned ? static_cast<int32_t>(static_cast<Sint16>(raw)) : static_cast<int32_t>(raw);
+        return 1;
+    }
+    Sint16 signedRaw = 0;
+    if (element->getSint16(signedRaw).good()) {
+        *dst = isSigned ? static_cast<int32_t>(signedRaw) : static_cast<int32_t>(static_cast<Uint16>(signedRaw));
+        return 1;
+    }
+    return 0;
+}
+
+void fillHeader(DcmFileFormat &file, lct_dicom_header *out) {
+    std::memset(out, 0, sizeof(*out));
+    DcmDataset *ds = file.getDataset();
+    DcmMetaInfo *meta = file.getMetaInfo();
+
+    copyString(ds, DCM_SOPClassUID, out->sop_class_uid, sizeof out->sop_class_uid, false);
+    copyString(ds, DCM_SOPInstanceUID, out->sop_instance_uid, sizeof out->sop_instance_uid, false);
+    copyString(ds, DCM_StudyInstanceUID, out->study_instance_uid, sizeof out->study_instance_uid, false);
+    copyString(ds, DCM_SeriesInstanceUID, out->series_instance_uid, sizeof out->series_instance_uid, false);
+    copyString(ds, DCM_FrameOfReferenceUID, out->frame_of_reference_uid, sizeof out->frame_of_reference_uid, false);
+    copyString(ds, DCM_Modality, out->modality, sizeof out->modality, false);
+    copyString(ds, DCM_ImageType, out->image_type, sizeof out->image_type, true);
+    copyString(ds, DCM_SeriesDescription, out->series_description, sizeof out->series_description, false);
+    copyString(ds, DCM_ConvolutionKernel, out->convolution_kernel, sizeof out->convolution_kernel, true);
+    copyString(ds, DCM_Manufacturer, out->manufacturer, sizeof out->manufacturer, false);
+    copyString(ds, DCM_PhotometricInterpretation, out->photometric, sizeof out->photometric, false);
+    copyString(ds, DCM_BodyPartExamined, out->body_part, sizeof out->body_part, false);
+    copyString(ds, DCM_ViewPosition, out->view_position, sizeof out->view_position, false);
+    copyString(ds, DCM_PatientPosition, out->patient_position, sizeof out->patient_position, false);
+    copyString(ds, DCM_LossyImageCompression, out->lossy_compression, sizeof out->lossy_compression, false);
+    copyString(ds, DCM_BurnedInAnnotation, out->burned_in_annotation, sizeof out->burned_in_annotation, false);
+    copyString(ds, DCM_PatientName, out->patient_name, sizeof out->patient_name, false);
+    copyString(ds, DCM_PatientID, out->patient_id, sizeof out->patient_id, false);
+    copyString(ds, DCM_StudyDate, out->study_date, sizeof out->study_date, false);
+
+    if (meta != nullptr) {
+        copyString(meta, DCM_MediaStorageSOPClassUID, out->media_storage_sop_class_uid,
+                   sizeof out->media_storage_sop_class_uid, false);
+        copyString(meta, DCM_TransferSyntaxUID, out->transfer_syntax_uid, sizeof out->transfer_syntax_uid, false);
+    }
+    if (out->transfer_syntax_uid[0] == '\0') {
+        // A raw data set without meta header: report the syntax DCMTK detected.
+        DcmXfer xfer(ds->getOriginalXfer());
+        std::snprintf(out->transfer_syntax_uid, sizeof out->transfer_syntax_uid, "%s", xfer.getXferID());
+    }
+
+    out->has_series_number = getInt(ds, DCM_SeriesNumber, &out->series_number);
+    out->has_instance_number = getInt(ds, DCM_InstanceNumber, &out->instance_number);
+    out->has_acquisition_number = getInt(ds, DCM_AcquisitionNumber, &out->acquisition_number);
+    out->has_temporal_position = getInt(ds, DCM_TemporalPositionIdentifier, &out->temporal_position);
+
+    ds->findAndGetUint16(DCM_Rows, out->rows);
+    ds->findAndGetUint16(DCM_Columns, out->columns);
+    ds->findAndGetUint16(DCM_BitsAllocated, out->bits_allocated);
+    ds->findAndGetUint16(DCM_BitsStored, out->bits_stored);
+    ds->findAndGetUint16(DCM_HighBit, out->high_bit);
+    ds->findAndGetUint16(DCM_PixelRepresentation, out->pixel_representation);
+    if (ds->findAndGetUint16(DCM_SamplesPerPixel, out->samples_per_pixel).bad()) out->samples_per_pixel = 1;
+    ds->findAndGetUint16(DCM_PlanarConfiguration, out->planar_configuration);
+    if (!getInt(ds, DCM_NumberOfFrames, &out->number_of_frames)) out->number_of_frames = 1;
+    out->has_pixel_data = ds->tagExists(DCM_PixelData) ? 1 : 0;
+
+    out->has_pixel_spacing = getDoubles(ds, DCM_PixelSpacing, out->pixel_spacing, 2);
+    out->has_imager_pixel_spacing = getDoubles(ds, DCM_ImagerPixelSpacing, out->imager_pixel_spacing, 2);
+    out->has_slice_thickness = getDoubles(ds, DCM_SliceThickness, &out->slice_thickness, 1);
+    out->has_image_position = getDoubles(ds, DCM_ImagePositionPatient, out->image_position, 3);
+    out->has_image_orientation = getDoubles(ds, DCM_ImageOrientationPatient, out->image_orientation, 6);
+    out->has_rescale_slope = getDoubles(ds, DCM_RescaleSlope, &out->rescale_slope, 1);
+    out->has_rescale_intercept = getDoubles(ds, DCM_RescaleIntercept, &out->rescale_intercept, 1);
+    out->has_gantry_tilt = getDoubles(ds, DCM_GantryDetectorTilt, &out->gantry_tilt, 1);
+    out->has_window = getDoubles(ds, DCM_WindowCenter, &out->window_center, 1) &&
+                      getDoubles(ds, DCM_WindowWidth, &out->window_width, 1);
+    out->has_voi_lut_sequence = ds->tagExists(DCM_VOILUTSequence) ? 1 : 0;
+    const bool isSigned = out->pixel_representation == 1;
+    out->has_pixel_padding_value = getPadding(ds, DCM_PixelPaddingValue, isSigned, &out->pixel_padding_value);
+    out->has_pixel_padding_range_limit =
+        getPadding(ds, DCM_PixelPaddingRangeLimit, isSigned, &out->pixel_padding_range_limit);
+}
+
+int loadStatus(const OFCondition &status, const char *path, char *message, size_t len) {
+    if (status.good()) return LCT_DCM_OK;
+    std::string text = std::string(path) + ": " + status.text();
+    setMessage(message, len, text);
+    if (status == EC_InvalidStream || status == EC_FileMetaInfoHeaderMissing) return LCT_DCM_NOT_DICOM;
+    return LCT_DCM_READ_FAILED;
+}
+
+}  // namespace
+
+extern "C" int lct_dcm_read_header(const char *path, lct_dicom_header *out, char *message, size_t message_len) {
+    try {
+        registerCodecs();
+        DcmFileFormat file;
+        // Values longer than 4 KiB stay on disk until asked for, so even a file whose Pixel
+        // Data comes before some other attribute is cheap to scan.
+        OFCondition status = file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect,
+                                                   DCM_PixelData);
+        int code = loadStatus(status, path, message, message_len);
+        if (code != LCT_DCM_OK) return code;
+        fillHeader(file, out);
+        return LCT_DCM_OK;
+    } catch (const std::exception &error) {
+        setMessage(message, message_len, std::string(path) + ": " + error.what());
+        return LCT_DCM_INTERNAL;
+    } catch (...) {
+        setMessage(message, message_len, std::string(path) + ": unknown C++ exception in DCMTK");
+        return LCT_DCM_INTERNAL;
+    }
+}
+
+extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes, lct_dicom_header *header,
+                                   char *message, size_t message_len) {
+    try {
+        registerCodecs();
+        DcmFileFormat file;
+        OFCondition status = file.loadFile(path);
+        int code = loadStatus(status, path, message, message_len);
+        if (code != LCT_DCM_OK) return code;
+        DcmDataset *ds = file.getDataset();
+        if (!ds->tagExists(DCM_PixelData)) {
+            setMessage(message, message_len, std::string(path) + ": no (7FE0,0010) Pixel Data");
+            return LCT_DCM_NO_PIXELS;
+        }
+        DcmXfer original(ds->getOriginalXfer());
+        if (original.isEncapsulated()) {
+            status = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+            if (status.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
+                setMessage(message, message_len,
+                           std::string(path) + ": cannot decode transfer syntax " + original.getXferName() +
+                               " (" + original.getXferID() + "): " + status.text());
+                return LCT_DCM_DECODE_FAILED;
+            }
+        }
+        fillHeader(file, header);
+        DcmElement *element = nullptr;
+        status = ds->findAndGetElement(DCM_PixelData, element);
+        if (status.bad() || element == nullptr) {
+            setMessage(message, message_len, std::string(path) + ": cannot read (7FE0,0010) Pixel Data: " + status.text());
+            return LCT_DCM_READ_FAILED;
+        }
+        Uint8 *bytes = nullptr;
+        status = element->getUint8Array(bytes);
+        if (status.bad() || bytes == nullptr) {
+            // 16-bit data is held as OW; ask for it as words, which is the same memory.
+            Uint16 *words = nullptr;
+            status = element->getUint16Array(words);
+            bytes = reinterpret_cast<Uint8 *>(words);
+        }
+        if (status.bad() || bytes == nullptr) {
+            setMessage(message, message_len, std::string(path) + ": cannot read (7FE0,0010) Pixel Data: " + status.text());
+            return LCT_DCM_READ_FAILED;
+        }
+        const size_t available = element->getLength();
+        if (available < dst_bytes) {
+            setMessage(message, message_len,
+                       std::string(path) + ": pixel data holds " + std::to_string(available) + " bytes, header needs " +
+                           std::to_string(dst_bytes) + " (truncated file?)");
+            return LCT_DCM_BAD_SIZE;
+        }
+        std::memcpy(dst, bytes, dst_bytes);
+        return LCT_DCM_OK;
+    } catch (const std::bad_alloc &) {
+        setMessage(message, message_len, std::string(path) + ": out of memory while decoding pixel data");
+        return LCT_DCM_INTERNAL;
+    } catch (const std::exception &error) {
+        setMessage(message, message_len, std::string(path) + ": " + error.what());
+        return LCT_DCM_INTERNAL;
+    } catch (...) {
+        setMessage(message, message_len, std::string(path) + ": unknown C++ exception in DCMTK");
+        return LCT_DCM_INTERNAL;
+    }
+}
+
+namespace {
+
+void putString(DcmDataset *ds, const DcmTagKey &key, const char *value) {
+    if (value != nullptr && value[0] != '\0') ds->putAndInsertString(key, value);
+}
+
+std::string joinNumbers(const double *values, int count) {
+    std::string text;
+    char buffer[64];
+    for (int i = 0; i < count; ++i) {
+        // DS holds at most 16 characters (PS3.5 6.2); %.10g stays within it for these values.
+        std::snprintf(buffer, sizeof buffer, "%.10g", values[i]);
+        if (i > 0) text += "\\";
+        text += buffer;
+    }
+    return text;
+}
+
+}  // namespace
+
+extern "C" int lct_dcm_write_image(const char *path, const lct_image_description *d, const void *pixels,
+                                   size_t pixel_bytes, lct_transfer_syntax syntax, char *message,
+                                   size_t message_len) {
+    try {
+        registerCodecs();
+        DcmFileFormat file;
+        DcmDataset *ds = file.getDataset();
+        putString(ds, DCM_SOPClassUID, d->sop_class_uid);
+        putString(ds, DCM_SOPInstanceUID, d->sop_instance_uid);
+        putString(ds, DCM_StudyInstanceUID, d->study_instance_uid);
+        putString(ds, DCM_SeriesInstanceUID, d->series_instance_uid);
+        putString(ds, DCM_FrameOfReferenceUID, d->frame_of_reference_uid);
+        putString(ds, DCM_Modality, d->modality);
+        putString(ds, DCM_ImageType, d->image_type);
+        putString(ds, DCM_SeriesDescription, d->series_description);
+        putString(ds, DCM_ConvolutionKernel, d->convolution_kernel);
+        putString(ds, DCM_PatientName, d->patient_name);
+        putString(ds, DCM_PatientID, d->patient_id);
+        putString(ds, DCM_PatientPosition, d->patient_position);
+        putString(ds, DCM_StudyDate, d->study_date);
+        ds->putAndInsertString(DCM_SeriesNumber, std::to_string(d->series_number).c_str());
+        ds->putAndInsertString(DCM_InstanceNumber, std::to_string(d->instance_number).c_str());
+        ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
+        putString(ds, DCM_PhotometricInterpretation, d->photometric);
+        ds->putAndInsertUint16(DCM_Rows, d->rows);
+        ds->putAndInsertUint16(DCM_Columns, d->columns);
+        ds->putAndInsertUint16(DCM_BitsAllocated, d->bits_allocated);
+        ds->putAndInsertUint16(DCM_BitsStored, d->bits_stored);
+        ds->putAndInsertUint16(DCM_HighBit, static_cast<Uint16>(d->bits_stored - 1));
+        ds->putAndInsertUint16(DCM_PixelRepresentation, d->pixel_representation);
+        ds->putAndInsertString(DCM_PixelSpacing, joinNumbers(d->pixel_spacing, 2).c_str());
+        if (d->slice_thickness > 0) ds->putAndInsertString(DCM_SliceThickness, joinNumbers(&d->slice_thickness, 1).c_str());
+        if (d->has_geometry) {
+            ds->putAndInsertString(DCM_ImagePositionPatient, joinNumbers(d->image_position, 3).c_str());
+            ds->putAndInsertString(DCM_ImageOrientationPatient, joinNumbers(d->image_orientation, 6).c_str());
+        }
+        if (d->has_rescale) {
+            ds->putAndInsertString(DCM_RescaleIntercept, joinNumbers(&d->rescale_intercept, 1).c_str());
+            ds->putAndInsertString(DCM_RescaleSlope, joinNumbers(&d->rescale_slope, 1).c_str());
+            ds->putAndInsertString(DCM_RescaleType, "HU");
+        }
+        OFCondition status;
+        if (d->bits_allocated == 8) {
+            status = ds->putAndInsertUint8Array(DCM_PixelData, static_cast<const Uint8 *>(pixels),
+                                                static_cast<unsigned long>(pixel_bytes));
+        } else {
+            status = ds->putAndInsertUint16Array(DCM_PixelData, static_cast<const Uint16 *>(pixels),
+                                                 static_cast<unsigned long>(pixel_bytes / 2));
+        }
+        if (status.bad()) {
+            setMessage(message, message_len, std::string(path) + ": cannot store pixel data: " + status.text());
+            return LCT_DCM_WRITE_FAILED;
+        }
+
+        E_TransferSyntax xfer = EXS_LittleEndianExplicit;
+        DJ_RPLossless losslessParams(1, 0);  // first-order prediction, no point transform
+        DJLSRepresentationParameter jlsParams(0, OFTrue);
+        const DcmRepresentationParameter *params = nullptr;
+        switch (syntax) {
+        case LCT_TS_EXPLICIT_LE: xfer = EXS_LittleEndianExplicit; break;
+        case LCT_TS_IMPLICIT_LE: xfer = EXS_LittleEndianImplicit; break;
+        case LCT_TS_RLE: xfer = EXS_RLELossless; break;
+        case LCT_TS_JPEG_LOSSLESS: xfer = EXS_JPEGProcess14SV1; params = &losslessParams; break;
+        case LCT_TS_JPEG_LS_LOSSLESS: xfer = EXS_JPEGLSLossless; params = &jlsParams; break;
+        case LCT_TS_JPEG_BASELINE: xfer = EXS_JPEGProcess1; break;
+        }
+        DcmXfer target(xfer);
+        if (target.isEncapsulated()) {
+            status = ds->chooseRepresentation(xfer, params);
+            if (status.bad() || !ds->canWriteXfer(xfer)) {
+                setMessage(message, message_len,
+                           std::string(path) + ": cannot encode as " + target.getXferName() + ": " + status.text());
+                return LCT_DCM_WRITE_FAILED;
+            }
+        }
+        status = file.saveFile(path, xfer);
+        if (status.bad()) {
+            setMessage(message, message_len, std::string(path) + ": cannot write: " + status.text());
+            return LCT_DCM_WRITE_FAILED;
+        }
+        return LCT_DCM_OK;
+    } catch (const std::exception &error) {
+        setMessage(message, message_len, std::string(path) + ": " + error.what());
+        return LCT_DCM_INTERNAL;
+    } catch (...) {
+        setMessage(message, message_len, std::string(path) + ": unknown C++ exception in DCMTK");
+        return LCT_DCM_INTERNAL;
+    }
+}
+
+extern "C" void lct_dcm_new_uid(char *out, size_t out_len) {
+    char buffer[100];
+    dcmGenerateUniqueIdentifier(buffer, SITE_INSTANCE_UID_ROOT);
+    std::snprintf(out, out_len, "%s", buffer);
+}
+
+extern "C" void lct_dcm_uid_name(const char *uid, char *out, size_t out_len) {
+    const char *name = dcmFindNameOfUID(uid, "");
+    std::snprintf(out, out_len, "%s", name);
+}

@@ -1,0 +1,111 @@
+// The nifticlib side of cnifti.h.
+#include "cnifti.h"
+
+#include <nifti2_io.h>
+#include <stdio.h>
+#include <string.h>
+
+static void set_message(char *message, size_t len, const char *path, const char *text) {
+    if (message != NULL && len > 0) snprintf(message, len, "%s: %s", path, text);
+}
+
+static void fill_header(const nifti_image *nim, lct_nifti_header *out) {
+    memset(out, 0, sizeof(*out));
+    out->version = (nim->nifti_type == NIFTI_FTYPE_NIFTI2_1 || nim->nifti_type == NIFTI_FTYPE_NIFTI2_2) ? 2 : 1;
+    for (int i = 0; i < 8; i++) {
+        out->dim[i] = nim->dim[i];
+        out->pixdim[i] = nim->pixdim[i];
+    }
+    out->datatype = nim->datatype;
+    out->bytes_per_voxel = nim->nbyper;
+    out->scl_slope = nim->scl_slope;
+    out->scl_inter = nim->scl_inter;
+    out->qform_code = nim->qform_code;
+    out->sform_code = nim->sform_code;
+    for (int r = 0; r < 4; r++) {
+        for (int c = 0; c < 4; c++) {
+            out->qto_xyz[r][c] = nim->qto_xyz.m[r][c];
+            out->sto_xyz[r][c] = nim->sto_xyz.m[r][c];
+        }
+    }
+    out->xyz_units = nim->xyz_units;
+    snprintf(out->descrip, sizeof out->descrip, "%s", nim->descrip);
+}
+
+int lct_nifti_read_header(const char *path, lct_nifti_header *out, char *message, size_t message_len) {
+    // nifticlib prints its complaints to stderr; lungct reports its own errors instead.
+    nifti_set_debug_level(0);
+    nifti_image *nim = nifti_image_read(path, 0);
+    if (nim == NULL) {
+        set_message(message, message_len, path, "not a readable NIfTI-1/NIfTI-2 file (bad or truncated header)");
+        return 1;
+    }
+    fill_header(nim, out);
+    nifti_image_free(nim);
+    return 0;
+}
+
+int lct_nifti_read_data(const char *path, void *dst, size_t dst_bytes, char *message, size_t message_len) {
+    nifti_set_debug_level(0);
+    nifti_image *nim = nifti_image_read(path, 0);
+    if (nim == NULL) {
+        set_message(message, message_len, path, "not a readable NIfTI-1/NIfTI-2 file (bad or truncated header)");
+        return 1;
+    }
+    size_t needed = (size_t)nim->nvox * (size_t)nim->nbyper;
+    if (needed != dst_bytes) {
+        set_message(message, message_len, path, "voxel buffer size does not match the header");
+        nifti_image_free(nim);
+        return 1;
+    }
+    // Let nifticlib read straight into the caller's buffer: no second copy of the volume.
+    nim->data = dst;
+    if (nifti_image_load(nim) != 0) {
+        nim->data = NULL;
+        set_message(message, message_len, path, "voxel data could not be read (truncated or corrupt file?)");
+        nifti_image_free(nim);
+        return 1;
+    }
+    nim->data = NULL;  // the buffer belongs to the caller
+    nifti_image_free(nim);
+    return 0;
+}
+
+int lct_nifti_write(const char *path, const int64_t dims[3], const double pixdim[3], int datatype,
+                    const void *data, const double affine[4][4], const char *descrip,
+                    char *message, size_t message_len) {
+    nifti_set_debug_level(0);
+    int64_t all_dims[8] = {3, dims[0], dims[1], dims[2], 1, 1, 1, 1};
+    nifti_image *nim = nifti_make_new_nim(all_dims, datatype, 0);
+    if (nim == NULL) {
+        set_message(message, message_len, path, "nifticlib could not create the image (unsupported datatype?)");
+        return 1;
+    }
+    nim->pixdim[1] = nim->dx = pixdim[0];
+    nim->pixdim[2] = nim->dy = pixdim[1];
+    nim->pixdim[3] = nim->dz = pixdim[2];
+    nim->xyz_units = NIFTI_UNITS_MM;
+    nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
+    nim->qform_code = NIFTI_XFORM_SCANNER_ANAT;
+    for (int r = 0; r < 4; r++) {
+        for (int c = 0; c < 4; c++) nim->sto_xyz.m[r][c] = affine[r][c];
+    }
+    nim->sto_ijk = nifti_dmat44_inverse(nim->sto_xyz);
+    nifti_dmat44_to_quatern(nim->sto_xyz, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d, &nim->qoffset_x,
+                            &nim->qoffset_y, &nim->qoffset_z, NULL, NULL, NULL, &nim->qfac);
+    nim->qto_xyz = nifti_quatern_to_dmat44(nim->quatern_b, nim->quatern_c, nim->quatern_d, nim->qoffset_x,
+                                           nim->qoffset_y, nim->qoffset_z, nim->dx, nim->dy, nim->dz, nim->qfac);
+    nim->qto_ijk = nifti_dmat44_inverse(nim->qto_xyz);
+    if (descrip != NULL) snprintf(nim->descrip, sizeof nim->descrip, "%s", descrip);
+    if (nifti_set_filenames(nim, path, 0, 1) != 0) {
+        set_message(message, message_len, path, "not a NIfTI file name (use .nii or .nii.gz)");
+        nifti_image_free(nim);
+        return 1;
+    }
+    nim->data = (void *)data;
+    // nifti_image_write reports nothing; the caller verifies the written file.
+    nifti_image_write(nim);
+    nim->data = NULL;
+    nifti_image_free(nim);
+    return 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * cnifti.h: the narrow C interface to nifticlib (libnifti2, which reads NIfTI-1 and
+ * NIfTI-2, plain or gzipped). nifticlib's own headers stay inside cnifti.c because they
+ * need -I/usr/include/nifti and define names (DT_*, mat44) that would leak into Swift.
+ * Only the Swift module NIfTIIO imports this.
+ */
+#ifndef CNIFTI_H
+#define CNIFTI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Voxel types lungct reads and writes (NIfTI datatype codes, nifti1.h). */
+enum {
+    LCT_NII_UINT8 = 2, LCT_NII_INT16 = 4, LCT_NII_INT32 = 8, LCT_NII_FLOAT32 = 16,
+    LCT_NII_FLOAT64 = 64, LCT_NII_INT8 = 256, LCT_NII_UINT16 = 512, LCT_NII_UINT32 = 768
+};
+
+typedef struct lct_nifti_header {
+    int version;             /* 1 or 2 */
+    int64_t dim[8];          /* dim[0] = number of dimensions */
+    double pixdim[8];
+    int datatype;            /* NIfTI datatype code */
+    int bytes_per_voxel;
+    double scl_slope, scl_inter;
+    int qform_code, sform_code;
+    double qto_xyz[4][4];    /* RAS, as stored */
+    double sto_xyz[4][4];
+    int xyz_units;
+    char descrip[81];
+} lct_nifti_header;
+
+/** Reads the header only. The corresponding nifticlib call is nifti_image_read(path, 0). */
+int lct_nifti_read_header(const char *path, lct_nifti_header *out, char *message, size_t message_len);
+
+/** Reads the voxels into `dst` (exactly nvox * bytes_per_voxel bytes, as stored, unscaled).
+ *  The corresponding nifticlib calls are nifti_image_read and nifti_image_load. */
+int lct_nifti_read_data(const char *path, void *dst, size_t dst_bytes, char *message, size_t message_len);
+
+/** Writes a 3D NIfTI-1 volume (gzipped when the path ends in .gz) with the same affine in
+ *  sform and qform (code 1, scanner), units mm. `affine` maps (i,j,k) to RAS millimetres.
+ *  The corresponding nifticlib calls are nifti_make_new_nim and nifti_image_write. */
+int lct_nifti_write(const char *path, const int64_t dims[3], const double pixdim[3], int datatype,
+                    const void *data, const double affine[4][4], const char *descrip,
+                    char *message, size_t message_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

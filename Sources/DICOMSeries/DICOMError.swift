@@ -1,0 +1,58 @@
+/// A DICOM file or series lungct could not use, with the file and DCMTK's own message.
+public struct DICOMError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable {
+        case notDICOM, unreadable, noPixelData, undecodable, badPixelSize, writeFailed, internalError
+        case unsupported, inconsistentSeries, tooLarge
+    }
+
+    public var kind: Kind
+    /// The file (or folder) the problem is about.
+    public var path: String
+    /// What went wrong, in words a user can act on; names the file when DCMTK's message did.
+    public var message: String
+
+    public init(_ kind: Kind, path: String, message: String) {
+        self.kind = kind
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String {
+        message.hasPrefix(path) ? message : "\(path): \(message)"
+    }
+}
+
+/// The one funnel every DCMTK status passes through: it maps the C status to a `DICOMError`
+/// carrying DCMTK's message (`OFCondition::text()`), which already names the file.
+func check(_ status: Int32, path: String, message: [CChar]) throws(DICOMError) {
+    guard status != 0 else { return }
+    let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let kind: DICOMError.Kind =
+        switch status {
+        case 1: .notDICOM
+        case 2: .unreadable
+        case 3: .noPixelData
+        case 4: .undecodable
+        case 5: .badPixelSize
+        case 6: .writeFailed
+        default: .internalError
+        }
+    throw DICOMError(kind, path: path, message: text.isEmpty ? "DCMTK status \(status)" : text)
+}
+
+/// A C string from a fixed-size char array inside an imported C struct (a Swift tuple).
+func string<T>(fromTuple tuple: T) -> String {
+    withUnsafeBytes(of: tuple) { raw in
+        let bytes = raw.prefix { $0 != 0 }
+        return String(decoding: bytes, as: UTF8.self).trimmingSpaces()
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let first = s.first, first == " " || first == "\0" { s = s.dropFirst() }
+        while let last = s.last, last == " " || last == "\0" { s = s.dropLast() }
+        return String(s)
+    }
+}

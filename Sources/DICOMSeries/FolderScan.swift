@@ -1,0 +1,99 @@
+import Dispatch
+import Foundation
+
+/// A file the scan looked at and set aside, with the reason.
+public struct SkippedFile: Sendable, Hashable {
+    public var path: String
+    public var reason: String
+}
+
+/// Everything a recursive scan of a folder found: DICOM image headers to group, and every
+/// other file with the reason it was set aside.
+public struct FolderScan: Sendable {
+    public var headers: [DICOMHeader]
+    public var skipped: [SkippedFile]
+    public var fileCount: Int
+
+    /// Scans `root` (a folder, searched recursively, or a single file). Headers are read in
+    /// parallel, without pixel data. Files that are not DICOM, DICOMDIRs, non-image objects
+    /// (SR, presentation states, ...) and unreadable files are reported in `skipped`.
+    public static func scan(_ root: String) throws(DICOMError) -> FolderScan {
+        let files = try listFiles(root)
+        let results = ConcurrentResults<Result<DICOMHeader, DICOMError>>(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            results[index] = Result { () throws(DICOMError) in try DICOMHeader.read(path: files[index]) }
+        }
+        var headers: [DICOMHeader] = []
+        var skipped: [SkippedFile] = []
+        for (index, result) in results.values.enumerated() {
+            switch result {
+            case .success(let header):
+                if let reason = Self.reasonToSkip(header) {
+                    skipped.append(SkippedFile(path: header.path, reason: reason))
+                } else {
+                    headers.append(header)
+                }
+            case .failure(let error):
+                let reason = error.kind == .notDICOM ? "not a DICOM file" : "unreadable DICOM: \(error.message)"
+                skipped.append(SkippedFile(path: files[index], reason: reason))
+            case nil:
+                skipped.append(SkippedFile(path: files[index], reason: "not scanned"))
+            }
+        }
+        return FolderScan(headers: headers, skipped: skipped, fileCount: files.count)
+    }
+
+    /// Why a readable DICOM file holds nothing to load as an image, or nil when it does.
+    static func reasonToSkip(_ header: DICOMHeader) -> String? {
+        if header.mediaStorageSOPClassUID == SOPClass.mediaStorageDirectory {
+            return "DICOMDIR (a media directory, not an image; its files are found by the folder scan)"
+        }
+        if !header.hasPixelData {
+            let name = header.sopClassUID.isEmpty ? "unknown SOP class" : header.sopClassName
+            return "non-image object (\(name)): no (7FE0,0010) Pixel Data"
+        }
+        if header.rows == 0 || header.columns == 0 {
+            return "image without (0028,0010) Rows / (0028,0011) Columns"
+        }
+        return nil
+    }
+
+    /// Regular files under `root` in a stable order, skipping hidden files and folders.
+    static func listFiles(_ root: String) throws(DICOMError) -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
+            throw DICOMError(.unreadable, path: root, message: "\(root): no such file or folder")
+        }
+        guard isDirectory.boolValue else { return [root] }
+        guard let enumerator = FileManager.default.enumerator(
+            at: URL(fileURLWithPath: root),
+            includingPropertiesForKeys: [.isRegularFileKey],
+            options: [.skipsHiddenFiles])
+        else {
+            throw DICOMError(.unreadable, path: root, message: "\(root): folder cannot be read")
+        }
+        var files: [String] = []
+        for case let url as URL in enumerator {
+            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+                files.append(url.path)
+            }
+        }
+        return files.sorted()
+    }
+}
+
+/// Fixed-size storage that concurrent iterations each write one distinct slot of.
+/// Distinct indices never alias, which is what makes the unchecked Sendable sound.
+final class ConcurrentResults<Value>: @unchecked Sendable {
+    private var storage: [Value?]
+    private let lock = NSLock()
+
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+
+    subscript(index: Int) -> Value? {
+        get { lock.withLock { storage[index] } }
+        set { lock.withLock { storage[index] = newValue } }
+    }
+
+    var values: [Value?] { lock.withLock { storage } }
+}

@@ -1,0 +1,260 @@
+internal import CDCMTK
+import Dispatch
+import Foundation
+import VolumeCore
+
+/// Decoding constants.
+public enum PixelConstants {
+    /// The HU given to voxels that (0028,0120) Pixel Padding Value marks as "not measured"
+    /// (outside the reconstruction circle) and to voxels a tilt correction shifts in from
+    /// outside the image: air, so body and lung masks treat them as outside the patient.
+    public static let paddingHU: Double = -1024
+}
+
+public enum SeriesLoader {
+    /// Loads the planned slices as one HU volume: decodes slices in parallel through DCMTK,
+    /// applies HU = stored × (0028,1053) Rescale Slope + (0028,1052) Rescale Intercept per slice
+    /// (PS3.3 C.11.1.1.2) with the signedness of (0028,0103) Pixel Representation, maps
+    /// (0028,0120) Pixel Padding Value to `PixelConstants.paddingHU`, fills planned gaps and
+    /// corrects gantry tilt.
+    public static func load(_ plan: StackPlan) throws(DICOMError) -> HUVolume {
+        let first = plan.slices[0]
+        let label = first.path
+        do {
+            try VolumeLimits.checkAllocation(plan.geometry.size, bytesPerVoxel: 2, source: label)
+        } catch {
+            throw DICOMError(.tooLarge, path: label, message: error.description)
+        }
+        try checkDecodable(plan.slices)
+
+        let integral = plan.slices.allSatisfy { header in
+            let slope = header.rescaleSlope ?? 1
+            let intercept = header.rescaleIntercept ?? 0
+            return slope == slope.rounded() && intercept == intercept.rounded()
+        }
+        if integral, var volume = try loadInt16(plan) {
+            finish(&volume.voxels, plan: plan)
+            return .int16(volume)
+        }
+        var volume = try loadFloat(plan)
+        finish(&volume.voxels, plan: plan)
+        return .float32(volume)
+    }
+
+    /// Refuses pixel formats lungct does not load as CT, before any decoding.
+    static func checkDecodable(_ slices: [DICOMHeader]) throws(DICOMError) {
+        for header in slices {
+            if !TransferSyntax.decodable.contains(header.transferSyntaxUID) {
+                throw DICOMError(
+                    .unsupported, path: header.path,
+                    message:
+                        "\(header.path): transfer syntax \(header.transferSyntaxName) (\(header.transferSyntaxUID)) cannot be decoded with DCMTK's free codecs; convert the series to an uncompressed or JPEG-lossless syntax first (for example with gdcmconv --raw)"
+                )
+            }
+            if header.samplesPerPixel != 1 || !header.photometricInterpretation.hasPrefix("MONOCHROME") {
+                throw DICOMError(
+                    .unsupported, path: header.path,
+                    message: "\(header.path): \(header.photometricInterpretation) with \(header.samplesPerPixel) samples per pixel is not a CT image")
+            }
+            if header.bitsAllocated != 8 && header.bitsAllocated != 16 {
+                throw DICOMError(
+                    .unsupported, path: header.path,
+                    message: "\(header.path): (0028,0100) Bits Allocated \(header.bitsAllocated) is not supported (8 or 16)")
+            }
+        }
+    }
+
+    /// Decodes every input slice into its output plane as int16 HU. Returns nil if some
+    /// value does not fit int16, so the caller can load as float32 instead.
+    static func loadInt16(_ plan: StackPlan) throws(DICOMError) -> Volume<Int16>? {
+        var voxels = [Int16](repeating: 0, count: plan.geometry.size.count)
+        let outcome = voxels.withUnsafeMutableBufferPointer { buffer in
+            let output = SendablePointer(buffer.baseAddress!)
+            return decodeAll(plan) { plane, stored, header in
+                let slope = Int32(header.rescaleSlope ?? 1)
+                let intercept = Int32(header.rescaleIntercept ?? 0)
+                let padding = Padding(header)
+                let base = output.pointer + plane * stored.count
+                for index in 0..<stored.count {
+                    let value = stored[index]
+                    let hu = padding.contains(value) ? Int32(PixelConstants.paddingHU) : value &* slope &+ intercept
+                    guard hu >= Int32(Int16.min), hu <= Int32(Int16.max) else { return false }
+                    base[index] = Int16(truncatingIfNeeded: hu)
+                }
+                return true
+            }
+        }
+        switch outcome {
+        case .failure(let error): throw error
+        case .success(let fits): return fits ? Volume(geometry: plan.geometry, voxels: voxels) : nil
+        }
+    }
+
+    static func loadFloat(_ plan: StackPlan) throws(DICOMError) -> Volume<Float> {
+        var voxels = [Float](repeating: 0, count: plan.geometry.size.count)
+        let outcome = voxels.withUnsafeMutableBufferPointer { buffer in
+            let output = SendablePointer(buffer.baseAddress!)
+            return decodeAll(plan) { plane, stored, header in
+                let slope = header.rescaleSlope ?? 1
+                let intercept = header.rescaleIntercept ?? 0
+                let padding = Padding(header)
+                let base = output.pointer + plane * stored.count
+                for index in 0..<stored.count {
+                    let value = stored[index]
+                    base[index] = Float(padding.contains(value) ? PixelConstants.paddingHU : Double(value) * slope + intercept)
+                }
+                return true
+            }
+        }
+        if case .failure(let error) = outcome { throw error }
+        return Volume(geometry: plan.geometry, voxels: voxels)
+    }
+
+    /// Decodes each input slice on a worker (2 to 8 at a time) and hands its stored values to
+    /// `store` with the output plane index. Stops at the first error; returns whether every
+    /// `store` call succeeded.
+    static func decodeAll(
+        _ plan: StackPlan,
+        store: @escaping @Sendable (_ plane: Int, _ stored: [Int32], _ header: DICOMHeader) -> Bool
+    ) -> Result<Bool, DICOMError> {
+        var planeOfInput = [Int](repeating: -1, count: plan.slices.count)
+        for (output, source) in plan.sources.enumerated() {
+            if case .slice(let input) = source { planeOfInput[input] = output }
+        }
+        let outputs = planeOfInput
+        let results = ConcurrentResults<Result<Bool, DICOMError>>(count: plan.slices.count)
+        DispatchQueue.concurrentPerform(iterations: plan.slices.count) { input in
+            let header = plan.slices[input]
+            do throws(DICOMError) {
+                let (stored, decoded) = try readStoredValues(header)
+                results[input] = .success(store(outputs[input], stored, decoded))
+            } catch {
+                results[input] = .failure(error)
+            }
+        }
+        var allFit = true
+        for result in results.values {
+            switch result {
+            case .failure(let error): return .failure(error)
+            case .success(let fit): allFit = allFit && fit
+            case nil: allFit = false
+            }
+        }
+        return .success(allFit)
+    }
+
+    /// The stored values of one single-frame monochrome image, sign-extended or masked to
+    /// (0028,0101) Bits Stored, with the header refreshed after decompression.
+    public static func readStoredValues(_ header: DICOMHeader) throws(DICOMError) -> ([Int32], DICOMHeader) {
+        let count = header.rows * header.columns * header.samplesPerPixel
+        let bytesPerSample = header.bitsAllocated / 8
+        var raw = [UInt8](repeating: 0, count: count * bytesPerSample)
+        var refreshed = lct_dicom_header()
+        var message = [CChar](repeating: 0, count: 1024)
+        let status = raw.withUnsafeMutableBytes { bytes in
+            lct_dcm_read_pixels(header.path, bytes.baseAddress, bytes.count, &refreshed, &message, message.count)
+        }
+        try check(status, path: header.path, message: message)
+        let decoded = DICOMHeader(refreshed, path: header.path)
+        let bitsStored = max(1, min(decoded.bitsStored, header.bitsAllocated))
+        var stored = [Int32](repeating: 0, count: count)
+        raw.withUnsafeBytes { bytes in
+            if bytesPerSample == 2 {
+                let words = bytes.bindMemory(to: UInt16.self)
+                let shift = UInt16(16 - bitsStored)
+                let mask = UInt16(truncatingIfNeeded: (1 << bitsStored) - 1)
+                if decoded.isSigned {
+                    for i in 0..<count { stored[i] = Int32(Int16(bitPattern: words[i] &<< shift) &>> Int16(shift)) }
+                } else {
+                    for i in 0..<count { stored[i] = Int32(words[i] & mask) }
+                }
+            } else {
+                let shift = UInt8(8 - bitsStored)
+                let mask = UInt8(truncatingIfNeeded: (1 << bitsStored) - 1)
+                if decoded.isSigned {
+                    for i in 0..<count { stored[i] = Int32(Int8(bitPattern: bytes[i] &<< shift) &>> Int8(shift)) }
+                } else {
+                    for i in 0..<count { stored[i] = Int32(bytes[i] & mask) }
+                }
+            }
+        }
+        return (stored, decoded)
+    }
+
+    /// Interpolated slices and tilt correction, after every input slice is in place.
+    static func finish<V: HUVoxel>(_ voxels: inout [V], plan: StackPlan) {
+        let planeSize = plan.geometry.size.x * plan.geometry.size.y
+        var planeOfInput = [Int](repeating: 0, count: plan.slices.count)
+        for (output, source) in plan.sources.enumerated() {
+            if case .slice(let input) = source { planeOfInput[input] = output }
+        }
+        for (output, source) in plan.sources.enumerated() {
+            guard case .interpolated(let lower, let upper, let weight) = source else { continue }
+            let a = planeOfInput[lower] * planeSize
+            let b = planeOfInput[upper] * planeSize
+            let o = output * planeSize
+            for index in 0..<planeSize {
+                let value = (1 - weight) * voxels[a + index].doubleValue + weight * voxels[b + index].doubleValue
+                voxels[o + index] = V(fromDouble: value)
+            }
+        }
+        guard !plan.tiltShifts.isEmpty else { return }
+        let nx = plan.geometry.size.x
+        let ny = plan.geometry.size.y
+        var plane = [V](repeating: V(fromDouble: 0), count: planeSize)
+        for (k, shift) in plan.tiltShifts.enumerated() where shift.columns != 0 || shift.rows != 0 {
+            let base = k * planeSize
+            for j in 0..<ny {
+                for i in 0..<nx {
+                    // Output voxel (i, j) lies at input index (i - shift.columns, j - shift.rows).
+                    let x = Double(i) - shift.columns
+                    let y = Double(j) - shift.rows
+                    let x0 = Int(x.rounded(.down))
+                    let y0 = Int(y.rounded(.down))
+                    let fx = x - Double(x0)
+                    let fy = y - Double(y0)
+                    func sample(_ xi: Int, _ yj: Int) -> Double {
+                        guard xi >= 0, xi < nx, yj >= 0, yj < ny else { return PixelConstants.paddingHU }
+                        return voxels[base + yj * nx + xi].doubleValue
+                    }
+                    let value =
+                        (1 - fy) * ((1 - fx) * sample(x0, y0) + fx * sample(x0 + 1, y0))
+                        + fy * ((1 - fx) * sample(x0, y0 + 1) + fx * sample(x0 + 1, y0 + 1))
+                    plane[j * nx + i] = V(fromDouble: value)
+                }
+            }
+            for index in 0..<planeSize { voxels[base + index] = plane[index] }
+        }
+    }
+}
+
+/// A pointer that concurrent workers write through, each to its own slice's plane: the
+/// planes never overlap, which is what makes the unchecked Sendable sound.
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}
+
+/// (0028,0120) Pixel Padding Value, alone or with (0028,0121) Pixel Padding Range Limit
+/// (PS3.3 C.7.5.1.1.2): stored values in the range are "no data".
+struct Padding {
+    var low: Int32
+    var high: Int32
+    var active: Bool
+
+    init(_ header: DICOMHeader) {
+        guard let value = header.pixelPaddingValue else {
+            low = 0
+            high = -1
+            active = false
+            return
+        }
+        let limit = header.pixelPaddingRangeLimit ?? value
+        low = Int32(min(value, limit))
+        high = Int32(max(value, limit))
+        active = true
+    }
+
+    @inline(__always) func contains(_ value: Int32) -> Bool { active && value >= low && value <= high }
+}
+
