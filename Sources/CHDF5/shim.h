@@ -19,4 +19,18 @@ static inline hid_t lct_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t lct_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t lct_h5s_all(void) { return H5S_ALL; }
 
+/*
+ * H5F_ACC_TRUNC / H5F_ACC_RDONLY expand to "(H5check(), H5open(), 0x0002u)": a comma
+ * expression Swift cannot import. These go when Swift imports such macros.
+ */
+static inline unsigned lct_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+static inline unsigned lct_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+/* H5P_LINK_CREATE is a run-time global like H5P_DATASET_CREATE above (same reason). */
+static inline hid_t lct_h5p_link_create(void) { return H5P_LINK_CREATE; }
+/*
+ * H5T_VARIABLE is "((size_t)(-1))", a cast Swift does not import; it marks a
+ * variable-length string type, the kind h5py reads as str. Goes with the others above.
+ */
+static inline size_t lct_h5t_variable(void) { return H5T_VARIABLE; }
+
 #endif

@@ -1,1 +1,204 @@
-print("lungct")
+import ArgumentParser
+import DICOMSeries
+import Foundation
+import LungCTKit
+import Phantom
+
+@main
+struct LungCT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lungct",
+        abstract: "Volumetric CT lung analysis: load CT series and radiographs, check them, convert them.",
+        discussion: """
+            Exit codes: 0 done, 1 usage error, 2 nothing to analyse, 3 an input could not be loaded,
+            4 model missing or hash mismatch, 5 an output could not be written.
+            """,
+        version: LungCTVersion.string,
+        subcommands: [Info.self, Convert.self, PhantomCommand.self])
+}
+
+/// Runs a command body, turning lungct's errors into a message on stderr and an exit code.
+func run(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as LungCTError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(error.exitCode)
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every series in a DICOM folder, NIfTI file or radiograph, and which one would be analysed.",
+        discussion: """
+            Reads headers only (add --stats to load the chosen image). Shows each series with its
+            modality, description, slice count, size, spacing and transfer syntax; the one that would
+            be chosen; every rejection with its reason; geometry corrections and warnings; quality
+            findings for radiographs. Example:
+
+              lungct info ../shared/data/ct/popi-00
+              lungct info study/ --json > study-info.json
+            """)
+
+    @Argument(help: "A folder of DICOM files (searched recursively), a DICOM file, a .nii/.nii.gz, or a PNG/JPEG.")
+    var input: String
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    @Flag(help: "Also load the chosen image and report its value range and load time.")
+    var stats = false
+
+    func run() throws {
+        try lungct.run {
+            var inspection = try Inspection.inspect(input)
+            if stats {
+                let start = Date()
+                let image = try inspection.load()
+                inspection.report.statistics = VolumeStatistics(image, loadSeconds: Date().timeIntervalSince(start))
+            }
+            if json {
+                try printJSON(inspection.report)
+            } else {
+                print(InfoFormatter.text(inspection.report))
+            }
+            if inspection.report.chosen == nil {
+                throw LungCTError.nothingToAnalyse(input: input, details: "No series can be analysed (see the list above).")
+            }
+        }
+    }
+}
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the chosen series as a NIfTI volume in Hounsfield units.",
+        discussion: """
+            Like dcm2niix, but the voxels are HU (int16 when exact, float32 otherwise) and the series
+            goes through lungct's checks (ordering by position, gaps, tilt). The affine maps DICOM's
+            LPS to NIfTI's RAS, so the file overlays the series in 3D Slicer or ITK-SNAP. Example:
+
+              lungct convert ../shared/data/ct/popi-00 popi.nii.gz
+              lungct convert study/ ct.nii.gz --series 1.2.840.113619.2.55.3...
+            """)
+
+    @Argument(help: "A folder of DICOM files, a DICOM file, a NIfTI file, or a PNG/JPEG.")
+    var input: String
+
+    @Argument(help: "The NIfTI file to write (.nii or .nii.gz).")
+    var output: String
+
+    @Option(help: "Series Instance UID (full or as `lungct info` shortens it) to convert instead of the chosen one.")
+    var series: String?
+
+    @Flag(help: "Print what was written as JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard output.hasSuffix(".nii") || output.hasSuffix(".nii.gz") else {
+            throw ValidationError("the output must end in .nii or .nii.gz")
+        }
+    }
+
+    func run() throws {
+        try lungct.run {
+            let result = try Converter.convert(input: input, output: output, series: series)
+            if json {
+                try printJSON(result)
+            } else {
+                print(
+                    "wrote \(result.output): \(result.size.map(String.init).joined(separator: "×")) \(result.type) HU, "
+                        + "spacing \(result.spacingMM.map { String($0) }.joined(separator: " × ")) mm, \(result.orientation), "
+                        + String(format: "%.2f s", result.seconds))
+            }
+        }
+    }
+}
+
+struct PhantomCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "phantom",
+        abstract: "Write a synthetic chest CT as a DICOM series, with its true lung and lesion masks.",
+        discussion: """
+            The phantom has a body with a fat layer, a table, spine and ribs, heart and aorta, trachea
+            and main bronchi, two lungs at about -850 HU with vessels, a domed diaphragm, ground-glass
+            and consolidation lesions touching the pleura, and noise. OUT gets dicom/ (the series),
+            lung_mask_truth.nii.gz (1 right lung, 2 left lung), lesion_mask_truth.nii.gz (1 ground
+            glass, 2 consolidation) and phantom.json. Example:
+
+              lungct phantom /tmp/chest --size 512 --slices 300 --spacing 1.0
+              lungct phantom /tmp/chest-rle --syntax rle --shuffle --feet-first
+            """)
+
+    @Argument(help: "Folder to write to (created if missing).")
+    var output: String
+
+    @Option(help: "Rows and columns per slice.")
+    var size = 256
+
+    @Option(help: "Number of slices.")
+    var slices = 120
+
+    @Option(help: "Slice spacing in mm.")
+    var spacing = 2.5
+
+    @Option(name: .customLong("pixel-spacing"), help: "In-plane pixel spacing in mm (default: a 380 mm field of view).")
+    var pixelSpacing: Double?
+
+    @Option(help: "Number of lesions touching the pleura (alternating ground glass and consolidation).")
+    var lesions = 2
+
+    @Option(help: "Random seed: the same seed gives the same phantom.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Noise standard deviation in HU.")
+    var noise = 12.0
+
+    @Option(help: "Transfer syntax: \(OutputTransferSyntax.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var syntax = "explicit"
+
+    @Flag(help: "Give the files names in random order relative to their positions.")
+    var shuffle = false
+
+    @Flag(name: .customLong("feet-first"), help: "Write a feet-first series (FFS orientation, slices from head to feet).")
+    var feetFirst = false
+
+    func validate() throws {
+        guard (8...2048).contains(size) else { throw ValidationError("--size must be between 8 and 2048") }
+        guard (1...4096).contains(slices) else { throw ValidationError("--slices must be between 1 and 4096") }
+        guard spacing > 0, (pixelSpacing ?? 1) > 0 else { throw ValidationError("spacings must be positive") }
+        guard lesions >= 0 else { throw ValidationError("--lesions cannot be negative") }
+        guard OutputTransferSyntax(rawValue: syntax) != nil else {
+            throw ValidationError("--syntax must be one of \(OutputTransferSyntax.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        try lungct.run {
+            var options = PhantomOptions()
+            options.size = size
+            options.slices = slices
+            options.sliceSpacing = spacing
+            options.pixelSpacing = pixelSpacing
+            options.lesions = lesions
+            options.seed = seed
+            options.noise = noise
+            var layout = PhantomLayout()
+            layout.syntax = OutputTransferSyntax(rawValue: syntax)!
+            layout.shuffleFiles = shuffle
+            layout.feetFirst = feetFirst
+            let phantom = ChestPhantom.make(options)
+            do {
+                let files = try PhantomWriter.write(phantom, options: options, layout: layout, to: output)
+                print("wrote \(output): \(files.description)")
+            } catch {
+                throw LungCTError.outputFailed("\(output): \(error)")
+            }
+        }
+    }
+}

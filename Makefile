@@ -1,0 +1,45 @@
+# lungct: the two commands in the README do all the set-up on a fresh Debian 12 machine.
+#   make demo   build in release mode and run lungct on the sample in Volumes/
+#   make test   run the test suite
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+SWIFT ?= swift
+DEBIAN_PACKAGES := libdcmtk-dev dcmtk libnifti-dev libopenblas-dev libhdf5-dev hdf5-tools \
+	libpng-dev libjpeg-dev zlib1g-dev pkg-config dcm2niix libjpeg-turbo-progs
+SAMPLE := Volumes/phantom-chest
+DEMO_OUT := out/demo
+
+.PHONY: deps build demo test bench sample clean
+
+# Installs whatever Debian package is missing (needs root, as on the project's machines).
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+demo: build
+	@bin=$$($(SWIFT) build -c release --show-bin-path)/lungct; \
+	mkdir -p $(DEMO_OUT); \
+	echo "== lungct info $(SAMPLE)/dicom"; $$bin info $(SAMPLE)/dicom --stats; \
+	echo; echo "== lungct convert $(SAMPLE)/dicom $(DEMO_OUT)/ct.nii.gz"; $$bin convert $(SAMPLE)/dicom $(DEMO_OUT)/ct.nii.gz
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: build
+	benchmarks/load.sh
+
+# Regenerates the committed sample (a small phantom; deterministic for a given seed).
+sample: build
+	rm -rf $(SAMPLE) && $$($(SWIFT) build -c release --show-bin-path)/lungct phantom $(SAMPLE)-tmp \
+		--size 128 --slices 60 --spacing 5 --lesions 2 --seed 1 --syntax jpeg-ls --shuffle
+	mv $(SAMPLE)-tmp $(SAMPLE)
+
+clean:
+	rm -rf .build out

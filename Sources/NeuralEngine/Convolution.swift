@@ -1,0 +1,151 @@
+/// 2D convolution as im2col followed by one matrix multiplication per image.
+public enum Convolution {
+    /// The output height and width of a convolution, as in PyTorch's `Conv2d`:
+    /// ⌊(H + 2·padding − dilation·(kernel − 1) − 1) / stride⌋ + 1 on each axis.
+    public static func outputSize(
+        input: Pair2D, kernel: Pair2D, stride: Pair2D = 1, padding: Pair2D = 0, dilation: Pair2D = 1
+    ) -> Pair2D {
+        func extent(_ size: Int, _ kernel: Int, _ stride: Int, _ padding: Int, _ dilation: Int) -> Int {
+            let span = size + 2 * padding - dilation * (kernel - 1) - 1
+            return span < 0 ? 0 : span / stride + 1
+        }
+        return Pair2D(
+            height: extent(input.height, kernel.height, stride.height, padding.height, dilation.height),
+            width: extent(input.width, kernel.width, stride.width, padding.width, dilation.width))
+    }
+
+    /// Unfolds each image of an NCHW batch into a matrix with one column per output
+    /// location: shape [N, C·kh·kw, Ho·Wo], row (c·kh + i)·kw + j holding input channel c at
+    /// kernel tap (i, j), column oy·Wo + ox, zero where the tap falls in the padding. With
+    /// OIHW weights viewed as an O×(C·kh·kw) matrix, weights × columns is the convolution.
+    public static func im2col(
+        _ input: Tensor, kernel: Pair2D, stride: Pair2D = 1, padding: Pair2D = 0, dilation: Pair2D = 1
+    ) -> Tensor {
+        let layout = Layout(input: input.shape, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
+        var columns = [Float](repeating: 0, count: layout.batch * layout.columnsPerImage)
+        input.storage.withUnsafeBufferPointer { source in
+            columns.withUnsafeMutableBufferPointer { destination in
+                for image in 0..<layout.batch {
+                    layout.unfold(
+                        image: source.baseAddress! + image * layout.inputPerImage,
+                        into: destination.baseAddress! + image * layout.columnsPerImage)
+                }
+            }
+        }
+        return Tensor(shape: [layout.batch, layout.rows, layout.locations], storage: columns)
+    }
+
+    /// A 2D convolution (cross-correlation, as in every deep-learning framework) of an NCHW
+    /// input with OIHW weights and an optional per-output-channel bias; output NCHW with
+    /// the size from `outputSize`. Shapes that do not fit are programmer errors and trap:
+    /// the model loader checks a network's shapes before inference.
+    public static func conv2d(
+        input: Tensor, weights: Tensor, bias: [Float]? = nil, stride: Pair2D = 1, padding: Pair2D = 0,
+        dilation: Pair2D = 1
+    ) -> Tensor {
+        precondition(weights.shape.count == 4, "conv2d: weights must be OIHW, got shape \(weights.shape)")
+        let kernel = Pair2D(height: weights.shape[2], width: weights.shape[3])
+        let layout = Layout(input: input.shape, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
+        let outputChannels = weights.shape[0]
+        precondition(
+            weights.shape[1] == layout.channels,
+            "conv2d: weights expect \(weights.shape[1]) input channels, input has \(layout.channels)")
+        precondition(bias == nil || bias!.count == outputChannels, "conv2d: \(bias?.count ?? 0) biases for \(outputChannels) output channels")
+
+        let outputPerImage = outputChannels * layout.locations
+        var output = [Float](repeating: 0, count: layout.batch * outputPerImage)
+        // A 1×1 kernel with unit stride and no padding sees each input image as its own
+        // column matrix (C × H·W), so the copy through im2col is skipped.
+        let pointwise = kernel == 1 && stride == 1 && padding == 0
+        var columns = [Float](repeating: 0, count: pointwise ? 0 : layout.columnsPerImage)
+        input.storage.withUnsafeBufferPointer { source in
+            weights.storage.withUnsafeBufferPointer { weights in
+                columns.withUnsafeMutableBufferPointer { columns in
+                    output.withUnsafeMutableBufferPointer { output in
+                        for image in 0..<layout.batch {
+                            let result = UnsafeMutableBufferPointer(
+                                rebasing: output[(image * outputPerImage)..<((image + 1) * outputPerImage)])
+                            if let bias {
+                                for channel in 0..<outputChannels {
+                                    let start = channel * layout.locations
+                                    result[start..<(start + layout.locations)].update(repeating: bias[channel])
+                                }
+                            }
+                            let matrix: UnsafeBufferPointer<Float>
+                            if pointwise {
+                                matrix = UnsafeBufferPointer(
+                                    rebasing: source[(image * layout.inputPerImage)..<((image + 1) * layout.inputPerImage)])
+                            } else {
+                                layout.unfold(
+                                    image: source.baseAddress! + image * layout.inputPerImage, into: columns.baseAddress!)
+                                matrix = UnsafeBufferPointer(columns)
+                            }
+                            // output[o, p] = Σ_r weights[o, r] · columns[r, p] (+ the bias already there).
+                            GEMM.sgemm(
+                                m: outputChannels, n: layout.locations, k: layout.rows, a: weights, lda: layout.rows,
+                                b: matrix, ldb: layout.locations, beta: bias == nil ? 0 : 1, c: result,
+                                ldc: layout.locations)
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(
+            shape: [layout.batch, outputChannels, layout.output.height, layout.output.width], storage: output)
+    }
+}
+
+/// The sizes of one im2col problem, checked once, and the unfolding kernel.
+private struct Layout {
+    let batch, channels, height, width: Int
+    let kernel, stride, padding, dilation, output: Pair2D
+
+    init(input shape: [Int], kernel: Pair2D, stride: Pair2D, padding: Pair2D, dilation: Pair2D) {
+        precondition(shape.count == 4, "convolution input must be NCHW, got shape \(shape)")
+        precondition(kernel.height >= 1 && kernel.width >= 1, "kernel \(kernel) must be at least 1×1")
+        precondition(stride.height >= 1 && stride.width >= 1, "stride \(stride) must be at least 1")
+        precondition(padding.height >= 0 && padding.width >= 0, "padding \(padding) must not be negative")
+        precondition(dilation.height >= 1 && dilation.width >= 1, "dilation \(dilation) must be at least 1")
+        (batch, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
+        precondition(channels >= 1 && height >= 1 && width >= 1, "convolution input \(shape) has an empty axis")
+        (self.kernel, self.stride, self.padding, self.dilation) = (kernel, stride, padding, dilation)
+        output = Convolution.outputSize(
+            input: Pair2D(height: height, width: width), kernel: kernel, stride: stride, padding: padding,
+            dilation: dilation)
+        precondition(
+            output.height >= 1 && output.width >= 1,
+            "input \(height)×\(width) is smaller than kernel \(kernel) with dilation \(dilation) and padding \(padding)")
+    }
+
+    var rows: Int { channels * kernel.height * kernel.width }
+    var locations: Int { output.height * output.width }
+    var inputPerImage: Int { channels * height * width }
+    var columnsPerImage: Int { rows * locations }
+
+    /// Writes one C×H×W image's rows×locations column matrix (layout in `im2col`).
+    func unfold(image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
+        var row = columns
+        for channel in 0..<channels {
+            let plane = image + channel * height * width
+            for i in 0..<kernel.height {
+                for j in 0..<kernel.width {
+                    let dx = j * dilation.width - padding.width
+                    for oy in 0..<output.height {
+                        let destination = row + oy * output.width
+                        let iy = oy * stride.height - padding.height + i * dilation.height
+                        guard iy >= 0, iy < height else {
+                            destination.update(repeating: 0, count: output.width)
+                            continue
+                        }
+                        let line = plane + iy * width
+                        for ox in 0..<output.width {
+                            let ix = ox * stride.width + dx
+                            destination[ox] = ix >= 0 && ix < width ? line[ix] : 0
+                        }
+                    }
+                    row += locations
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+/// The lungct executable built beside this test bundle.
+func lungctBinary() -> String {
+    let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
+    for candidate in [bundle.appendingPathComponent("lungct").path, bundle.deletingLastPathComponent().appendingPathComponent("lungct").path] {
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return root.appendingPathComponent(".build/debug/lungct").path
+}
+
+struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+func lungct(_ arguments: String...) throws -> Run {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: lungctBinary())
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(
+        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "lungct-cli-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Test func helpShowsEveryCommandWithExamples() throws {
+    let help = try lungct("--help")
+    #expect(help.status == 0)
+    for command in ["info", "convert", "phantom"] { #expect(help.stdout.contains(command)) }
+    #expect(help.stdout.contains("Exit codes"))
+    for command in ["info", "convert", "phantom"] {
+        let sub = try lungct(command, "--help")
+        #expect(sub.status == 0)
+        #expect(sub.stdout.contains("Example"), "\(command) --help has a worked example")
+    }
+}
+
+@Test func usageErrorsExitWithOne() throws {
+    #expect(try lungct("info").status == 1)
+    #expect(try lungct("convert", "a", "b.txt").status == 1)
+    #expect(try lungct("phantom", "/tmp/x", "--syntax", "jpeg2000").status == 1)
+    #expect(try lungct("frobnicate").status == 1)
+}
+
+@Test func phantomInfoConvertEndToEnd() throws {
+    let work = try temporaryDirectory()
+    let made = try lungct("phantom", work + "/p", "--size", "48", "--slices", "12", "--spacing", "10", "--syntax", "rle", "--shuffle")
+    #expect(made.status == 0, "\(made.stderr)")
+    let info = try lungct("info", work + "/p", "--json")
+    #expect(info.status == 0)
+    let report = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+    let series = report?["series"] as? [[String: Any]]
+    #expect(series?.count == 1)
+    #expect(series?.first?["size"] as? [Int] == [48, 48, 12])
+    #expect((series?.first?["transferSyntaxes"] as? [String])?.first?.contains("RLE") == true)
+
+    let text = try lungct("info", work + "/p", "--stats")
+    #expect(text.stdout.contains("chosen:") && text.stdout.contains("loaded"))
+
+    let converted = try lungct("convert", work + "/p", work + "/ct.nii.gz")
+    #expect(converted.status == 0)
+    #expect(FileManager.default.fileExists(atPath: work + "/ct.nii.gz"))
+}
+
+@Test func nothingToAnalyseExitsWithTwoAndNamesTheInput() throws {
+    let work = try temporaryDirectory()
+    try "x".write(toFile: work + "/notes.txt", atomically: true, encoding: .utf8)
+    let info = try lungct("info", work)
+    #expect(info.status == 2)
+    #expect(info.stderr.contains(work))
+    let convert = try lungct("convert", work, work + "/out.nii.gz")
+    #expect(convert.status == 2)
+}
+
+@Test func unreadableInputExitsWithThree() throws {
+    let missing = try lungct("info", "/nonexistent/study")
+    #expect(missing.status == 3)
+    #expect(missing.stderr.contains("/nonexistent/study"))
+}
+
+@Test func unwritableOutputExitsWithFive() throws {
+    let work = try temporaryDirectory()
+    #expect(try lungct("phantom", work + "/p", "--size", "32", "--slices", "4").status == 0)
+    let result = try lungct("convert", work + "/p", "/nonexistent-dir/ct.nii.gz")
+    #expect(result.status == 5)
+    #expect(result.stderr.contains("/nonexistent-dir"))
+}

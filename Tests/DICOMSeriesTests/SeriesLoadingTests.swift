@@ -1,0 +1,160 @@
+import DICOMSeries
+import Foundation
+import Phantom
+import Testing
+import VolumeCore
+
+@Test func phantomSeriesLoadsToTheExactVoxelsAndGeometry() throws {
+    let (phantom, options) = smallPhantom()
+    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory())
+    let (volume, plan) = try loadOnlySeries(folder)
+    guard case .int16(let loaded) = volume else { throw TestFailure("expected int16 HU") }
+    #expect(loaded.voxels == phantom.ct.voxels)
+    #expect(loaded.geometry.size == phantom.ct.geometry.size)
+    #expect((loaded.geometry.origin - phantom.ct.geometry.origin).length < 1e-6)
+    #expect((loaded.geometry.spacing - phantom.ct.geometry.spacing).length < 1e-6)
+    #expect(loaded.geometry.orientationCode == "LPS")
+    #expect(plan.corrections.isEmpty && plan.warnings.isEmpty)
+}
+
+@Test(arguments: [OutputTransferSyntax.implicitLittle, .rle, .jpegLossless, .jpegLS])
+func compressedSyntaxesDecodeToTheSameVoxels(syntax: OutputTransferSyntax) throws {
+    let (phantom, options) = smallPhantom(slices: 6)
+    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory(), syntax: syntax)
+    let header = try DICOMHeader.read(path: try FolderScan.listFiles(folder)[0])
+    #expect(header.transferSyntaxUID != TransferSyntax.explicitLittleEndian)
+    let (volume, _) = try loadOnlySeries(folder)
+    #expect(volume.asInt16.voxels == phantom.ct.voxels)
+}
+
+@Test func shuffledFeetFirstSeriesIsOrderedByPosition() throws {
+    let (phantom, options) = smallPhantom()
+    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory(), shuffle: true, feetFirst: true)
+    let (volume, _) = try loadOnlySeries(folder)
+    let loaded = volume.asInt16
+    #expect(loaded.geometry.orientationCode == "RPI")
+    let lps = try loaded.reoriented(to: "LPS")
+    #expect(lps.voxels == phantom.ct.voxels)
+    #expect((lps.geometry.origin - phantom.ct.geometry.origin).length < 1e-6)
+}
+
+@Test func missingSliceIsFilledByInterpolation() throws {
+    let (phantom, options) = smallPhantom()
+    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory())
+    // Slice files are named by instance number; instance 1 is the top slice (k = 15), so
+    // instance 8 is k = 8.
+    try FileManager.default.removeItem(atPath: folder + "/IM00008.dcm")
+    let (volume, plan) = try loadOnlySeries(folder)
+    #expect(plan.sources[8] == .interpolated(lower: 7, upper: 8, weight: 0.5))
+    #expect(plan.corrections.contains { $0.contains("1 missing slice") })
+    let loaded = volume.asInt16
+    #expect(loaded.size == phantom.ct.size)
+    for index in [0, 100, 1000, 2000] {
+        let below = Double(phantom.ct[index % 48, index / 48 % 48, 7])
+        let above = Double(phantom.ct[index % 48, index / 48 % 48, 9])
+        #expect(abs(Double(loaded[index % 48, index / 48 % 48, 8]) - (below + above) / 2) <= 0.5)
+    }
+    #expect(loaded[5, 5, 7] == phantom.ct[5, 5, 7])
+}
+
+@Test func largeGapsAndUnevenSpacingAreRefused() throws {
+    let (phantom, options) = smallPhantom()
+    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory())
+    for instance in 6...8 { try FileManager.default.removeItem(atPath: folder + String(format: "/IM%05d.dcm", instance)) }
+    let groups = SeriesGrouping.group(try FolderScan.scan(folder).headers)
+    guard case .failure(let refusal) = SliceStack.plan(groups[0].headers) else {
+        Issue.record("a 3-slice hole must be refused")
+        return
+    }
+    #expect(refusal.reason.contains("3 consecutive slices missing"))
+}
+
+@Test func duplicateCopiesAreIgnoredAndConflictsRefused() throws {
+    let (phantom, options) = smallPhantom(slices: 5)
+    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory())
+    try FileManager.default.copyItem(atPath: folder + "/IM00002.dcm", toPath: folder + "/copy-of-IM00002.dcm")
+    let (volume, plan) = try loadOnlySeries(folder)
+    #expect(volume.asInt16.voxels == phantom.ct.voxels)
+    #expect(plan.corrections.contains { $0.contains("1 duplicate file") })
+}
+
+@Test func gantryTiltIsCorrectedByShiftingSlices() throws {
+    // Write a series whose slice k is displaced by exactly k pixels along the columns, as a
+    // tilted gantry would, with the voxels shifted the same way: after correction the loaded
+    // volume must equal the untilted phantom wherever the shift kept data in view.
+    let (phantom, _) = smallPhantom(slices: 6)
+    let folder = try temporaryDirectory()
+    let g = phantom.ct.geometry
+    let identity = SeriesIdentity()
+    for k in 0..<g.size.z {
+        var plane = [UInt16](repeating: 0, count: g.size.x * g.size.y)
+        for j in 0..<g.size.y {
+            for i in 0..<g.size.x {
+                let source = i + k
+                let hu = source < g.size.x ? Int(phantom.ct[source, j, k]) : -1024
+                plane[j * g.size.x + i] = UInt16(hu + 1024)
+            }
+        }
+        let shift = Double(k) * g.spacing.x
+        let position = g.physicalPoint(i: 0, j: 0, k: Double(k)) + Vector3(shift, 0, 0)
+        try DICOMWriter.writeImage(
+            path: folder + "/slice\(k).dcm", pixels: plane,
+            description: .init(
+                sopClassUID: SOPClass.ctImage, sopInstanceUID: DICOMWriter.newUID(), identity: identity, modality: "CT",
+                instanceNumber: k + 1, rows: g.size.y, columns: g.size.x, bitsStored: 16, signed: false,
+                photometric: "MONOCHROME2", pixelSpacing: (g.spacing.y, g.spacing.x), sliceThickness: g.spacing.z,
+                position: position, orientation: [1, 0, 0, 0, 1, 0], rescale: (1, -1024)),
+            syntax: .explicitLittle)
+    }
+    let (volume, plan) = try loadOnlySeries(folder)
+    #expect(plan.corrections.contains { $0.contains("gantry tilt") })
+    let loaded = volume.asInt16
+    for k in 0..<g.size.z {
+        for i in stride(from: 6, to: g.size.x, by: 5) {
+            #expect(loaded[i, 20, k] == phantom.ct[i, 20, k])
+        }
+    }
+}
+
+@Test func signedBitsStoredAndPaddingFollowTheHeader() throws {
+    let folder = try temporaryDirectory()
+    guard let path = try dicomFromDump("signed12-padding", in: folder) else { return }
+    let header = try DICOMHeader.read(path: path)
+    #expect(header.isSigned && header.bitsStored == 12 && header.pixelPaddingValue == -2000)
+    let plan = try SliceStack.plan([header]).get()
+    let volume = try SeriesLoader.load(plan)
+    guard case .int16(let hu) = volume else { throw TestFailure("expected int16") }
+    // -2000 is padding -> air; 0x07FF = 2047; 0x0800 is -2048 in 12 bits; 0x3001 keeps 12 bits -> 1.
+    #expect(Array(hu.voxels.prefix(8)) == [-1024, 2047 - 1024, -2048 - 1024, 1 - 1024, -1024, 1024 - 1024, -1 - 1024, 1 - 1024])
+}
+
+@Test func fractionalRescaleGivesFloatHU() throws {
+    let folder = try temporaryDirectory()
+    guard let path = try dicomFromDump("fractional-slope", in: folder) else { return }
+    let plan = try SliceStack.plan([try DICOMHeader.read(path: path)]).get()
+    guard case .float32(let hu) = try SeriesLoader.load(plan) else { throw TestFailure("expected float32") }
+    #expect(Array(hu.voxels.prefix(8)) == [-1000, -999.5, -999, -998.5, 0, 0.5, 1000, 31767.5])
+}
+
+@Test func headerScanOfNonDICOMAndTruncatedFilesReportsThem() throws {
+    let (phantom, options) = smallPhantom(slices: 4)
+    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory())
+    try "not an image".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
+    let full = try Data(contentsOf: URL(fileURLWithPath: folder + "/IM00001.dcm"))
+    try full.prefix(300).write(to: URL(fileURLWithPath: folder + "/truncated.dcm"))
+    let scan = try FolderScan.scan(folder)
+    #expect(scan.headers.count == 4)
+    #expect(scan.skipped.contains { $0.path.hasSuffix("notes.txt") && $0.reason == "not a DICOM file" })
+    #expect(scan.skipped.contains { $0.path.hasSuffix("truncated.dcm") })
+}
+
+@Test func truncatedPixelDataIsAnErrorNamingTheFile() throws {
+    let (phantom, options) = smallPhantom(slices: 3)
+    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory())
+    let path = folder + "/IM00002.dcm"
+    let full = try Data(contentsOf: URL(fileURLWithPath: path))
+    try full.prefix(full.count - 1000).write(to: URL(fileURLWithPath: path))
+    let scan = try FolderScan.scan(folder)
+    let plan = try SliceStack.plan(SeriesGrouping.group(scan.headers)[0].headers).get()
+    #expect { try SeriesLoader.load(plan) } throws: { String(describing: $0).contains("IM00002.dcm") }
+}

@@ -1,0 +1,61 @@
+import DICOMSeries
+import Foundation
+import Phantom
+import VolumeCore
+
+func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "lungct-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A small phantom quick enough for unit tests.
+func smallPhantom(size: Int = 48, slices: Int = 16, seed: UInt64 = 3) -> (Phantom, PhantomOptions) {
+    var options = PhantomOptions()
+    options.size = size
+    options.slices = slices
+    options.sliceSpacing = 10
+    options.seed = seed
+    return (ChestPhantom.make(options), options)
+}
+
+/// Writes a phantom series and returns its DICOM folder.
+func writePhantom(
+    _ phantom: Phantom, options: PhantomOptions, to folder: String, syntax: OutputTransferSyntax = .explicitLittle,
+    shuffle: Bool = false, feetFirst: Bool = false
+) throws -> String {
+    var layout = PhantomLayout()
+    layout.syntax = syntax
+    layout.shuffleFiles = shuffle
+    layout.feetFirst = feetFirst
+    return try PhantomWriter.write(phantom, options: options, layout: layout, to: folder).dicomFolder
+}
+
+/// Scans, groups, plans and loads the one series in `folder`.
+func loadOnlySeries(_ folder: String) throws -> (HUVolume, StackPlan) {
+    let scan = try FolderScan.scan(folder)
+    let groups = SeriesGrouping.group(scan.headers)
+    guard groups.count == 1 else { throw TestFailure("expected one series, found \(groups.count)") }
+    let plan = try SliceStack.plan(groups[0].headers).get()
+    return (try SeriesLoader.load(plan), plan)
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Builds a DICOM file from a committed text dump with DCMTK's dump2dcm, or nil without it.
+func dicomFromDump(_ name: String, in folder: String) throws -> String? {
+    guard let tool = ["/usr/bin/dump2dcm", "/usr/local/bin/dump2dcm"].first(where: FileManager.default.isExecutableFile)
+    else { return nil }
+    let dump = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name).dump").path
+    let output = folder + "/\(name).dcm"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = ["--write-xfer-same", dump, output]
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw TestFailure("dump2dcm failed on \(name)") }
+    return output
+}

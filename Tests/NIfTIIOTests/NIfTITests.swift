@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+
+@testable import NIfTIIO
+import VolumeCore
+
+func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "lungct-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func sampleGeometry() -> Geometry {
+    let a = 0.25
+    let row = Vector3(cos(a), sin(a), 0)
+    let column = Vector3(-sin(a), cos(a), 0)
+    return Geometry(
+        size: Size3(6, 5, 4), spacing: Vector3(0.75, 0.8, 2.0), origin: Vector3(-100.25, 50.5, -30),
+        direction: Matrix3(columns: row, column, Vector3(0, 0, 1)))
+}
+
+func expectSameGeometry(_ a: Geometry, _ b: Geometry, tolerance: Double = 1e-3) {
+    #expect(a.size == b.size)
+    #expect((a.origin - b.origin).length < tolerance)
+    #expect((a.spacing - b.spacing).length < tolerance)
+    for axis in 0..<3 { #expect((a.direction[axis] - b.direction[axis]).length < 1e-5) }
+}
+
+@Test(arguments: [".nii", ".nii.gz"])
+func int16RoundTripKeepsVoxelsAndGeometry(suffix: String) throws {
+    let folder = try temporaryDirectory()
+    let g = sampleGeometry()
+    let volume = Volume(geometry: g, voxels: (0..<g.size.count).map { Int16($0 * 37 - 1024) })
+    let path = folder + "/ct" + suffix
+    try NIfTI.write(volume, to: path)
+    let (read, header) = try NIfTI.read(path)
+    guard case .int16(let back) = read else {
+        Issue.record("expected int16")
+        return
+    }
+    #expect(back.voxels == volume.voxels)
+    #expect(header.transform == "sform")
+    expectSameGeometry(back.geometry, g)
+    // No partial file is left behind.
+    #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["ct" + suffix])
+}
+
+@Test func uint8AndFloatRoundTrip() throws {
+    let folder = try temporaryDirectory()
+    let g = sampleGeometry()
+    let mask = Volume(geometry: g, voxels: (0..<g.size.count).map { UInt8($0 % 3) })
+    try NIfTI.write(mask, to: folder + "/mask.nii.gz")
+    let (maskBack, maskHeader) = try NIfTI.read(folder + "/mask.nii.gz")
+    #expect(maskHeader.datatype == 2)
+    #expect(maskBack.asInt16.voxels.map { UInt8($0) } == mask.voxels)
+
+    let probability = Volume(geometry: g, voxels: (0..<g.size.count).map { Float($0) / 1000 })
+    try NIfTI.write(probability, to: folder + "/p.nii")
+    let (pBack, _) = try NIfTI.read(folder + "/p.nii")
+    guard case .float32(let floats) = pBack else {
+        Issue.record("expected float32")
+        return
+    }
+    #expect(floats.voxels == probability.voxels)
+}
+
+/// Patches bytes of an uncompressed NIfTI-1 header (offsets from nifti1.h).
+func patch(_ path: String, offset: Int, bytes: [UInt8]) throws {
+    var data = try Data(contentsOf: URL(fileURLWithPath: path))
+    data.replaceSubrange(offset..<(offset + bytes.count), with: bytes)
+    try data.write(to: URL(fileURLWithPath: path))
+}
+
+func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+
+@Test func qformIsUsedWhenSformIsAbsentAndScalingIsApplied() throws {
+    let folder = try temporaryDirectory()
+    let g = sampleGeometry()
+    let volume = Volume(geometry: g, voxels: (0..<g.size.count).map { Int16($0) })
+    let path = folder + "/q.nii"
+    try NIfTI.write(volume, to: path)
+    try patch(path, offset: 254, bytes: littleEndian(Int16(0)))  // sform_code = 0
+    try patch(path, offset: 112, bytes: littleEndian(Float(2).bitPattern))  // scl_slope
+    try patch(path, offset: 116, bytes: littleEndian(Float(-10).bitPattern))  // scl_inter
+    let (read, header) = try NIfTI.read(path)
+    #expect(header.transform == "qform")
+    expectSameGeometry(header.geometry, g)
+    #expect(read.asInt16.voxels == volume.voxels.map { $0 * 2 - 10 })
+
+    try patch(path, offset: 112, bytes: littleEndian(Float(0.5).bitPattern))
+    let (half, _) = try NIfTI.read(path)
+    guard case .float32(let floats) = half else {
+        Issue.record("a slope of 0.5 must give float32")
+        return
+    }
+    #expect(floats.voxels[3] == 3 * 0.5 - 10)
+}
+
+@Test func corruptAndAbsurdFilesGiveErrorsNamingTheFile() throws {
+    let folder = try temporaryDirectory()
+    let garbage = folder + "/garbage.nii"
+    try Data((0..<400).map { UInt8(truncatingIfNeeded: $0 * 7) }).write(to: URL(fileURLWithPath: garbage))
+    #expect { try NIfTI.read(garbage) } throws: { String(describing: $0).contains("garbage.nii") }
+
+    let huge = folder + "/huge.nii"
+    let g = sampleGeometry()
+    try NIfTI.write(Volume(geometry: g, repeating: Int16(0)), to: huge)
+    for axis in 1...3 { try patch(huge, offset: 40 + 2 * axis, bytes: littleEndian(Int16(32000))) }
+    #expect { try NIfTI.read(huge) } throws: { error in
+        let text = String(describing: error)
+        return text.contains("huge.nii") && (text.contains("limit") || text.contains("not a readable"))
+    }
+
+    #expect { try NIfTI.read(folder + "/missing.nii") } throws: { String(describing: $0).contains("missing.nii") }
+}
+
+@Test func unwritableDestinationsAreClearErrors() throws {
+    let volume = Volume(geometry: sampleGeometry(), repeating: UInt8(1))
+    #expect { try NIfTI.write(volume, to: "/nonexistent-folder/x.nii.gz") } throws: {
+        String(describing: $0).contains("/nonexistent-folder")
+    }
+    #expect { try NIfTI.write(volume, to: "/tmp/x.nrrd") } throws: { String(describing: $0).contains(".nii") }
+}
+
+/// ../shared/data beside the repository, or nil when it is absent (real-data tests skip).
+func sharedData(_ relative: String) -> String? {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    let path = ProcessInfo.processInfo.environment["LUNGCT_DATA"].map { $0 + "/" + relative }
+        ?? root.appendingPathComponent("shared/data/" + relative).path
+    return FileManager.default.fileExists(atPath: path) ? path : nil
+}
+
+@Test(.enabled(if: sharedData("ct/lung-masks") != nil, "needs ../shared/data"))
+func readsRealFloatCTAndMask() throws {
+    let folder = sharedData("ct/lung-masks")!
+    let (ct, header) = try NIfTI.read(folder + "/id001-128x128x64.nii.gz")
+    #expect(header.size == Size3(128, 128, 64))
+    guard case .float32 = ct else {
+        Issue.record("float CT expected")
+        return
+    }
+    let (mask, _) = try NIfTI.read(folder + "/id001-128x128x64-msk.nii.gz")
+    let lungVoxels = mask.asFloat.voxels.filter { $0 > 127 }.count
+    #expect(lungVoxels > 10_000)
+}

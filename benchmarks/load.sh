@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# Load benchmark: how fast lungct gets a DICOM CT series into memory, against real peers
+# (dcm2niix, SimpleITK, pydicom + numpy), all measured in the same run on the same machine.
+#
+# The design's quality bar "loading a 512×512×300 DICOM series is faster than dcm2niix
+# converting the same series" is checked here, not by timed unit tests. This is a
+# measurement: it exits 0 whether or not the target is met.
+#
+# Usage:   benchmarks/load.sh
+# Env:     BENCH_REPEAT=N   timed runs per contender (default 3; the median is reported)
+#          LUNGCT=PATH      lungct binary to use (default: the release build, built if missing)
+#          LUNGCT_DATA=DIR  shared data folder (default: ../shared/data next to the repository)
+#
+# Writes only under benchmarks/work/ (phantom, outputs, logs) and benchmarks/.venv/ (Python
+# peers), both gitignored; installs dcm2niix and /usr/bin/time from Debian if missing.
+set -euo pipefail
+export LC_ALL=C                 # '.' as the decimal separator in $EPOCHREALTIME and printf
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ next to load_peers.py
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+WORK=$BENCH_DIR/work
+VENV=$BENCH_DIR/.venv
+REPEAT=${BENCH_REPEAT:-3}
+DATA=${LUNGCT_DATA:-$REPO/../shared/data}
+
+log() { printf '%s\n' "$*" >&2; }   # progress on stderr; the table alone goes to stdout
+
+# ---------------------------------------------------------------------------------------
+# Set-up: tools, Python peers, the lungct binary, the phantom.
+# ---------------------------------------------------------------------------------------
+
+# Installs a Debian package. The first attempt skips `apt-get update` because it is slow
+# and usually unnecessary; a fresh image with empty package lists needs it.
+apt_install() {
+    log "installing $1 from Debian"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y "$1" >&2 || { apt-get update >&2 && apt-get install -y "$1" >&2; }
+}
+
+ensure_debian_file() {  # ensure_debian_file FILE PACKAGE
+    [[ -x $1 ]] || apt_install "$2"
+    [[ -x $1 ]] || { log "error: $1 still missing after installing $2"; exit 1; }
+}
+
+# A private virtualenv, so the peers' versions are whatever PyPI has today and nothing
+# touches the system Python. Reused when it already imports all three packages.
+ensure_venv() {
+    if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import SimpleITK, pydicom, numpy' 2>/dev/null; then
+        return
+    fi
+    log "creating $VENV with SimpleITK, pydicom, numpy"
+    # Debian's python3 lacks ensurepip until python3-venv is installed.
+    python3 -m venv "$VENV" >&2 || { rm -rf "$VENV"; apt_install python3-venv; python3 -m venv "$VENV" >&2; }
+    "$VENV/bin/pip" install --quiet --upgrade pip >&2
+    "$VENV/bin/pip" install --quiet SimpleITK pydicom numpy >&2
+}
+
+# $LUNGCT if given (handy while the main build is broken mid-edit); otherwise the release
+# build, built only if missing so the benchmark never waits on an unrelated rebuild.
+ensure_lungct() {
+    if [[ -n ${LUNGCT:-} ]]; then
+        [[ -x $LUNGCT ]] || { log "error: LUNGCT=$LUNGCT is not an executable"; exit 1; }
+        return
+    fi
+    LUNGCT=$(cd "$REPO" && swift build -c release --show-bin-path)/lungct
+    if [[ ! -x $LUNGCT ]]; then
+        log "building lungct (release)"
+        (cd "$REPO" && swift build -c release >&2)
+    fi
+}
+
+# The 512×512×300 phantom takes a while to make, so it is made once and reused. It is
+# written to a temporary name and renamed, so an interrupted run never leaves a partial
+# series that a later run would mistake for a complete one.
+ensure_phantom() {
+    local dir=$WORK/phantom-512x512x300
+    if [[ ! -d $dir/dicom ]]; then
+        log "generating the 512×512×300 phantom in $dir (once)"
+        rm -rf "$dir.partial"
+        "$LUNGCT" phantom "$dir.partial" --size 512 --slices 300 --spacing 1.0 >&2
+        mv "$dir.partial" "$dir"
+    fi
+    PHANTOM=$dir/dicom
+}
+
+# ---------------------------------------------------------------------------------------
+# Measuring.
+# ---------------------------------------------------------------------------------------
+
+# Median of the numbers given as arguments (mean of the middle two for an even count).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# run_once LOGFILE CMD...: runs CMD once under /usr/bin/time -v. Sets RUN_SECONDS (wall
+# clock, from bash's microsecond clock: /usr/bin/time only prints hundredths) and RUN_KB
+# (peak RSS). Returns CMD's exit status.
+run_once() {
+    local logfile=$1; shift
+    local start end status=0
+    start=$EPOCHREALTIME
+    /usr/bin/time -v -o "$logfile.time" "$@" >"$logfile" 2>&1 || status=$?
+    end=$EPOCHREALTIME
+    RUN_SECONDS=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f", b - a }')
+    RUN_KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$logfile.time")
+    return "$status"
+}
+
+# Results, keyed "INPUT|CONTENDER": median seconds, peak MB (the highest over the runs).
+declare -A SECONDS_OF PEAK_MB_OF
+ROWS=()   # "INPUT|CONTENDER" in the order they are printed
+
+record() {  # record INPUT CONTENDER SECONDS... (plus PEAK_KB set by the caller)
+    local key="$1|$2"; shift 2
+    SECONDS_OF[$key]=$(median "$@")
+    PEAK_MB_OF[$key]=$(awk -v kb="$PEAK_KB" 'BEGIN { printf "%.0f", kb / 1024 }')
+    ROWS+=("$key")
+}
+
+# bench INPUT NAME PREP CMD...: REPEAT timed runs of CMD; PREP (a shell function or `:`)
+# runs untimed before each, to clear an output folder. A failed run is reported as FAIL.
+bench() {
+    local input=$1 name=$2 prep=$3; shift 3
+    local times=() i logfile
+    PEAK_KB=0
+    for ((i = 1; i <= REPEAT; i++)); do
+        "$prep"
+        logfile=$WORK/logs/$input.${name//[^A-Za-z0-9]/_}.$i.log
+        if ! run_once "$logfile" "$@"; then
+            log "  $name FAILED (see $logfile)"
+            SECONDS_OF["$input|$name"]=FAIL; PEAK_MB_OF["$input|$name"]=-; ROWS+=("$input|$name")
+            return
+        fi
+        times+=("$RUN_SECONDS")
+        if ((RUN_KB > PEAK_KB)); then PEAK_KB=$RUN_KB; fi
+    done
+    record "$input" "$name" "${times[@]}"
+    log "  $name: ${SECONDS_OF[$input|$name]} s"
+}
+
+# bench_python INPUT LABEL PEER DIR: like bench, but records two rows: the load alone as
+# timed inside Python (the fair figure: it leaves out interpreter start-up and imports),
+# and the whole process as a user running a script would see it.
+bench_python() {
+    local input=$1 label=$2 peer=$3 dir=$4
+    local inside=() outside=() i logfile
+    PEAK_KB=0
+    for ((i = 1; i <= REPEAT; i++)); do
+        logfile=$WORK/logs/$input.$peer.$i.log
+        if ! run_once "$logfile" "$VENV/bin/python" "$BENCH_DIR/load_peers.py" "$peer" "$dir"; then
+            log "  $label FAILED (see $logfile)"
+            for name in "$label (in-process load)" "$label (whole process)"; do
+                SECONDS_OF["$input|$name"]=FAIL; PEAK_MB_OF["$input|$name"]=-; ROWS+=("$input|$name")
+            done
+            return
+        fi
+        inside+=("$(awk '/^LOAD_SECONDS/ { print $2 }' "$logfile")")
+        outside+=("$RUN_SECONDS")
+        if ((RUN_KB > PEAK_KB)); then PEAK_KB=$RUN_KB; fi
+    done
+    record "$input" "$label (in-process load)" "${inside[@]}"
+    record "$input" "$label (whole process)" "${outside[@]}"
+    log "  $label: ${SECONDS_OF[$input|$label (in-process load)]} s in-process, ${SECONDS_OF[$input|$label (whole process)]} s whole process"
+}
+
+clear_outputs() { rm -rf "$WORK/out"; mkdir -p "$WORK/out/dcm2niix"; }
+
+# All contenders on one series. Everyone gets a warm page cache (one untimed read of the
+# files first), so the comparison is of the loaders, not of the disk.
+bench_input() {
+    local input=$1 dir=$2
+    log "$input: $dir ($(find "$dir" -maxdepth 1 -type f | wc -l) files), $REPEAT run(s) each"
+    find "$dir" -type f -exec cat {} + >/dev/null
+
+    bench "$input" "lungct info --stats" : "$LUNGCT" info "$dir" --stats
+    bench "$input" "lungct convert -> .nii" clear_outputs "$LUNGCT" convert "$dir" "$WORK/out/lungct.nii"
+    # -z n: uncompressed .nii, like-for-like with lungct convert; -v 0: quiet.
+    bench "$input" "dcm2niix -> .nii" clear_outputs dcm2niix -v 0 -z n -f out -o "$WORK/out/dcm2niix" "$dir"
+    bench_python "$input" "SimpleITK" sitk "$dir"
+    bench_python "$input" "pydicom+numpy" pydicom "$dir"
+}
+
+# ---------------------------------------------------------------------------------------
+# Report.
+# ---------------------------------------------------------------------------------------
+
+ratio() {  # ratio A B: A / B with two decimals, or "-" if either is missing or failed
+    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
+        if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }'
+}
+
+print_table() {
+    local key input name seconds base against label
+    printf '\n%-20s %-36s %10s %8s %8s  %s\n' input contender "median s" "peak MB" ratio "ratio is"
+    printf '%s\n' "$(printf '%.0s-' {1..104})"
+    for key in "${ROWS[@]}"; do
+        input=${key%%|*} name=${key#*|}
+        seconds=${SECONDS_OF[$key]}
+        if [[ $name == "lungct convert"* ]]; then
+            base=$seconds against=${SECONDS_OF[$input|dcm2niix -> .nii]:-}
+            label="lungct convert / dcm2niix"
+        else
+            base=${SECONDS_OF[$input|lungct info --stats]:-} against=$seconds
+            label="lungct info / this"
+        fi
+        [[ $seconds != FAIL ]] && seconds=$(printf '%.3f' "$seconds")
+        printf '%-20s %-36s %10s %8s %8s  %s\n' "$input" "$name" "$seconds" "${PEAK_MB_OF[$key]}" \
+            "$(ratio "$base" "$against")" "$label"
+    done
+    cat <<EOF
+
+Median of $REPEAT run(s), warm page cache. Seconds are wall clock of the whole process, except
+the "(in-process load)" rows: time.perf_counter around the load only, inside Python. Peak MB
+is the process's maximum RSS from /usr/bin/time -v (MiB). Ratio < 1 means lungct is faster.
+EOF
+}
+
+print_verdict() {
+    local input lungct peer r
+    echo
+    echo "Target: lungct loads a series faster than dcm2niix converts it."
+    for input in "${INPUTS[@]}"; do
+        lungct=${SECONDS_OF[$input|lungct info --stats]:-} peer=${SECONDS_OF[$input|dcm2niix -> .nii]:-}
+        r=$(ratio "$lungct" "$peer")
+        if [[ $r == - ]]; then
+            echo "  $input: no verdict (a run failed)"
+        elif awk -v r="$r" 'BEGIN { exit !(r < 1) }'; then
+            echo "  $input: MET: lungct load ${lungct}s vs dcm2niix ${peer}s (${r}x the time)"
+        else
+            echo "  $input: MISSED: lungct load ${lungct}s vs dcm2niix ${peer}s (${r}x the time)"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------------------
+
+main() {
+    [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { log "error: BENCH_REPEAT must be a positive integer"; exit 1; }
+    mkdir -p "$WORK/logs"
+    ensure_debian_file /usr/bin/time time
+    ensure_debian_file /usr/bin/dcm2niix dcm2niix
+    ensure_venv
+    ensure_lungct
+    "$LUNGCT" info --help | grep -q -- --stats \
+        || { log "error: $LUNGCT has no 'info --stats' (too old a build?)"; exit 1; }
+    ensure_phantom
+
+    # Untimed: pull the binaries and Python libraries into the page cache as well, so the
+    # first timed run of each contender does not pay for reading them from disk.
+    "$LUNGCT" --version >/dev/null
+    dcm2niix --version >/dev/null 2>&1 || true
+    "$VENV/bin/python" -c 'import SimpleITK, pydicom, numpy'
+
+    INPUTS=(phantom-512x512x300)
+    bench_input phantom-512x512x300 "$PHANTOM"
+    if [[ -d $DATA/ct/popi-00 ]]; then
+        INPUTS+=(popi-00)
+        bench_input popi-00 "$DATA/ct/popi-00"
+    else
+        log "skipping popi-00: $DATA/ct/popi-00 not found (set LUNGCT_DATA to the shared data folder)"
+    fi
+
+    print_table
+    print_verdict
+}
+
+main "$@"
