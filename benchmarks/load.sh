@@ -63,6 +63,8 @@ ensure_lungct() {
         [[ -x $LUNGCT ]] || { log "error: LUNGCT=$LUNGCT is not an executable"; exit 1; }
         return
     fi
+    # The toolchain lives in /opt/swift on the project's machines (as in the Makefile).
+    command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
     LUNGCT=$(cd "$REPO" && swift build -c release --show-bin-path)/lungct
     if [[ ! -x $LUNGCT ]]; then
         log "building lungct (release)"
@@ -129,7 +131,7 @@ bench() {
         "$prep"
         logfile=$WORK/logs/$input.${name//[^A-Za-z0-9]/_}.$i.log
         if ! run_once "$logfile" "$@"; then
-            log "  $name FAILED (see $logfile)"
+            log "  $name FAILED: $(tail -n 1 "$logfile") (log: $logfile)"
             SECONDS_OF["$input|$name"]=FAIL; PEAK_MB_OF["$input|$name"]=-; ROWS+=("$input|$name")
             return
         fi
@@ -145,12 +147,12 @@ bench() {
 # and the whole process as a user running a script would see it.
 bench_python() {
     local input=$1 label=$2 peer=$3 dir=$4
-    local inside=() outside=() i logfile
+    local inside=() outside=() i logfile name
     PEAK_KB=0
     for ((i = 1; i <= REPEAT; i++)); do
         logfile=$WORK/logs/$input.$peer.$i.log
         if ! run_once "$logfile" "$VENV/bin/python" "$BENCH_DIR/load_peers.py" "$peer" "$dir"; then
-            log "  $label FAILED (see $logfile)"
+            log "  $label FAILED: $(tail -n 1 "$logfile") (log: $logfile)"
             for name in "$label (in-process load)" "$label (whole process)"; do
                 SECONDS_OF["$input|$name"]=FAIL; PEAK_MB_OF["$input|$name"]=-; ROWS+=("$input|$name")
             done
@@ -224,6 +226,7 @@ print_verdict() {
     for input in "${INPUTS[@]}"; do
         lungct=${SECONDS_OF[$input|lungct info --stats]:-} peer=${SECONDS_OF[$input|dcm2niix -> .nii]:-}
         r=$(ratio "$lungct" "$peer")
+        [[ $r != - ]] && lungct=$(printf '%.3f' "$lungct") peer=$(printf '%.3f' "$peer")
         if [[ $r == - ]]; then
             echo "  $input: no verdict (a run failed)"
         elif awk -v r="$r" 'BEGIN { exit !(r < 1) }'; then

@@ -12,6 +12,9 @@ import sys
 import time
 
 
+# Each loader returns (seconds, array, owner): owner keeps alive whatever holds the array's memory.
+
+
 def load_sitk(folder):
     """SimpleITK ImageSeriesReader: GDCM finds and orders the first series; Execute reads
     it with rescale slope/intercept applied (HU)."""
@@ -23,7 +26,10 @@ def load_sitk(folder):
     image = reader.Execute()
     # A view (no copy) of the voxel buffer: proves the data is in memory as a numpy array.
     array = sitk.GetArrayViewFromImage(image)
-    return time.perf_counter() - start, array
+    seconds = time.perf_counter() - start
+    # The view does not own the buffer, so the image is returned with it: reading the view
+    # after the image is freed crashes.
+    return seconds, array, image
 
 
 def load_pydicom(folder):
@@ -65,14 +71,14 @@ def load_pydicom(folder):
             volume[z] = hu
         else:
             volume[z] = ds.pixel_array.astype(np.float32) * slopes[z] + intercepts[z]
-    return time.perf_counter() - start, volume
+    return time.perf_counter() - start, volume, None
 
 
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ("sitk", "pydicom"):
         sys.exit(__doc__)
     loader = load_sitk if sys.argv[1] == "sitk" else load_pydicom
-    seconds, array = loader(sys.argv[2])
+    seconds, array, _owner = loader(sys.argv[2])
     print(f"LOAD_SECONDS {seconds:.6f}")
     # Outside the timed window: lets a reader check that every peer loaded the same thing.
     print(f"shape={tuple(array.shape)} dtype={array.dtype} min={array.min()} max={array.max()}")

@@ -171,11 +171,29 @@ void fillHeader(DcmFileFormat &file, lct_dicom_header *out) {
         getPadding(ds, DCM_PixelPaddingRangeLimit, isSigned, &out->pixel_padding_range_limit);
 }
 
+// True when the file has the "DICM" magic after its 128-byte preamble (PS3.10 7.1).
+bool hasDICMPrefix(const char *path) {
+    std::FILE *file = std::fopen(path, "rb");
+    if (file == nullptr) return false;
+    char magic[4] = {0, 0, 0, 0};
+    bool found = std::fseek(file, 128, SEEK_SET) == 0 && std::fread(magic, 1, 4, file) == 4 &&
+                 std::memcmp(magic, "DICM", 4) == 0;
+    std::fclose(file);
+    return found;
+}
+
 int loadStatus(const OFCondition &status, const char *path, char *message, size_t len) {
     if (status.good()) return LCT_DCM_OK;
+    // DCMTK also accepts files without the Part 10 preamble (a bare data set), so a text file
+    // fails as a "premature end of stream". Without the DICM magic, say it is not DICOM;
+    // with it, the file is DICOM but damaged (typically truncated).
+    if (!hasDICMPrefix(path)) {
+        setMessage(message, len, std::string(path) + ": not a DICOM file (" + status.text() + ")");
+        return LCT_DCM_NOT_DICOM;
+    }
     std::string text = std::string(path) + ": " + status.text();
+    if (status == EC_StreamNotifyClient) text += " (the file is truncated)";
     setMessage(message, len, text);
-    if (status == EC_InvalidStream || status == EC_FileMetaInfoHeaderMissing) return LCT_DCM_NOT_DICOM;
     return LCT_DCM_READ_FAILED;
 }
 
@@ -185,10 +203,10 @@ extern "C" int lct_dcm_read_header(const char *path, lct_dicom_header *out, char
     try {
         registerCodecs();
         DcmFileFormat file;
-        // Values longer than 4 KiB stay on disk until asked for, so even a file whose Pixel
-        // Data comes before some other attribute is cheap to scan.
-        OFCondition status = file.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect,
-                                                   DCM_PixelData);
+        // Values longer than 4 KiB (Pixel Data above all) are skipped, not read: DCMTK notes
+        // where they are and loads them only if asked. This keeps the scan a header scan while
+        // still seeing whether (7FE0,0010) is present, which loadFileUntilTag would hide.
+        OFCondition status = file.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
         int code = loadStatus(status, path, message, message_len);
         if (code != LCT_DCM_OK) return code;
         fillHeader(file, out);

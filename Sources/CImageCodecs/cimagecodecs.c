@@ -59,7 +59,9 @@ int lct_png_read(const char *path, lct_image *out, char *message, size_t message
     context.text[0] = '\0';
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &context, png_error_handler, png_warning_handler);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    png_bytep *rows = NULL;
+    // volatile: assigned after setjmp and read by the longjmp handler, which C11 7.13.2.1
+    // leaves indeterminate for a non-volatile local (the handler would leak the row table).
+    png_bytep *volatile rows = NULL;
     if (png == NULL || info == NULL) {
         set_message(message, message_len, path, "libpng could not allocate its state");
         if (png) png_destroy_read_struct(&png, NULL, NULL);

@@ -64,9 +64,20 @@ private func errorStackText() -> String {
                 text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             }
         }
+        // Some descriptions embed ctime()'s trailing newline; a message stays on one line.
+        text = text.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces() }.joined(separator: " ")
         lines.pointee.append("\(function)(): \(text)")
         return 0
     }
     _ = withUnsafeMutablePointer(to: &lines) { H5Ewalk2(hid_t(H5E_DEFAULT), H5E_WALK_DOWNWARD, walker, $0) }
     return lines.isEmpty ? "HDF5 gave no details" : lines.joined(separator: "; ")
+}
+
+extension Substring {
+    fileprivate func trimmingSpaces() -> Substring {
+        var text = self
+        while text.first == " " { text.removeFirst() }
+        while text.last == " " { text.removeLast() }
+        return text
+    }
 }

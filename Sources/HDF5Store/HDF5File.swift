@@ -198,8 +198,14 @@ public final class HDF5File {
         switch value {
         case .string:
             type = try check(H5Tcopy(lct_h5t_c_s1()), "create a string type", file: path, object: object)
-            H5Tset_size(type, lct_h5t_variable())
-            H5Tset_cset(type, H5T_CSET_UTF8)
+            do throws(HDF5Error) {
+                try check(H5Tset_size(type, lct_h5t_variable()), "make a variable-length string type", file: path,
+                          object: object)
+                try check(H5Tset_cset(type, H5T_CSET_UTF8), "make a UTF-8 string type", file: path, object: object)
+            } catch {
+                H5Tclose(type)
+                throw error
+            }
             space = H5Screate(H5S_SCALAR)
         case .double:
             type = try check(H5Tcopy(lct_h5t_native_double()), "copy a type", file: path, object: object)
@@ -347,9 +353,10 @@ public final class HDF5File {
     private func readString(_ attribute: hid_t, type: hid_t, object: String) throws(HDF5Error) -> String {
         let memoryType = try check(H5Tcopy(lct_h5t_c_s1()), "create a string type", file: path, object: object)
         defer { H5Tclose(memoryType) }
-        H5Tset_cset(memoryType, H5Tget_cset(type))
-        if H5Tis_variable_str(type) > 0 {
-            H5Tset_size(memoryType, lct_h5t_variable())
+        try check(H5Tset_cset(memoryType, H5Tget_cset(type)), "set a string encoding", file: path, object: object)
+        if try check(H5Tis_variable_str(type), "inspect a string type", file: path, object: object) > 0 {
+            try check(H5Tset_size(memoryType, lct_h5t_variable()), "make a variable-length string type", file: path,
+                      object: object)
             var characters: UnsafeMutablePointer<CChar>?
             try check(H5Aread(attribute, memoryType, &characters), "read attribute", file: path, object: object)
             // HDF5 allocated the characters; only H5free_memory may release them.
@@ -357,8 +364,8 @@ public final class HDF5File {
             return characters.map { String(cString: $0) } ?? ""
         }
         let size = H5Tget_size(type)
-        H5Tset_size(memoryType, size)
-        H5Tset_strpad(memoryType, H5Tget_strpad(type))
+        try check(H5Tset_size(memoryType, size), "make a fixed-length string type", file: path, object: object)
+        try check(H5Tset_strpad(memoryType, H5Tget_strpad(type)), "set string padding", file: path, object: object)
         var bytes = [CChar](repeating: 0, count: size + 1)
         try check(H5Aread(attribute, memoryType, &bytes), "read attribute", file: path, object: object)
         var text = string(fromNullTerminated: bytes)

@@ -50,7 +50,9 @@ public enum Convolution {
         precondition(
             weights.shape[1] == layout.channels,
             "conv2d: weights expect \(weights.shape[1]) input channels, input has \(layout.channels)")
-        precondition(bias == nil || bias!.count == outputChannels, "conv2d: \(bias?.count ?? 0) biases for \(outputChannels) output channels")
+        precondition(
+            bias == nil || bias!.count == outputChannels,
+            "conv2d: \(bias?.count ?? 0) biases for \(outputChannels) output channels")
 
         let outputPerImage = outputChannels * layout.locations
         var output = [Float](repeating: 0, count: layout.batch * outputPerImage)

@@ -58,7 +58,8 @@ public enum GEMM {
             "sgemm: \(name) exceeds 32-bit BLAS indexing")
         if rows > 0, columns > 0 {
             let needed = (rows - 1) * stride + columns
-            precondition(count >= needed, "sgemm: \(name) needs \(needed) values (\(rows)×\(columns), stride \(stride)), has \(count)")
+            precondition(
+                count >= needed, "sgemm: \(name) needs \(needed) values (\(rows)×\(columns), stride \(stride)), has \(count)")
         }
     }
 }

@@ -15,6 +15,21 @@ struct LungCT: ParsableCommand {
             """,
         version: LungCTVersion.string,
         subcommands: [Info.self, Convert.self, PhantomCommand.self])
+
+    /// ArgumentParser exits with 64 (EX_USAGE) on a usage error; lungct's documented code is 1.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Runs a command body, turning lungct's errors into a message on stderr and an exit code.

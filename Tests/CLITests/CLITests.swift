@@ -1,14 +1,14 @@
 import Foundation
 import Testing
 
-/// The lungct executable built beside this test bundle.
+/// The lungct executable built beside this test bundle (same build folder, whatever
+/// --scratch-path was used).
 func lungctBinary() -> String {
-    let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
-    for candidate in [bundle.appendingPathComponent("lungct").path, bundle.deletingLastPathComponent().appendingPathComponent("lungct").path] {
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent(".build/debug/lungct").path
+    let testExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var folder = testExecutable.deletingLastPathComponent()
+    // On Linux the tests run from .build/<triple>/debug/lungctPackageTests.xctest.
+    if folder.lastPathComponent.hasSuffix(".xctest") { folder = folder.deletingLastPathComponent() }
+    return folder.appendingPathComponent("lungct").path
 }
 
 struct Run {

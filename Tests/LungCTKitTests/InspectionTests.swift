@@ -44,10 +44,10 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
     let (p2, o2) = phantom(size: 40, slices: 12, spacing: 10, seed: 2)
     layout.identity = thick
     _ = try PhantomWriter.write(p2, options: o2, layout: layout, to: root + "/b/deeper/thick")
-    let (p3, o3) = phantom(size: 40, slices: 30, spacing: 4, seed: 3)
+    let (p3, o3) = phantom(size: 40, slices: 16, spacing: 6, seed: 3)
     layout.identity = gappy
     _ = try PhantomWriter.write(p3, options: o3, layout: layout, to: root + "/c")
-    try FileManager.default.removeItem(atPath: root + "/c/dicom/IM00015.dcm")
+    try FileManager.default.removeItem(atPath: root + "/c/dicom/IM00008.dcm")
 
     // A coronal localizer in its own series.
     var scout = SeriesIdentity()
@@ -87,7 +87,8 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
 
     let gappyEntry = try #require(entry(gappy))
     #expect(gappyEntry.corrections.contains { $0.contains("missing slice") })
-    #expect(gappyEntry.size[2] == 30)
+    #expect(gappyEntry.size[2] == 16)
+    #expect(gappyEntry.images == 15)
 
     let localizer = try #require(report.series.first { $0.description == "topogram" })
     #expect(localizer.status == "rejected")

@@ -68,7 +68,7 @@ typedef struct lct_dicom_header {
     uint16_t samples_per_pixel;             /* (0028,0002) */
     uint16_t planar_configuration;          /* (0028,0006) */
     int32_t number_of_frames;               /* (0028,0008), 1 when absent */
-    int has_pixel_data;                     /* (7FE0,0010) present (seen by a stop-at-tag scan) */
+    int has_pixel_data;                     /* (7FE0,0010) present */
 
     double pixel_spacing[2];         int has_pixel_spacing;         /* (0028,0030) row\column */
     double imager_pixel_spacing[2];  int has_imager_pixel_spacing;  /* (0018,1164) */
@@ -85,8 +85,9 @@ typedef struct lct_dicom_header {
     int32_t pixel_padding_range_limit; int has_pixel_padding_range_limit; /* (0028,0121) */
 } lct_dicom_header;
 
-/** Reads the header of `path`, stopping before (7FE0,0010) so that pixels are not read.
- *  The corresponding DCMTK call is DcmFileFormat::loadFileUntilTag. */
+/** Reads the header of `path` without reading pixel values (values over 4 KiB are skipped
+ *  and loaded only on demand). The corresponding DCMTK call is DcmFileFormat::loadFile with
+ *  a maximum read length. */
 int lct_dcm_read_header(const char *path, lct_dicom_header *out, char *message, size_t message_len);
 
 /** Reads frame 0 of the pixel data of `path`, decompressing it when the transfer syntax

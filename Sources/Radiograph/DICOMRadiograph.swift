@@ -1,0 +1,195 @@
+internal import DICOMSeries
+import VolumeCore
+
+extension RadiographLoader {
+    /// (0008,0060) Modality values lungct reads as a radiograph: CR and DX (PS3.3 C.7.3.1.1.1),
+    /// DR (not a defined term, but written by some detectors), RG (radiographic imaging),
+    /// OT (secondary captures of films) and none at all.
+    static let radiographModalities: Set<String> = ["CR", "DX", "DR", "RG", "OT", ""]
+
+    /// A single-frame DICOM radiograph (CR, DX) through DCMTK.
+    ///
+    /// Gray values are the stored values, sign-extended or masked to (0028,0101) Bits Stored;
+    /// (0028,1052)/(0028,1053) Rescale is not applied (radiographs have no physical unit like HU)
+    /// but is used to bring the window into stored values. MONOCHROME1 (PS3.3 C.7.6.3.1.2:
+    /// minimum value shown white) is inverted as (lowest + highest representable) − value, so
+    /// higher is always brighter and the scale stays 0...2^bits − 1. RGB images are converted
+    /// to gray (interleaved samples are assumed: `DICOMHeader` does not expose (0028,0006)
+    /// Planar Configuration yet).
+    ///
+    /// Spacing is (0028,0030) Pixel Spacing, else (0018,1164) Imager Pixel Spacing, which is
+    /// measured at the detector and so includes the geometric magnification (about 10 % for a
+    /// PA chest). Origin and direction stay at 0 and identity: a projection image has no
+    /// position in patient space.
+    ///
+    /// `knownDICOM` is true when the file has the Part 10 "DICM" marker; without it, a file
+    /// DCMTK cannot parse is reported as being in no format lungct reads.
+    static func loadDICOM(_ path: String, knownDICOM: Bool) throws(RadiographError) -> RadiographImage {
+        let header: DICOMHeader
+        do {
+            header = try DICOMHeader.read(path: path)
+        } catch {
+            if !knownDICOM || error.kind == .notDICOM { throw unknownFormat(path, detail: "DCMTK: \(error.message)") }
+            throw RadiographError(.undecodable, path: path, message: error.description)
+        }
+        if !knownDICOM && !header.hasPixelData && header.rows == 0 {
+            // DCMTK reads almost any bytes as a preamble-less dataset; nothing image-like came out.
+            throw unknownFormat(path, detail: "DCMTK found no image attributes")
+        }
+        try checkRadiograph(header)
+        let samples = header.samplesPerPixel
+        // Peak per pixel: DCMTK's decoded copy and lungct's raw bytes (bits/8 each, per sample),
+        // the Int32 stored values, and the Float plane.
+        let bytesPerPixel = samples * (2 * header.bitsAllocated / 8 + 4) + 4
+        try checkSize(width: header.columns, height: header.rows, bytesPerPixel: bytesPerPixel, path: path)
+
+        let stored: [Int32]
+        let decoded: DICOMHeader
+        do {
+            (stored, decoded) = try SeriesLoader.readStoredValues(header)
+        } catch {
+            throw RadiographError(.undecodable, path: path, message: error.description)
+        }
+        let bits = max(1, min(decoded.bitsStored, decoded.bitsAllocated))
+        let photometric = decoded.photometricInterpretation
+        var findings: [QualityFinding] = []
+        let lossySyntax = TransferSyntax.lossy.contains(header.transferSyntaxUID)
+        if lossySyntax || header.lossyCompressionFlag {
+            let why =
+                lossySyntax
+                ? "its transfer syntax \(header.transferSyntaxName) is lossy"
+                : "(0028,2110) Lossy Image Compression says it was lossily compressed before"
+            findings.append(
+                QualityFinding(
+                    code: QualityFinding.Code.lossyCompression,
+                    message:
+                        "The DICOM pixels are not the original ones: \(why). Faint opacities and fine texture can be smoothed, so the score may differ from one on the original radiograph."
+                ))
+        }
+
+        let gray: [Float]
+        var window = decoded.window ?? header.window
+        if let w = window {
+            // The window applies to rescaled values (PS3.3 C.11.2.1.2); bring it back to stored values.
+            let slope = decoded.rescaleSlope ?? 1
+            let intercept = decoded.rescaleIntercept ?? 0
+            window = slope != 0 ? ((w.center - intercept) / slope, w.width / abs(slope)) : nil
+        }
+        switch photometric {
+        case "MONOCHROME1", "MONOCHROME2":
+            guard stored.count == header.rows * header.columns else {
+                throw RadiographError(.undecodable, path: path, message: "expected one sample per pixel, got \(stored.count) values")
+            }
+            if photometric == "MONOCHROME1" {
+                // Lowest + highest representable value: 2^bits − 1 unsigned, −1 two's complement.
+                let total: Int32 = decoded.isSigned ? -1 : Int32((1 << bits) - 1)
+                gray = stored.map { Float(total - $0) }
+                if let w = window { window = (Double(total) - w.center, w.width) }
+                findings.append(
+                    QualityFinding(
+                        code: QualityFinding.Code.monochrome1Inverted,
+                        message:
+                            "The image is MONOCHROME1 (low values shown white); lungct inverted it so that higher values are brighter, as for every other input."
+                    ))
+            } else {
+                gray = stored.map { Float($0) }
+            }
+        case "RGB":
+            let fullScale = Double((1 << bits) - 1)
+            let conversion = stored.withUnsafeBufferPointer { buffer in
+                GrayConversion.convert(buffer, channels: 3, fullScale: fullScale)
+            }
+            gray = conversion.gray
+            findings += GrayConversion.findings(conversion.analysis, storage: .rgb, fullScale: fullScale)
+        default:
+            throw unsupportedPhotometric(photometric, path: path)
+        }
+
+        let spacing = dicomSpacing(decoded)
+        return assemble(
+            gray: gray, width: header.columns, height: header.rows, bitDepth: bits, source: "dicom", spacing: spacing,
+            findings: findings, window: window)
+    }
+
+    static func unknownFormat(_ path: String, detail: String) -> RadiographError {
+        RadiographError(
+            .unknownFormat, path: path,
+            message:
+                "not a PNG (no PNG signature), JPEG (no FF D8 start marker) or DICOM file (\(detail)); lungct reads radiographs in these three formats only"
+        )
+    }
+
+    /// Refuses what lungct does not read as a radiograph, before any pixel is decoded.
+    static func checkRadiograph(_ header: DICOMHeader) throws(RadiographError) {
+        let path = header.path
+        guard header.hasPixelData else {
+            throw RadiographError(
+                .unsupported, path: path,
+                message: "the DICOM file has no (7FE0,0010) Pixel Data (a report, a DICOMDIR or a presentation state?)")
+        }
+        guard radiographModalities.contains(header.modality) else {
+            throw RadiographError(
+                .unsupported, path: path,
+                message:
+                    "(0008,0060) Modality is \(header.modality), not a radiograph: lungct reads CR and DX files as radiographs, and analyses CT series as volumes from their folder"
+            )
+        }
+        guard header.numberOfFrames == 1 else {
+            throw RadiographError(
+                .unsupported, path: path,
+                message:
+                    "the file holds \(header.numberOfFrames) frames; lungct reads single-frame radiographs, so extract the frame to analyse (for example with dcmconv or gdcmtool)"
+            )
+        }
+        guard TransferSyntax.decodable.contains(header.transferSyntaxUID) else {
+            throw RadiographError(
+                .unsupported, path: path,
+                message:
+                    "transfer syntax \(header.transferSyntaxName) (\(header.transferSyntaxUID)) cannot be decoded with DCMTK's free codecs; convert the file to an uncompressed syntax first (for example with gdcmconv --raw)"
+            )
+        }
+        guard header.bitsAllocated == 8 || header.bitsAllocated == 16 else {
+            throw RadiographError(
+                .unsupported, path: path,
+                message: "(0028,0100) Bits Allocated is \(header.bitsAllocated); lungct reads 8- and 16-bit radiographs")
+        }
+        let photometric = header.photometricInterpretation
+        switch (header.samplesPerPixel, photometric) {
+        case (1, "MONOCHROME1"), (1, "MONOCHROME2"), (3, "RGB"):
+            break
+        case (3, let ybr) where ybr.hasPrefix("YBR_") && !uncompressedSyntaxes.contains(header.transferSyntaxUID):
+            // JPEG-compressed colour is stored as YBR; DCMTK's decoders return it as RGB,
+            // which is checked again after decoding.
+            break
+        default:
+            throw unsupportedPhotometric("\(photometric) with \(header.samplesPerPixel) samples per pixel", path: path)
+        }
+    }
+
+    /// Syntaxes whose pixels are stored as they are, so a YBR photometric stays YBR when read.
+    static let uncompressedSyntaxes: Set<String> = [
+        TransferSyntax.implicitLittleEndian, TransferSyntax.explicitLittleEndian,
+        TransferSyntax.deflatedExplicitLittleEndian, TransferSyntax.explicitBigEndian,
+    ]
+
+    static func unsupportedPhotometric(_ what: String, path: String) -> RadiographError {
+        RadiographError(
+            .unsupported, path: path,
+            message:
+                "(0028,0004) Photometric Interpretation \(what) is not supported; lungct reads MONOCHROME1, MONOCHROME2 and RGB radiographs (convert the file, for example with dcmconv or gdcmconv)"
+        )
+    }
+
+    /// (0028,0030) Pixel Spacing, else (0018,1164) Imager Pixel Spacing; both are row\column.
+    static func dicomSpacing(_ header: DICOMHeader) -> Spacing {
+        for candidate in [header.pixelSpacing, header.imagerPixelSpacing] {
+            guard let s = candidate, plausibleSpacing.contains(s.row), plausibleSpacing.contains(s.column) else {
+                continue
+            }
+            return Spacing(column: s.column, row: s.row, known: true, finding: nil)
+        }
+        return .assumed(
+            because:
+                "The DICOM file has neither a usable (0028,0030) Pixel Spacing nor (0018,1164) Imager Pixel Spacing")
+    }
+}

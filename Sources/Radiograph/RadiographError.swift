@@ -1,0 +1,67 @@
+import VolumeCore
+
+/// A radiograph lungct could not read, with the file and what to do about it.
+public struct RadiographError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// The file cannot be opened or read.
+        case unreadable
+        /// Neither PNG, JPEG nor DICOM.
+        case unknownFormat
+        /// The format is known but the decoder failed (libpng, libjpeg or DCMTK message attached).
+        case undecodable
+        /// The header asks for more memory than lungct allows (`VolumeLimits.maximumBytes`).
+        case tooLarge
+        /// Empty, or a side shorter than `RadiographLimits.minimumSide`.
+        case tooSmall
+        /// Readable, but not something lungct analyses as a radiograph (multi-frame, CT, palette DICOM, ...).
+        case unsupported
+        /// Writing a file failed.
+        case writeFailed
+    }
+
+    public var kind: Kind
+    /// The file the problem is about.
+    public var path: String
+    /// What went wrong, in words a user can act on.
+    public var message: String
+
+    public init(_ kind: Kind, path: String, message: String) {
+        self.kind = kind
+        self.path = path
+        self.message = message
+    }
+
+    /// The message, prefixed with the file unless the library's message already names it.
+    public var description: String {
+        message.hasPrefix(path) ? message : "\(path): \(message)"
+    }
+}
+
+/// The one funnel every libpng/libjpeg status passes through: nonzero becomes a
+/// `RadiographError` carrying the C layer's message, which already names the file.
+func check(_ status: Int32, _ kind: RadiographError.Kind, path: String, message: [CChar]) throws(RadiographError) {
+    guard status != 0 else { return }
+    let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    throw RadiographError(kind, path: path, message: text.isEmpty ? "image codec status \(status)" : text)
+}
+
+/// Refuses empty, tiny and absurd images from their header size, before anything is decoded.
+/// `bytesPerPixel` is the peak memory per pixel while decoding (decoder buffer plus outputs).
+func checkSize(width: Int, height: Int, bytesPerPixel: Int, path: String) throws(RadiographError) {
+    let size = Size3(width, height, 1)
+    do {
+        try VolumeLimits.checkAllocation(size, bytesPerVoxel: bytesPerPixel, source: path)
+    } catch {
+        switch error {
+        case .emptySize: throw RadiographError(.tooSmall, path: path, message: error.description)
+        default: throw RadiographError(.tooLarge, path: path, message: error.description)
+        }
+    }
+    guard min(width, height) >= RadiographLimits.minimumSide else {
+        throw RadiographError(
+            .tooSmall, path: path,
+            message:
+                "the image is \(width)×\(height) pixels; lungct needs at least \(RadiographLimits.minimumSide) pixels on each side to find a lung field (is this a thumbnail or icon?)"
+        )
+    }
+}

@@ -1,0 +1,82 @@
+import DICOMSeries
+import Foundation
+import Radiograph
+import Testing
+import VolumeCore
+
+/// Writes a single-frame DX file with DICOMWriter (no position: a projection image).
+func writeDX<Sample: FixedWidthInteger>(
+    path: String, pixels: [Sample], rows: Int, columns: Int, bitsStored: Int, photometric: String,
+    spacing: (row: Double, column: Double), modality: String = "DX",
+    sopClass: String = SOPClass.digitalXRayPresentation, syntax: OutputTransferSyntax = .explicitLittle
+) throws {
+    var identity = SeriesIdentity()
+    identity.imageType = "ORIGINAL\\PRIMARY"
+    identity.seriesDescription = "lungct radiograph fixture"
+    try DICOMWriter.writeImage(
+        path: path, pixels: pixels,
+        description: DICOMWriter.ImageDescription(
+            sopClassUID: sopClass, sopInstanceUID: DICOMWriter.newUID(), identity: identity, modality: modality,
+            instanceNumber: 1, rows: rows, columns: columns, bitsStored: bitsStored, signed: false,
+            photometric: photometric, pixelSpacing: spacing),
+        syntax: syntax)
+}
+
+@Test func monochrome1DXIsInvertedAndKeepsItsSpacing() throws {
+    let folder = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let (columns, rows) = (300, 280)
+    // A 12-bit gradient; the maximum, 4095, sits at one known pixel.
+    var stored = (0..<(rows * columns)).map { UInt16(($0 % columns * 7 + $0 / columns * 3) % 4000) }
+    stored[40 * columns + 25] = 4095
+    let path = folder + "/dx.dcm"
+    try writeDX(
+        path: path, pixels: stored, rows: rows, columns: columns, bitsStored: 12, photometric: "MONOCHROME1",
+        spacing: (row: 0.15, column: 0.14))
+
+    let image = try RadiographLoader.load(path: path)
+    #expect(image.source == "dicom")
+    #expect(image.bitDepth == 12)
+    #expect(image.volume.size == Size3(columns, rows, 1))
+    // Inverted over the 12-bit range: the brightest stored value becomes the darkest.
+    #expect(image.volume[25, 40, 0] == 0)
+    #expect(image.volume.voxels.min() == 0)
+    #expect(image.volume.voxels == stored.map { Float(4095 - Int($0)) })
+    #expect(image.has(QualityFinding.Code.monochrome1Inverted))
+    #expect(!image.has(QualityFinding.Code.lossyCompression) && !image.has(QualityFinding.Code.missingSpacing))
+    // Spacing is (column, row, 1); a radiograph has no position in patient space.
+    #expect(image.pixelSpacingKnown)
+    #expect(image.volume.geometry.spacing == Vector3(0.14, 0.15, 1))
+    #expect(image.volume.geometry.origin == .zero)
+    #expect(image.volume.geometry.direction == .identity)
+}
+
+@Test func monochrome2EightBitJPEGLosslessKeepsStoredValues() throws {
+    let folder = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let (columns, rows) = (270, 260)
+    let stored = grayPicture(width: columns, height: rows)
+    let path = folder + "/cr.dcm"
+    try writeDX(
+        path: path, pixels: stored, rows: rows, columns: columns, bitsStored: 8, photometric: "MONOCHROME2",
+        spacing: (row: 0.2, column: 0.2), modality: "CR", sopClass: SOPClass.computedRadiography,
+        syntax: .jpegLossless)
+
+    let image = try RadiographLoader.load(path: path)
+    #expect(image.bitDepth == 8)
+    #expect(image.volume.voxels == stored.map { Float($0) })
+    #expect(image.findings.isEmpty)
+}
+
+@Test func ctSliceIsNotARadiograph() throws {
+    let folder = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let path = folder + "/ct.dcm"
+    try writeDX(
+        path: path, pixels: [UInt16](repeating: 1000, count: 64 * 64), rows: 64, columns: 64, bitsStored: 12,
+        photometric: "MONOCHROME2", spacing: (row: 0.7, column: 0.7), modality: "CT", sopClass: SOPClass.ctImage)
+
+    let error = loadError(path)
+    #expect(error?.kind == .unsupported)
+    #expect(error?.description.contains("Modality is CT") == true)
+}
