@@ -225,7 +225,10 @@ extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes
     try {
         registerCodecs();
         DcmFileFormat file;
-        OFCondition status = file.loadFile(path);
+        // As in the header scan, large values stay on disk until asked for: uncompressed pixel
+        // data is then read once, straight into the caller's buffer (getPartialValue), with no
+        // intermediate copy inside DCMTK.
+        OFCondition status = file.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
         int code = loadStatus(status, path, message, message_len);
         if (code != LCT_DCM_OK) return code;
         DcmDataset *ds = file.getDataset();
@@ -250,6 +253,22 @@ extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes
             setMessage(message, message_len, std::string(path) + ": cannot read (7FE0,0010) Pixel Data: " + status.text());
             return LCT_DCM_READ_FAILED;
         }
+        const size_t available = element->getLength();
+        if (available < dst_bytes) {
+            setMessage(message, message_len,
+                       std::string(path) + ": pixel data holds " + std::to_string(available) + " bytes, header needs " +
+                           std::to_string(dst_bytes) + " (truncated file?)");
+            return LCT_DCM_BAD_SIZE;
+        }
+        if (!original.isEncapsulated()) {
+            status = element->getPartialValue(dst, 0, static_cast<Uint32>(dst_bytes));
+            if (status.bad()) {
+                setMessage(message, message_len,
+                           std::string(path) + ": cannot read (7FE0,0010) Pixel Data: " + status.text() + " (truncated file?)");
+                return LCT_DCM_READ_FAILED;
+            }
+            return LCT_DCM_OK;
+        }
         Uint8 *bytes = nullptr;
         status = element->getUint8Array(bytes);
         if (status.bad() || bytes == nullptr) {
@@ -261,13 +280,6 @@ extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes
         if (status.bad() || bytes == nullptr) {
             setMessage(message, message_len, std::string(path) + ": cannot read (7FE0,0010) Pixel Data: " + status.text());
             return LCT_DCM_READ_FAILED;
-        }
-        const size_t available = element->getLength();
-        if (available < dst_bytes) {
-            setMessage(message, message_len,
-                       std::string(path) + ": pixel data holds " + std::to_string(available) + " bytes, header needs " +
-                           std::to_string(dst_bytes) + " (truncated file?)");
-            return LCT_DCM_BAD_SIZE;
         }
         std::memcpy(dst, bytes, dst_bytes);
         return LCT_DCM_OK;

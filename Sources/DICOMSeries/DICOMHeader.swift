@@ -39,6 +39,8 @@ public struct DICOMHeader: Sendable {
     /// (0028,0103) Pixel Representation: true for two's complement.
     public var isSigned: Bool
     public var samplesPerPixel: Int
+    /// (0028,0006) Planar Configuration: 0 colour-by-pixel, 1 colour-by-plane.
+    public var planarConfiguration: Int
     public var numberOfFrames: Int
     public var hasPixelData: Bool
     /// (0028,0030) Pixel Spacing: distance between rows, then between columns, in mm.
@@ -104,6 +106,7 @@ public struct DICOMHeader: Sendable {
         highBit = Int(h.high_bit)
         isSigned = h.pixel_representation == 1
         samplesPerPixel = max(1, Int(h.samples_per_pixel))
+        planarConfiguration = Int(h.planar_configuration)
         numberOfFrames = max(1, Int(h.number_of_frames))
         hasPixelData = h.has_pixel_data != 0
         pixelSpacing = h.has_pixel_spacing != 0 ? (h.pixel_spacing.0, h.pixel_spacing.1) : nil

@@ -67,21 +67,61 @@ public enum SeriesLoader {
     /// Decodes every input slice into its output plane as int16 HU. Returns nil if some
     /// value does not fit int16, so the caller can load as float32 instead.
     static func loadInt16(_ plan: StackPlan) throws(DICOMError) -> Volume<Int16>? {
-        var voxels = [Int16](repeating: 0, count: plan.geometry.size.count)
+        // Every plane is written by the decoder (or by interpolation afterwards), so the
+        // storage need not be zero-filled first: that would be a 150 MB pass for nothing.
+        var voxels = [Int16](unsafeUninitializedCapacity: plan.geometry.size.count) { _, count in
+            count = plan.geometry.size.count
+        }
+        let planeSize = plan.geometry.size.x * plan.geometry.size.y
         let outcome = voxels.withUnsafeMutableBufferPointer { buffer in
             let output = SendablePointer(buffer.baseAddress!)
-            return decodeAll(plan) { plane, stored, header in
-                let slope = Int32(header.rescaleSlope ?? 1)
-                let intercept = Int32(header.rescaleIntercept ?? 0)
-                let padding = Padding(header)
-                let base = output.pointer + plane * stored.count
-                for index in 0..<stored.count {
-                    let value = stored[index]
-                    let hu = padding.contains(value) ? Int32(PixelConstants.paddingHU) : value &* slope &+ intercept
-                    guard hu >= Int32(Int16.min), hu <= Int32(Int16.max) else { return false }
-                    base[index] = Int16(truncatingIfNeeded: hu)
+            return decodeAll(plan) { plane, header throws(DICOMError) in
+                let base = output.pointer + plane * planeSize
+                // 16-bit samples are read straight into their output plane and rescaled in
+                // place: no second buffer for a 512×512 slice.
+                let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: UnsafeMutableRawPointer(base), count: planeSize)
+                defer { scratch?.deallocate() }
+                let samples = SampleDecoder(decoded)
+                let slope = Int32(decoded.rescaleSlope ?? 1)
+                let intercept = Int32(decoded.rescaleIntercept ?? 0)
+                let padding = Padding(decoded)
+                let paddingHU = Int32(PixelConstants.paddingHU)
+                // Branch-free loop (the range is checked once, after it) so the compiler can
+                // vectorise it; a value outside int16 sends the whole series to float32.
+                var low = Int32.max
+                var high = Int32.min
+                if padding.active || !samples.wide {
+                    for index in 0..<planeSize {
+                        let value = samples.value(raw, index)
+                        let hu = padding.contains(value) ? paddingHU : value &* slope &+ intercept
+                        low = min(low, hu)
+                        high = max(high, hu)
+                        base[index] = Int16(truncatingIfNeeded: hu)
+                    }
+                } else {
+                    // The common case (16-bit samples, no padding), as loops the compiler
+                    // vectorises: one for unsigned, one for signed samples.
+                    let words = raw.assumingMemoryBound(to: UInt16.self)
+                    let mask = samples.mask
+                    let shift = UInt16(samples.shift)
+                    if samples.signed {
+                        for index in 0..<planeSize {
+                            let value = Int32(Int16(bitPattern: words[index] &<< shift) &>> Int16(shift))
+                            let hu = value &* slope &+ intercept
+                            low = min(low, hu)
+                            high = max(high, hu)
+                            base[index] = Int16(truncatingIfNeeded: hu)
+                        }
+                    } else {
+                        for index in 0..<planeSize {
+                            let hu = Int32(words[index] & mask) &* slope &+ intercept
+                            low = min(low, hu)
+                            high = max(high, hu)
+                            base[index] = Int16(truncatingIfNeeded: hu)
+                        }
+                    }
                 }
-                return true
+                return low >= Int32(Int16.min) && high <= Int32(Int16.max)
             }
         }
         switch outcome {
@@ -91,16 +131,23 @@ public enum SeriesLoader {
     }
 
     static func loadFloat(_ plan: StackPlan) throws(DICOMError) -> Volume<Float> {
-        var voxels = [Float](repeating: 0, count: plan.geometry.size.count)
+        var voxels = [Float](unsafeUninitializedCapacity: plan.geometry.size.count) { _, count in
+            count = plan.geometry.size.count
+        }
+        let planeSize = plan.geometry.size.x * plan.geometry.size.y
         let outcome = voxels.withUnsafeMutableBufferPointer { buffer in
             let output = SendablePointer(buffer.baseAddress!)
-            return decodeAll(plan) { plane, stored, header in
-                let slope = header.rescaleSlope ?? 1
-                let intercept = header.rescaleIntercept ?? 0
-                let padding = Padding(header)
-                let base = output.pointer + plane * stored.count
-                for index in 0..<stored.count {
-                    let value = stored[index]
+            return decodeAll(plan) { plane, header throws(DICOMError) in
+                let base = output.pointer + plane * planeSize
+                // Float samples are wider than the stored ones, so they always go through scratch.
+                let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: nil, count: planeSize)
+                defer { scratch?.deallocate() }
+                let samples = SampleDecoder(decoded)
+                let slope = decoded.rescaleSlope ?? 1
+                let intercept = decoded.rescaleIntercept ?? 0
+                let padding = Padding(decoded)
+                for index in 0..<planeSize {
+                    let value = samples.value(raw, index)
                     base[index] = Float(padding.contains(value) ? PixelConstants.paddingHU : Double(value) * slope + intercept)
                 }
                 return true
@@ -110,12 +157,32 @@ public enum SeriesLoader {
         return Volume(geometry: plan.geometry, voxels: voxels)
     }
 
-    /// Decodes each input slice on a worker (2 to 8 at a time) and hands its stored values to
-    /// `store` with the output plane index. Stops at the first error; returns whether every
-    /// `store` call succeeded.
+    /// Reads one slice's stored samples: into `plane` when it is given and the samples are
+    /// 16-bit (the same size as the int16 output), else into a new scratch buffer that the
+    /// caller deallocates.
+    static func readIntoPlaneOrScratch(_ header: DICOMHeader, plane: UnsafeMutableRawPointer?, count: Int)
+        throws(DICOMError) -> (UnsafeRawPointer, DICOMHeader, UnsafeMutableRawBufferPointer?)
+    {
+        let bytes = count * header.samplesPerPixel * (header.bitsAllocated / 8)
+        if let plane, header.bitsAllocated == 16, header.samplesPerPixel == 1 {
+            let decoded = try readRaw(header, into: UnsafeMutableRawBufferPointer(start: plane, count: bytes))
+            return (UnsafeRawPointer(plane), decoded, nil)
+        }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 8)
+        do {
+            let decoded = try readRaw(header, into: scratch)
+            return (UnsafeRawPointer(scratch.baseAddress!), decoded, scratch)
+        } catch {
+            scratch.deallocate()
+            throw error
+        }
+    }
+
+    /// Decodes each input slice on a worker and hands it to `store` with its output plane
+    /// index. Stops reporting at the first error; returns whether every `store` call succeeded.
     static func decodeAll(
         _ plan: StackPlan,
-        store: @escaping @Sendable (_ plane: Int, _ stored: [Int32], _ header: DICOMHeader) -> Bool
+        store: @escaping @Sendable (_ plane: Int, _ header: DICOMHeader) throws(DICOMError) -> Bool
     ) -> Result<Bool, DICOMError> {
         var planeOfInput = [Int](repeating: -1, count: plan.slices.count)
         for (output, source) in plan.sources.enumerated() {
@@ -124,10 +191,8 @@ public enum SeriesLoader {
         let outputs = planeOfInput
         let results = ConcurrentResults<Result<Bool, DICOMError>>(count: plan.slices.count)
         DispatchQueue.concurrentPerform(iterations: plan.slices.count) { input in
-            let header = plan.slices[input]
             do throws(DICOMError) {
-                let (stored, decoded) = try readStoredValues(header)
-                results[input] = .success(store(outputs[input], stored, decoded))
+                results[input] = .success(try store(outputs[input], plan.slices[input]))
             } catch {
                 results[input] = .failure(error)
             }
@@ -143,42 +208,24 @@ public enum SeriesLoader {
         return .success(allFit)
     }
 
-    /// The stored values of one single-frame monochrome image, sign-extended or masked to
+    /// Reads the stored samples of a single-frame image into `buffer` (decompressing when the
+    /// transfer syntax is encapsulated) and returns the header as it is after decoding.
+    static func readRaw(_ header: DICOMHeader, into buffer: UnsafeMutableRawBufferPointer) throws(DICOMError) -> DICOMHeader {
+        var refreshed = lct_dicom_header()
+        var message = [CChar](repeating: 0, count: 1024)
+        let status = lct_dcm_read_pixels(header.path, buffer.baseAddress, buffer.count, &refreshed, &message, message.count)
+        try check(status, path: header.path, message: message)
+        return DICOMHeader(refreshed, path: header.path)
+    }
+
+    /// The stored values of one single-frame image (all samples), sign-extended or masked to
     /// (0028,0101) Bits Stored, with the header refreshed after decompression.
     public static func readStoredValues(_ header: DICOMHeader) throws(DICOMError) -> ([Int32], DICOMHeader) {
         let count = header.rows * header.columns * header.samplesPerPixel
-        let bytesPerSample = header.bitsAllocated / 8
-        var raw = [UInt8](repeating: 0, count: count * bytesPerSample)
-        var refreshed = lct_dicom_header()
-        var message = [CChar](repeating: 0, count: 1024)
-        let status = raw.withUnsafeMutableBytes { bytes in
-            lct_dcm_read_pixels(header.path, bytes.baseAddress, bytes.count, &refreshed, &message, message.count)
-        }
-        try check(status, path: header.path, message: message)
-        let decoded = DICOMHeader(refreshed, path: header.path)
-        let bitsStored = max(1, min(decoded.bitsStored, header.bitsAllocated))
-        var stored = [Int32](repeating: 0, count: count)
-        raw.withUnsafeBytes { bytes in
-            if bytesPerSample == 2 {
-                let words = bytes.bindMemory(to: UInt16.self)
-                let shift = UInt16(16 - bitsStored)
-                let mask = UInt16(truncatingIfNeeded: (1 << bitsStored) - 1)
-                if decoded.isSigned {
-                    for i in 0..<count { stored[i] = Int32(Int16(bitPattern: words[i] &<< shift) &>> Int16(shift)) }
-                } else {
-                    for i in 0..<count { stored[i] = Int32(words[i] & mask) }
-                }
-            } else {
-                let shift = UInt8(8 - bitsStored)
-                let mask = UInt8(truncatingIfNeeded: (1 << bitsStored) - 1)
-                if decoded.isSigned {
-                    for i in 0..<count { stored[i] = Int32(Int8(bitPattern: bytes[i] &<< shift) &>> Int8(shift)) }
-                } else {
-                    for i in 0..<count { stored[i] = Int32(bytes[i] & mask) }
-                }
-            }
-        }
-        return (stored, decoded)
+        let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: nil, count: header.rows * header.columns)
+        defer { scratch?.deallocate() }
+        let samples = SampleDecoder(decoded)
+        return ((0..<count).map { samples.value(raw, $0) }, decoded)
     }
 
     /// Interpolated slices and tilt correction, after every input slice is in place.
@@ -225,6 +272,32 @@ public enum SeriesLoader {
             }
             for index in 0..<planeSize { voxels[base + index] = plane[index] }
         }
+    }
+}
+
+/// Turns raw stored samples into values: masked to (0028,0101) Bits Stored, or sign-extended
+/// from it when (0028,0103) Pixel Representation is 1 (PS3.5 8.1.1; PS3.3 C.7.6.3.1).
+struct SampleDecoder {
+    let wide: Bool
+    let signed: Bool
+    let shift: Int
+    let mask: UInt16
+
+    init(_ header: DICOMHeader) {
+        wide = header.bitsAllocated == 16
+        signed = header.isSigned
+        let bits = max(1, min(header.bitsStored, header.bitsAllocated))
+        shift = (wide ? 16 : 8) - bits
+        mask = UInt16(truncatingIfNeeded: (1 << bits) - 1)
+    }
+
+    @inline(__always) func value(_ raw: UnsafeRawPointer, _ index: Int) -> Int32 {
+        if wide {
+            let word = raw.load(fromByteOffset: index * 2, as: UInt16.self)
+            return signed ? Int32(Int16(bitPattern: word &<< UInt16(shift)) &>> Int16(shift)) : Int32(word & mask)
+        }
+        let byte = raw.load(fromByteOffset: index, as: UInt8.self)
+        return signed ? Int32(Int8(bitPattern: byte &<< UInt8(shift)) &>> Int8(shift)) : Int32(byte & UInt8(truncatingIfNeeded: mask))
     }
 }
 

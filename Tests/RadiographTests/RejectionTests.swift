@@ -56,7 +56,7 @@ func loadError(_ path: String) -> RadiographError? {
     #expect(tinyError?.description.contains(tiny) == true)
 
     let empty = folder + "/empty.jpg"
-    FileManager.default.createFile(atPath: empty, contents: Data())
+    #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
     #expect(loadError(empty)?.kind == .tooSmall)
 
     let missing = folder + "/missing.png"
