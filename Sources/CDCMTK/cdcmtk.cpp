@@ -47,6 +47,22 @@ void setMessage(char *message, size_t len, const std::string &text) {
     std::snprintf(message, len, "%s", text.c_str());
 }
 
+// The one place where C++ exceptions stop: runs `body` and turns anything it throws into a
+// status and a message naming the file, so no exception ever crosses into Swift.
+template <typename Body>
+int guarded(const char *path, char *message, size_t len, Body body) {
+    try {
+        return body();
+    } catch (const std::bad_alloc &) {
+        setMessage(message, len, std::string(path) + ": out of memory in DCMTK");
+    } catch (const std::exception &error) {
+        setMessage(message, len, std::string(path) + ": " + error.what());
+    } catch (...) {
+        setMessage(message, len, std::string(path) + ": unknown C++ exception in DCMTK");
+    }
+    return LCT_DCM_INTERNAL;
+}
+
 void copyString(DcmItem *item, const DcmTagKey &key, char *dst, size_t len, bool allValues) {
     dst[0] = '\0';
     OFString value;
@@ -200,7 +216,7 @@ int loadStatus(const OFCondition &status, const char *path, char *message, size_
 }  // namespace
 
 extern "C" int lct_dcm_read_header(const char *path, lct_dicom_header *out, char *message, size_t message_len) {
-    try {
+    return guarded(path, message, message_len, [&]() -> int {
         registerCodecs();
         DcmFileFormat file;
         // Values longer than 4 KiB (Pixel Data above all) are skipped, not read: DCMTK notes
@@ -211,18 +227,12 @@ extern "C" int lct_dcm_read_header(const char *path, lct_dicom_header *out, char
         if (code != LCT_DCM_OK) return code;
         fillHeader(file, out);
         return LCT_DCM_OK;
-    } catch (const std::exception &error) {
-        setMessage(message, message_len, std::string(path) + ": " + error.what());
-        return LCT_DCM_INTERNAL;
-    } catch (...) {
-        setMessage(message, message_len, std::string(path) + ": unknown C++ exception in DCMTK");
-        return LCT_DCM_INTERNAL;
-    }
+    });
 }
 
 extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes, lct_dicom_header *header,
                                    char *message, size_t message_len) {
-    try {
+    return guarded(path, message, message_len, [&]() -> int {
         registerCodecs();
         DcmFileFormat file;
         // As in the header scan, large values stay on disk until asked for: uncompressed pixel
@@ -283,16 +293,7 @@ extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes
         }
         std::memcpy(dst, bytes, dst_bytes);
         return LCT_DCM_OK;
-    } catch (const std::bad_alloc &) {
-        setMessage(message, message_len, std::string(path) + ": out of memory while decoding pixel data");
-        return LCT_DCM_INTERNAL;
-    } catch (const std::exception &error) {
-        setMessage(message, message_len, std::string(path) + ": " + error.what());
-        return LCT_DCM_INTERNAL;
-    } catch (...) {
-        setMessage(message, message_len, std::string(path) + ": unknown C++ exception in DCMTK");
-        return LCT_DCM_INTERNAL;
-    }
+    });
 }
 
 namespace {
@@ -318,7 +319,7 @@ std::string joinNumbers(const double *values, int count) {
 extern "C" int lct_dcm_write_image(const char *path, const lct_image_description *d, const void *pixels,
                                    size_t pixel_bytes, lct_transfer_syntax syntax, char *message,
                                    size_t message_len) {
-    try {
+    return guarded(path, message, message_len, [&]() -> int {
         registerCodecs();
         DcmFileFormat file;
         DcmDataset *ds = file.getDataset();
@@ -396,13 +397,7 @@ extern "C" int lct_dcm_write_image(const char *path, const lct_image_description
             return LCT_DCM_WRITE_FAILED;
         }
         return LCT_DCM_OK;
-    } catch (const std::exception &error) {
-        setMessage(message, message_len, std::string(path) + ": " + error.what());
-        return LCT_DCM_INTERNAL;
-    } catch (...) {
-        setMessage(message, message_len, std::string(path) + ": unknown C++ exception in DCMTK");
-        return LCT_DCM_INTERNAL;
-    }
+    });
 }
 
 extern "C" void lct_dcm_new_uid(char *out, size_t out_len) {

@@ -67,94 +67,98 @@ public enum SeriesLoader {
     /// Decodes every input slice into its output plane as int16 HU. Returns nil if some
     /// value does not fit int16, so the caller can load as float32 instead.
     static func loadInt16(_ plan: StackPlan) throws(DICOMError) -> Volume<Int16>? {
-        // Every plane is written by the decoder (or by interpolation afterwards), so the
-        // storage need not be zero-filled first: that would be a 150 MB pass for nothing.
-        var voxels = [Int16](unsafeUninitializedCapacity: plan.geometry.size.count) { _, count in
-            count = plan.geometry.size.count
-        }
         let planeSize = plan.geometry.size.x * plan.geometry.size.y
-        let outcome = voxels.withUnsafeMutableBufferPointer { buffer in
-            let output = SendablePointer(buffer.baseAddress!)
-            return decodeAll(plan) { plane, header throws(DICOMError) in
-                let base = output.pointer + plane * planeSize
-                // 16-bit samples are read straight into their output plane and rescaled in
-                // place: no second buffer for a 512×512 slice.
-                let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: UnsafeMutableRawPointer(base), count: planeSize)
-                defer { scratch?.deallocate() }
-                let samples = SampleDecoder(decoded)
-                let slope = Int32(decoded.rescaleSlope ?? 1)
-                let intercept = Int32(decoded.rescaleIntercept ?? 0)
-                let padding = Padding(decoded)
-                let paddingHU = Int32(PixelConstants.paddingHU)
-                // Branch-free loop (the range is checked once, after it) so the compiler can
-                // vectorise it; a value outside int16 sends the whole series to float32.
-                var low = Int32.max
-                var high = Int32.min
-                if padding.active || !samples.wide {
+        let (voxels, fits) = try decodePlanes(plan, as: Int16.self) { base, header throws(DICOMError) in
+            // 16-bit samples are read straight into their output plane and rescaled in
+            // place: no second buffer for a 512×512 slice.
+            let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: UnsafeMutableRawPointer(base), count: planeSize)
+            defer { scratch?.deallocate() }
+            let samples = SampleDecoder(decoded)
+            let slope = Int32(decoded.rescaleSlope ?? 1)
+            let intercept = Int32(decoded.rescaleIntercept ?? 0)
+            let padding = Padding(decoded)
+            let paddingHU = Int32(PixelConstants.paddingHU)
+            // Branch-free loop (the range is checked once, after it) so the compiler can
+            // vectorise it; a value outside int16 sends the whole series to float32.
+            var low = Int32.max
+            var high = Int32.min
+            if padding.active || !samples.wide {
+                for index in 0..<planeSize {
+                    let value = samples.value(raw, index)
+                    let hu = padding.contains(value) ? paddingHU : value &* slope &+ intercept
+                    low = min(low, hu)
+                    high = max(high, hu)
+                    base[index] = Int16(truncatingIfNeeded: hu)
+                }
+            } else {
+                // The common case (16-bit samples, no padding), as loops the compiler
+                // vectorises: one for unsigned, one for signed samples.
+                let words = raw.assumingMemoryBound(to: UInt16.self)
+                let mask = samples.mask
+                let shift = UInt16(samples.shift)
+                if samples.signed {
                     for index in 0..<planeSize {
-                        let value = samples.value(raw, index)
-                        let hu = padding.contains(value) ? paddingHU : value &* slope &+ intercept
+                        let value = Int32(Int16(bitPattern: words[index] &<< shift) &>> Int16(shift))
+                        let hu = value &* slope &+ intercept
                         low = min(low, hu)
                         high = max(high, hu)
                         base[index] = Int16(truncatingIfNeeded: hu)
                     }
                 } else {
-                    // The common case (16-bit samples, no padding), as loops the compiler
-                    // vectorises: one for unsigned, one for signed samples.
-                    let words = raw.assumingMemoryBound(to: UInt16.self)
-                    let mask = samples.mask
-                    let shift = UInt16(samples.shift)
-                    if samples.signed {
-                        for index in 0..<planeSize {
-                            let value = Int32(Int16(bitPattern: words[index] &<< shift) &>> Int16(shift))
-                            let hu = value &* slope &+ intercept
-                            low = min(low, hu)
-                            high = max(high, hu)
-                            base[index] = Int16(truncatingIfNeeded: hu)
-                        }
-                    } else {
-                        for index in 0..<planeSize {
-                            let hu = Int32(words[index] & mask) &* slope &+ intercept
-                            low = min(low, hu)
-                            high = max(high, hu)
-                            base[index] = Int16(truncatingIfNeeded: hu)
-                        }
+                    for index in 0..<planeSize {
+                        let hu = Int32(words[index] & mask) &* slope &+ intercept
+                        low = min(low, hu)
+                        high = max(high, hu)
+                        base[index] = Int16(truncatingIfNeeded: hu)
                     }
                 }
-                return low >= Int32(Int16.min) && high <= Int32(Int16.max)
             }
+            return low >= Int32(Int16.min) && high <= Int32(Int16.max)
         }
-        switch outcome {
-        case .failure(let error): throw error
-        case .success(let fits): return fits ? Volume(geometry: plan.geometry, voxels: voxels) : nil
-        }
+        return fits ? Volume(geometry: plan.geometry, voxels: voxels) : nil
     }
 
     static func loadFloat(_ plan: StackPlan) throws(DICOMError) -> Volume<Float> {
-        var voxels = [Float](unsafeUninitializedCapacity: plan.geometry.size.count) { _, count in
-            count = plan.geometry.size.count
+        let planeSize = plan.geometry.size.x * plan.geometry.size.y
+        let (voxels, _) = try decodePlanes(plan, as: Float.self) { base, header throws(DICOMError) in
+            // Float samples are wider than the stored ones, so they always go through scratch.
+            let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: nil, count: planeSize)
+            defer { scratch?.deallocate() }
+            let samples = SampleDecoder(decoded)
+            let slope = decoded.rescaleSlope ?? 1
+            let intercept = decoded.rescaleIntercept ?? 0
+            let padding = Padding(decoded)
+            for index in 0..<planeSize {
+                let value = samples.value(raw, index)
+                base[index] = Float(padding.contains(value) ? PixelConstants.paddingHU : Double(value) * slope + intercept)
+            }
+            return true
         }
+        return Volume(geometry: plan.geometry, voxels: voxels)
+    }
+
+    /// Allocates the volume's storage and lets `convert` fill each input slice's output plane
+    /// (given its first voxel) on a worker. Returns the voxels and whether every call said the
+    /// values fit.
+    static func decodePlanes<V: BitwiseCopyable>(
+        _ plan: StackPlan, as: V.Type,
+        convert: @escaping @Sendable (_ base: UnsafeMutablePointer<V>, _ header: DICOMHeader) throws(DICOMError) -> Bool
+    ) throws(DICOMError) -> ([V], Bool) {
+        // Every plane is written by the decoder (or by interpolation afterwards), so the
+        // storage need not be zero-filled first: that would be a 150 MB pass for nothing.
+        let count = plan.geometry.size.count
+        var voxels = [V](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         let planeSize = plan.geometry.size.x * plan.geometry.size.y
         let outcome = voxels.withUnsafeMutableBufferPointer { buffer in
             let output = SendablePointer(buffer.baseAddress!)
             return decodeAll(plan) { plane, header throws(DICOMError) in
-                let base = output.pointer + plane * planeSize
-                // Float samples are wider than the stored ones, so they always go through scratch.
-                let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: nil, count: planeSize)
-                defer { scratch?.deallocate() }
-                let samples = SampleDecoder(decoded)
-                let slope = decoded.rescaleSlope ?? 1
-                let intercept = decoded.rescaleIntercept ?? 0
-                let padding = Padding(decoded)
-                for index in 0..<planeSize {
-                    let value = samples.value(raw, index)
-                    base[index] = Float(padding.contains(value) ? PixelConstants.paddingHU : Double(value) * slope + intercept)
-                }
-                return true
+                try convert(output.pointer + plane * planeSize, header)
             }
         }
-        if case .failure(let error) = outcome { throw error }
-        return Volume(geometry: plan.geometry, voxels: voxels)
+        switch outcome {
+        case .failure(let error): throw error
+        case .success(let fits): return (voxels, fits)
+        }
     }
 
     /// Reads one slice's stored samples: into `plane` when it is given and the samples are
