@@ -169,6 +169,11 @@ void fillHeader(DcmFileFormat &file, lct_dicom_header *out) {
     ds->findAndGetUint16(DCM_PlanarConfiguration, out->planar_configuration);
     if (!getInt(ds, DCM_NumberOfFrames, &out->number_of_frames)) out->number_of_frames = 1;
     out->has_pixel_data = ds->tagExists(DCM_PixelData) ? 1 : 0;
+    DcmElement *pixels = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, pixels).good() && pixels != nullptr) {
+        // A lazily loaded value still knows its length; encapsulated data has undefined length.
+        out->pixel_data_length = pixels->getLengthField();
+    }
 
     out->has_pixel_spacing = getDoubles(ds, DCM_PixelSpacing, out->pixel_spacing, 2);
     out->has_imager_pixel_spacing = getDoubles(ds, DCM_ImagerPixelSpacing, out->imager_pixel_spacing, 2);

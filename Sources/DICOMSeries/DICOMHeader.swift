@@ -43,6 +43,8 @@ public struct DICOMHeader: Sendable {
     public var planarConfiguration: Int
     public var numberOfFrames: Int
     public var hasPixelData: Bool
+    /// Length of (7FE0,0010) in bytes, or nil when the pixel data is encapsulated (compressed).
+    public var pixelDataLength: Int?
     /// (0028,0030) Pixel Spacing: distance between rows, then between columns, in mm.
     public var pixelSpacing: (row: Double, column: Double)?
     /// (0018,1164) Imager Pixel Spacing (radiographs: at the detector).
@@ -109,6 +111,7 @@ public struct DICOMHeader: Sendable {
         planarConfiguration = Int(h.planar_configuration)
         numberOfFrames = max(1, Int(h.number_of_frames))
         hasPixelData = h.has_pixel_data != 0
+        pixelDataLength = h.pixel_data_length == UInt32.max ? nil : Int(h.pixel_data_length)
         pixelSpacing = h.has_pixel_spacing != 0 ? (h.pixel_spacing.0, h.pixel_spacing.1) : nil
         imagerPixelSpacing = h.has_imager_pixel_spacing != 0 ? (h.imager_pixel_spacing.0, h.imager_pixel_spacing.1) : nil
         sliceThickness = h.has_slice_thickness != 0 ? h.slice_thickness : nil
@@ -130,6 +133,9 @@ public struct DICOMHeader: Sendable {
         patientID = string(fromTuple: h.patient_id)
         studyDate = string(fromTuple: h.study_date)
     }
+
+    /// Bytes one frame needs according to Rows, Columns, Samples per Pixel and Bits Allocated.
+    public var frameBytes: Int { rows * columns * samplesPerPixel * max(1, bitsAllocated / 8) }
 
     /// The slice normal: row direction × column direction (PS3.3 C.7.6.2.1.1).
     public var sliceNormal: Vector3? {

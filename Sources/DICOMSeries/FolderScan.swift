@@ -55,6 +55,11 @@ public struct FolderScan: Sendable {
         if header.rows == 0 || header.columns == 0 {
             return "image without (0028,0010) Rows / (0028,0011) Columns"
         }
+        // Checked against the header before any pixel buffer exists, so a corrupt header
+        // claiming 60000×60000 pixels costs nothing.
+        if let length = header.pixelDataLength, length < header.frameBytes * header.numberOfFrames {
+            return "corrupt header: (0028,0010) Rows \(header.rows) × (0028,0011) Columns \(header.columns) × \(header.bitsAllocated) bits need \(header.frameBytes * header.numberOfFrames) bytes but (7FE0,0010) Pixel Data holds \(length)"
+        }
         return nil
     }
 

@@ -161,3 +161,88 @@ func compressedSyntaxesDecodeToTheSameVoxels(syntax: OutputTransferSyntax) throw
     let plan = try SliceStack.plan(SeriesGrouping.group(scan.headers)[0].headers).get()
     #expect(plan.corrections.contains { $0.contains("1 missing slice") })
 }
+
+@Test func nonImageObjectsAndCorruptHeadersAreSetAsideWithReasons() throws {
+    let folder = try temporaryDirectory()
+    guard let absurd = try dicomFromDump("absurd-size", in: folder),
+        let report = try dicomFromDump("structured-report", in: folder),
+        let directory = try dicomFromDump("dicomdir", in: folder)
+    else { return }
+    let scan = try FolderScan.scan(folder)
+    #expect(scan.headers.isEmpty)
+    func reason(_ path: String) -> String { scan.skipped.first { $0.path == path }?.reason ?? "" }
+    // Refused from the header alone: no 7 GB buffer is ever allocated.
+    #expect(reason(absurd).contains("corrupt header") && reason(absurd).contains("60000"))
+    #expect(reason(report).contains("non-image object") && reason(report).contains("SR"))
+    #expect(reason(directory).contains("DICOMDIR"))
+}
+
+@Test func secondaryCaptureAndDerivedAndNonAxialSeriesRankBelowTheAxialOriginal() throws {
+    let folder = try temporaryDirectory()
+    let (phantom, options) = smallPhantom(slices: 8)
+    var layout = PhantomLayout()
+    layout.identity.seriesDescription = "axial original"
+    _ = try PhantomWriter.write(phantom, options: options, layout: layout, to: folder + "/axial")
+    // The same anatomy as a DERIVED series with more slices: still ranked lower.
+    let (more, moreOptions) = smallPhantom(slices: 12)
+    layout.identity = SeriesIdentity()
+    layout.identity.imageType = "DERIVED\\SECONDARY\\AXIAL"
+    layout.identity.seriesDescription = "derived"
+    _ = try PhantomWriter.write(more, options: moreOptions, layout: layout, to: folder + "/derived")
+    // A sagittal reformat: rows along y, columns along -z.
+    layout.identity = SeriesIdentity()
+    layout.identity.seriesDescription = "sagittal"
+    let sagittal = try more.ct.reoriented(to: "PIL")
+    _ = try DICOMWriter.writeCTSeries(
+        sagittal, to: folder + "/sagittal", identity: layout.identity, syntax: .explicitLittle,
+        fileNames: (0..<sagittal.size.z).map { "S\($0).dcm" }, instanceNumbers: Array(1...sagittal.size.z))
+    // A secondary capture (a screenshot).
+    var capture = SeriesIdentity()
+    capture.seriesDescription = "screenshot"
+    try DICOMWriter.writeImage(
+        path: folder + "/capture.dcm", pixels: [UInt8](repeating: 128, count: 64 * 64),
+        description: .init(
+            sopClassUID: SOPClass.secondaryCapturePrefix, sopInstanceUID: DICOMWriter.newUID(), identity: capture,
+            modality: "OT", instanceNumber: 1, rows: 64, columns: 64, bitsStored: 8, signed: false,
+            photometric: "MONOCHROME2", pixelSpacing: (1, 1)),
+        syntax: .explicitLittle)
+
+    var candidates = SeriesSelection.candidates(from: SeriesGrouping.group(try FolderScan.scan(folder).headers))
+    SeriesSelection.choose(&candidates)
+    func candidate(_ description: String) -> SeriesCandidate? {
+        candidates.first { $0.group.first.seriesDescription == description }
+    }
+    #expect(candidate("axial original")?.isChosen == true)
+    #expect(candidate("derived")?.notChosenBecause?.contains("DERIVED") == true)
+    #expect(candidate("sagittal")?.notChosenBecause?.contains("not axial") == true)
+    // Written with slices along L, but DICOM's slice normal (row × column) is P × I = R, so the
+    // loaded grid runs along R; in patient space it is the same image.
+    let sagittalPlan = try #require(candidate("sagittal")?.plan)
+    #expect(sagittalPlan.geometry.orientationCode == "PIR")
+    #expect(try SeriesLoader.load(sagittalPlan).asInt16.reoriented(to: "LPS").voxels == more.ct.voxels)
+    #expect(candidate("screenshot")?.rejection?.contains("secondary capture") == true)
+}
+
+/// DCMTK's own command-line encoders, when installed: an independent path to the same
+/// compressed syntaxes the phantom writer produces.
+@Test(
+    arguments: [
+        ("dcmcrle", [String]()), ("dcmcjpeg", ["+e1"]), ("dcmcjpeg", ["+el"]), ("dcmcjpls", ["+el"]),
+    ])
+func seriesCompressedByDCMTKToolsDecodesToTheSameVoxels(tool: String, options: [String]) throws {
+    let path = "/usr/bin/" + tool
+    guard FileManager.default.isExecutableFile(atPath: path) else { return }
+    let (phantom, phantomOptions) = smallPhantom(slices: 4)
+    let source = try writePhantom(phantom, options: phantomOptions, to: try temporaryDirectory())
+    let target = try temporaryDirectory()
+    for name in try FileManager.default.contentsOfDirectory(atPath: source) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = options + [source + "/" + name, target + "/" + name]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+    let (volume, _) = try loadOnlySeries(target)
+    #expect(volume.asInt16.voxels == phantom.ct.voxels)
+}

@@ -69,6 +69,7 @@ typedef struct lct_dicom_header {
     uint16_t planar_configuration;          /* (0028,0006) */
     int32_t number_of_frames;               /* (0028,0008), 1 when absent */
     int has_pixel_data;                     /* (7FE0,0010) present */
+    uint32_t pixel_data_length;             /* its value length in bytes; 0xFFFFFFFF when encapsulated */
 
     double pixel_spacing[2];         int has_pixel_spacing;         /* (0028,0030) row\column */
     double imager_pixel_spacing[2];  int has_imager_pixel_spacing;  /* (0018,1164) */
