@@ -43,7 +43,9 @@ let package = Package(
         .target(name: "HDF5Store", dependencies: ["CHDF5"]),
         .target(name: "NeuralEngine", dependencies: ["COpenBLAS"]),
         .target(name: "Radiograph", dependencies: ["VolumeCore", "DICOMSeries", "CImageCodecs"]),
+        .target(name: "Overview", dependencies: ["VolumeCore", "Radiograph"]),
         .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO"]),
+        .target(name: "LungSegmentation", dependencies: ["VolumeCore"]),
         .target(
             name: "LungCTKit",
             dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph", "Phantom"]
@@ -60,7 +62,9 @@ let package = Package(
         .testTarget(name: "HDF5StoreTests", dependencies: ["HDF5Store"]),
         .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine"]),
         .testTarget(name: "RadiographTests", dependencies: ["Radiograph", "VolumeCore", "DICOMSeries"]),
+        .testTarget(name: "OverviewTests", dependencies: ["Overview", "VolumeCore"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "VolumeCore"]),
+        .testTarget(name: "LungSegmentationTests", dependencies: ["LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
         .testTarget(name: "LungCTKitTests", dependencies: ["LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore"]),
         .testTarget(name: "CLITests", dependencies: ["lungct"]),
     ]

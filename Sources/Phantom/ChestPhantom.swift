@@ -200,6 +200,12 @@ struct Anatomy: Sendable {
     let lungHalfWidth = 58.0
     let lungHalfDepth = 80.0
 
+    /// Thickness of the chest wall (fat, muscle, ribs) between skin and pleura, mm.
+    let chestWallThickness = 28.0
+
+    /// The body-ellipse radius (0 centre, 1 skin) at which the chest wall ends.
+    func chestWallEdge(bodyScale: Double) -> Double { 1 - chestWallThickness / (bodyHalfDepth * bodyScale) }
+
     var lungBase: Double { height * 0.12 }
     var lungApex: Double { height * 0.97 }
     var carina: Double { height * 0.62 }
@@ -239,7 +245,11 @@ struct Anatomy: Sendable {
         if t < 0.8, hypot(x - 24, y - (spineY - 8)) < 12 { return (TissueHU.bloodEnhanced, 0) }
         if t >= 0.75, t < 0.82, hypot(x - 12, y + 8) < 13 { return (TissueHU.bloodEnhanced, 0) }
 
-        if let label = lungLabel(x: x, y: y, z: z) { return (TissueHU.lung, label) }
+        // Lungs fill the thoracic cavity inside the chest wall (fat, muscle and ribs), never
+        // reaching the skin.
+        if bodyRadius <= chestWallEdge(bodyScale: bodyScale), let label = lungLabel(x: x, y: y, z: z) {
+            return (TissueHU.lung, label)
+        }
         return (bodyRadius > fatEdge ? TissueHU.fat : TissueHU.softTissue, 0)
     }
 

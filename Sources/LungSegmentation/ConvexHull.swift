@@ -1,0 +1,68 @@
+/// The convex hull of a 2D mask and the "bays" between the mask and its hull.
+enum ConvexHull {
+    /// Pixels (row-major, width × height) inside the convex hull of the foreground's pixel
+    /// centres, by Andrew's monotone chain and a half-plane test per pixel.
+    static func fill(_ plane: Plane) -> Plane {
+        let w = plane.width
+        let h = plane.height
+        // Boundary pixels are enough to define the hull.
+        var points: [(Int, Int)] = []
+        for y in 0..<h {
+            for x in 0..<w where plane.pixels[y * w + x] != 0 {
+                let interior =
+                    x > 0 && x < w - 1 && y > 0 && y < h - 1 && plane.pixels[y * w + x - 1] != 0
+                    && plane.pixels[y * w + x + 1] != 0 && plane.pixels[(y - 1) * w + x] != 0
+                    && plane.pixels[(y + 1) * w + x] != 0
+                if !interior { points.append((x, y)) }
+            }
+        }
+        var result = Plane(width: w, height: h)
+        guard points.count >= 3 else {
+            result.pixels = plane.pixels
+            return result
+        }
+        let hull = monotoneChain(points)
+        guard hull.count >= 3 else {
+            result.pixels = plane.pixels
+            return result
+        }
+        // Counter-clockwise hull: a point is inside when it is left of (or on) every edge.
+        let edges = hull.indices.map { (hull[$0], hull[($0 + 1) % hull.count]) }
+        var minY = h, maxY = -1
+        for p in hull { minY = min(minY, p.1); maxY = max(maxY, p.1) }
+        for y in max(0, minY)...min(h - 1, maxY) {
+            for x in 0..<w {
+                var inside = true
+                for (a, b) in edges {
+                    let cross = (b.0 - a.0) * (y - a.1) - (b.1 - a.1) * (x - a.0)
+                    if cross < 0 {
+                        inside = false
+                        break
+                    }
+                }
+                if inside { result.pixels[y * w + x] = 1 }
+            }
+        }
+        return result
+    }
+
+    /// Andrew's monotone chain: the hull vertices, counter-clockwise (y down, so "counter-
+    /// clockwise" is in the image's own handedness), without collinear points.
+    static func monotoneChain(_ input: [(Int, Int)]) -> [(Int, Int)] {
+        let points = input.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        func cross(_ o: (Int, Int), _ a: (Int, Int), _ b: (Int, Int)) -> Int {
+            (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+        }
+        var lower: [(Int, Int)] = []
+        for p in points {
+            while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], p) <= 0 { lower.removeLast() }
+            lower.append(p)
+        }
+        var upper: [(Int, Int)] = []
+        for p in points.reversed() {
+            while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], p) <= 0 { upper.removeLast() }
+            upper.append(p)
+        }
+        return Array(lower.dropLast() + upper.dropLast())
+    }
+}
