@@ -2,7 +2,8 @@
 enum ConvexHull {
     /// Pixels (row-major, width × height) inside the convex hull of the foreground's pixel
     /// centres, by Andrew's monotone chain and a half-plane test per pixel.
-    static func fill(_ plane: Plane) -> Plane {
+    /// With `tolerance` (pixels), points up to that distance outside an edge count as inside.
+    static func fill(_ plane: Plane, tolerance: Double = 0) -> Plane {
         let w = plane.width
         let h = plane.height
         // Boundary pixels are enough to define the hull.
@@ -28,14 +29,20 @@ enum ConvexHull {
         }
         // Counter-clockwise hull: a point is inside when it is left of (or on) every edge.
         let edges = hull.indices.map { (hull[$0], hull[($0 + 1) % hull.count]) }
+        // cross / |edge| is the signed distance to the edge's line.
+        let slack = edges.map { (a, b) -> Int in
+            let length = Double((b.0 - a.0) * (b.0 - a.0) + (b.1 - a.1) * (b.1 - a.1)).squareRoot()
+            return Int((tolerance * length).rounded(.down))
+        }
         var minY = h, maxY = -1
         for p in hull { minY = min(minY, p.1); maxY = max(maxY, p.1) }
-        for y in max(0, minY)...min(h - 1, maxY) {
+        let reach = Int(tolerance.rounded(.up))
+        for y in max(0, minY - reach)...min(h - 1, maxY + reach) {
             for x in 0..<w {
                 var inside = true
-                for (a, b) in edges {
+                for (e, (a, b)) in edges.enumerated() {
                     let cross = (b.0 - a.0) * (y - a.1) - (b.1 - a.1) * (x - a.0)
-                    if cross < 0 {
+                    if cross < -slack[e] {
                         inside = false
                         break
                     }

@@ -35,9 +35,10 @@ public struct SegmentationParameters: Sendable {
     /// this radius would smooth it (Armato et al., Radiology 1999): small indentations by
     /// vessels and subpleural opacities are closed.
     public var pleuralClosingRadiusMM: Double = 10
-    /// A bay between a lung and its convex hull (per slice) whose mouth on the hull is at most
-    /// this wide (mm) is filled: dense pathology touching the pleura (consolidation up to
-    /// about 5 cm across). The heart's impression and the hilum open over 8–12 cm and stay out.
+    /// A bay between a lung and its convex hull (per slice) on the lung's outer side, whose
+    /// mouth on the hull is at most this wide (mm), is filled: dense pathology touching the
+    /// costal pleura (consolidation up to about 5 cm across). Bays on the mediastinal side
+    /// (the heart's impression, the hilum) are never filled.
     public var maximumBayMouthMM: Double = 60
 
     public init() {}
@@ -349,6 +350,18 @@ public enum LungSegmenter {
             for index in 0..<planeSize where floor[index] == Int.max && current[k * planeSize + index] != 0 { floor[index] = k }
         }
         let lungBelow = floor
+        // The body's left–right centre per slice: "outer" and "mediastinal" sides are judged from it.
+        var bodyCentre = [Double](repeating: Double(nx) / 2, count: nz)
+        for k in 0..<nz {
+            var sum = 0
+            var count = 0
+            for index in 0..<planeSize where body[k * planeSize + index] != 0 {
+                sum += index % nx
+                count += 1
+            }
+            if count > 0 { bodyCentre[k] = Double(sum) / Double(count) }
+        }
+        let centres = bodyCentre
         forEachSlice(nz) { k in
             var slice = Array(current[(k * planeSize)..<((k + 1) * planeSize)])
             for label in [LungLabel.right, LungLabel.left] {
@@ -369,33 +382,61 @@ public enum LungSegmenter {
                 Morphology.fillHoles(&plane, maximumArea: maximumHolePixels)
                 var closed = Morphology.close(plane, radius: radius, spacingX: g.spacing.x, spacingY: g.spacing.y)
                 Morphology.fillHoles(&closed, maximumArea: maximumHolePixels)
-                // Bays: hull minus lung, where allowed, split into regions; narrow-mouthed ones are kept.
+                // Bays: hull minus lung, where allowed, split into regions; narrow-mouthed ones on
+                // the outer side are filled, then widened by two pixel rings within a hull that
+                // reaches two pixels further out, since the pleura curves beyond the hull's chord.
                 let hull = ConvexHull.fill(closed)
+                let looseHull = ConvexHull.fill(closed, tolerance: 2)
+                func allowed(_ x: Int, _ y: Int) -> Bool {
+                    let voxel = k * planeSize + (y0 + y) * nx + x0 + x
+                    return body[voxel] != 0 && slice[(y0 + y) * nx + x0 + x] == 0 && (airways.isEmpty || airways[voxel] == 0)
+                }
                 var bays = Plane(width: w, height: h)
                 for y in 0..<h {
-                    for x in 0..<w where hull.pixels[y * w + x] != 0 && closed.pixels[y * w + x] == 0 {
-                        let voxel = k * planeSize + (y0 + y) * nx + x0 + x
-                        let other = slice[(y0 + y) * nx + x0 + x]
-                        if body[voxel] != 0 && other == 0 && (airways.isEmpty || airways[voxel] == 0) {
-                            bays.pixels[y * w + x] = 1
-                        }
+                    for x in 0..<w where hull.pixels[y * w + x] != 0 && closed.pixels[y * w + x] == 0 && allowed(x, y) {
+                        bays.pixels[y * w + x] = 1
                     }
                 }
+                var lungX = 0.0
+                var lungCount = 0.0
+                for index in 0..<plane.count where plane.pixels[index] != 0 {
+                    lungX += Double(index % w)
+                    lungCount += 1
+                }
+                let lungCentre = lungX / max(1, lungCount)
+                let midline = centres[k] - Double(x0)
                 let pixelMM = (g.spacing.x + g.spacing.y) / 2
                 for (pixels, _) in componentsOf(&bays) {
                     // The mouth: bay pixels next to a pixel outside the hull.
                     var mouth = 0
+                    var bayX = 0.0
                     for index in pixels {
                         let x = index % w
                         let y = index / w
+                        bayX += Double(x)
                         if x == 0 || x == w - 1 || y == 0 || y == h - 1 || hull.pixels[index - 1] == 0
                             || hull.pixels[index + 1] == 0 || hull.pixels[index - w] == 0 || hull.pixels[index + w] == 0
                         {
                             mouth += 1
                         }
                     }
-                    if Double(mouth) * pixelMM <= parameters.maximumBayMouthMM {
-                        for index in pixels { closed.pixels[index] = 1 }
+                    let outerSide = abs(bayX / Double(pixels.count) - midline) >= abs(lungCentre - midline)
+                    guard outerSide, Double(mouth) * pixelMM <= parameters.maximumBayMouthMM else { continue }
+                    for index in pixels { closed.pixels[index] = 1 }
+                    var ring = pixels
+                    for _ in 0..<2 {
+                        var next: [Int] = []
+                        for index in ring {
+                            let x = index % w
+                            let y = index / w
+                            for (nxi, nyi) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)]
+                            where nxi >= 0 && nxi < w && nyi >= 0 && nyi < h && looseHull.pixels[nyi * w + nxi] != 0
+                                && closed.pixels[nyi * w + nxi] == 0 && allowed(nxi, nyi) {
+                                closed.pixels[nyi * w + nxi] = 1
+                                next.append(nyi * w + nxi)
+                            }
+                        }
+                        ring = next
                     }
                 }
                 for y in 0..<h {

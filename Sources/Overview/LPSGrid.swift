@@ -99,7 +99,8 @@ struct LabelExtent {
         labels.voxels.withUnsafeBufferPointer { voxels in
             for k in 0..<size.z {
                 for j in 0..<size.y {
-                    let row = UnsafeBufferPointer(rebasing: voxels[(size.x * (j + size.y * k))..<(size.x * (j + size.y * k + 1))])
+                    let row = UnsafeBufferPointer(
+                        rebasing: voxels[(size.x * (j + size.y * k))..<(size.x * (j + size.y * k + 1))])
                     // Branch-free so the compiler can vectorise the common all-background rows.
                     var rowCount = 0
                     var rowSum = 0

@@ -184,7 +184,9 @@ func layOut(_ content: OverviewContent) -> Layout {
         y0 = top + rowHeight + Style.margin
     }
     let legendY = y0
-    let height = legendY + Style.lineHeight * (1 + bodyLines.count) + Style.margin
+    let hasLegend = content.labels != nil || content.probability != nil
+    let textY = legendY + (hasLegend ? Style.lineHeight : 0)
+    let height = textY + Style.lineHeight * bodyLines.count + Style.margin
 
     var canvas = Canvas(width: width, height: height, background: Style.background)
     for (index, line) in titleLines.enumerated() {
@@ -193,15 +195,18 @@ func layOut(_ content: OverviewContent) -> Layout {
             colour: Style.titleColour)
     }
     for (frame, panel) in zip(frames, panels) {
-        let samples = samplePlane(panel.plane, width: frame.rect.width, height: frame.rect.height, grid: grid, content: content)
+        let samples = samplePlane(
+            panel.plane, width: frame.rect.width, height: frame.rect.height, grid: grid, content: content)
         var picture = colour(samples)
         if frame.kind == .coronal {
             // Ticks on both edges at the levels of the axial panels.
             for c in axialIndices {
-                let row = Int((Double(grid.size.z) - (Double(c) + 0.5)) * Double(frame.rect.height) / Double(grid.size.z))
+                let row = Int(
+                    (Double(grid.size.z) - (Double(c) + 0.5)) * Double(frame.rect.height) / Double(grid.size.z))
                 let tick = max(6, frame.rect.width / 30)
                 picture.fill(PixelRect(x: 0, y: row - 1, width: tick, height: 2), Style.markerColour)
-                picture.fill(PixelRect(x: frame.rect.width - tick, y: row - 1, width: tick, height: 2), Style.markerColour)
+                picture.fill(
+                    PixelRect(x: frame.rect.width - tick, y: row - 1, width: tick, height: 2), Style.markerColour)
             }
         }
         drawSideMarkers(on: &picture)
@@ -213,7 +218,7 @@ func layOut(_ content: OverviewContent) -> Layout {
     drawLegend(on: &canvas, y: legendY, labels: content.labels != nil, probability: content.probability != nil)
     for (index, line) in bodyLines.enumerated() {
         canvas.draw(
-            text: line, x: Style.margin, y: legendY + (index + 1) * Style.lineHeight, scale: Style.textScale,
+            text: line, x: Style.margin, y: textY + index * Style.lineHeight, scale: Style.textScale,
             colour: Style.textColour)
     }
     return Layout(
@@ -281,14 +286,16 @@ func drawLegend(on canvas: inout Canvas, y: Int, labels: Bool, probability: Bool
     if labels {
         for (name, colour) in [("R lung", Style.rightLung), ("L lung", Style.leftLung)] {
             canvas.fill(PixelRect(x: x, y: swatchY, width: swatchWidth, height: 4), colour)
-            x = canvas.draw(text: name, x: x + swatchWidth + 6, y: textY, scale: Style.textScale, colour: Style.textColour)
+            x = canvas.draw(
+                text: name, x: x + swatchWidth + 6, y: textY, scale: Style.textScale, colour: Style.textColour)
             x += 3 * Style.margin
         }
     }
     if probability {
-        x = canvas.draw(
-            text: "probability \(decimal(Double(Style.heatThreshold), places: 1))", x: x, y: textY,
-            scale: Style.textScale, colour: Style.textColour) + 6
+        x =
+            canvas.draw(
+                text: "probability \(decimal(Double(Style.heatThreshold), places: 1))", x: x, y: textY,
+                scale: Style.textScale, colour: Style.textColour) + 6
         let rampWidth = 96
         for step in 0..<rampWidth {
             let p = Style.heatThreshold + (1 - Style.heatThreshold) * Float(step) / Float(rampWidth - 1)

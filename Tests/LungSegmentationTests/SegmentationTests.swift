@@ -57,6 +57,7 @@ func phantomLungsWithPleuralLesionsAreSegmented(case c: PhantomCase) {
     let inside = lesionVoxels.filter { result.labels.voxels[$0] != 0 }.count
     let fraction = Double(inside) / Double(max(1, lesionVoxels.count))
     #expect(fraction >= 0.99, "lesion voxels inside the mask: \(fraction)")
+    print("phantom \(c.testDescription): Dice \(score), lesion voxels inside \(fraction)")
     #expect(result.notes.contains { $0.contains("trachea and main bronchi removed") }, "\(result.notes)")
 }
 

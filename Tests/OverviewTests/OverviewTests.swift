@@ -29,7 +29,8 @@ struct ChestPhantom {
         probability = Volume(geometry: geometry, repeating: 0)
         func inside(_ p: Vector3, _ centre: Vector3, _ axes: Vector3) -> Bool {
             let d = p - centre
-            return (d.x / axes.x) * (d.x / axes.x) + (d.y / axes.y) * (d.y / axes.y) + (d.z / axes.z) * (d.z / axes.z) <= 1
+            return (d.x / axes.x) * (d.x / axes.x) + (d.y / axes.y) * (d.y / axes.y) + (d.z / axes.z) * (d.z / axes.z)
+                <= 1
         }
         for k in 0..<Self.size.z {
             for j in 0..<Self.size.y {
@@ -53,7 +54,9 @@ struct ChestPhantom {
     var content: OverviewContent {
         OverviewContent(
             hu: hu, labels: labels, probability: probability, title: "lungct 0.1.0 - series #3 1.2.840.99.1234",
-            lines: ["Right lung 2870 mL  mean -842 HU", "Left lung 2410 mL  mean -851 HU", "COVID-19 probability 0.62 (×1)"])
+            lines: [
+                "Right lung 2870 mL  mean -842 HU", "Left lung 2410 mL  mean -851 HU", "COVID-19 probability 0.62 (×1)",
+            ])
     }
 
     /// The same data stored in another orientation.
@@ -109,9 +112,10 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
         #expect(layout.panels[0].rect.width == 360 && layout.panels[0].rect.height == 360)
         #expect(layout.panels[3].rect.width == 360 && layout.panels[3].rect.height == 338)
         // Lungs span z = -247.5 ... -52.5 mm (slice centres); 70 %, 50 %, 30 % of that.
-        #expect(layout.panels.map(\.caption) == [
-            "axial z=-112.5 mm", "axial z=-150.0 mm", "axial z=-187.5 mm", "coronal y=2.5 mm",
-        ])
+        #expect(
+            layout.panels.map(\.caption) == [
+                "axial z=-112.5 mm", "axial z=-150.0 mm", "axial z=-187.5 mm", "coronal y=2.5 mm",
+            ])
     }
 
     @Test func radiologicalConventionPutsTheRightLungOnTheViewersLeft() {
@@ -253,7 +257,8 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
     /// 512×512×300 in release mode: LUNGCT_OVERVIEW_TIMING=1 swift test -c release -Xswiftc -enable-testing
     @Test(.enabled(if: ProcessInfo.processInfo.environment["LUNGCT_OVERVIEW_TIMING"] != nil))
     func renderingAClinicalSizeVolumeIsFast() {
-        let geometry = Geometry(size: Size3(512, 512, 300), spacing: Vector3(0.7, 0.7, 1), origin: Vector3(-179, -179, -300))
+        let geometry = Geometry(
+            size: Size3(512, 512, 300), spacing: Vector3(0.7, 0.7, 1), origin: Vector3(-179, -179, -300))
         let voxels = (0..<geometry.size.count).map { Int16(truncatingIfNeeded: ($0 % 2000) - 1000) }
         var labels = Volume<UInt8>(geometry: geometry, repeating: 0)
         for index in stride(from: 0, to: labels.voxels.count, by: 7) { labels.voxels[index] = UInt8(index % 3) }
