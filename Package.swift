@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // C modules. Debian 12's `pkg-config dcmtk` is broken (it requires sndfile), so DCMTK's
@@ -48,11 +49,14 @@ let package = Package(
         .target(name: "LungSegmentation", dependencies: ["VolumeCore"]),
         .target(
             name: "LungCTKit",
-            dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph", "Phantom"]
+            dependencies: [
+                "VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph", "Phantom", "LungSegmentation", "HDF5Store", "Overview",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .executableTarget(
             name: "lungct",
-            dependencies: ["LungCTKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["LungCTKit", "LungSegmentation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Tests.
@@ -65,7 +69,8 @@ let package = Package(
         .testTarget(name: "OverviewTests", dependencies: ["Overview", "VolumeCore"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "VolumeCore"]),
         .testTarget(name: "LungSegmentationTests", dependencies: ["LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
-        .testTarget(name: "LungCTKitTests", dependencies: ["LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore"]),
+        .testTarget(
+            name: "LungCTKitTests", dependencies: ["LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore", "HDF5Store"]),
         .testTarget(name: "CLITests", dependencies: ["lungct"]),
     ]
 )

@@ -142,6 +142,7 @@ void fillHeader(DcmFileFormat &file, lct_dicom_header *out) {
     copyString(ds, DCM_PatientName, out->patient_name, sizeof out->patient_name, false);
     copyString(ds, DCM_PatientID, out->patient_id, sizeof out->patient_id, false);
     copyString(ds, DCM_StudyDate, out->study_date, sizeof out->study_date, false);
+    copyString(ds, DCM_PatientBirthDate, out->patient_birth_date, sizeof out->patient_birth_date, false);
 
     if (meta != nullptr) {
         copyString(meta, DCM_MediaStorageSOPClassUID, out->media_storage_sop_class_uid,

@@ -66,6 +66,7 @@ public struct DICOMHeader: Sendable {
     public var patientName: String
     public var patientID: String
     public var studyDate: String
+    public var patientBirthDate: String
 
     /// Reads the header of one file, stopping before (7FE0,0010) Pixel Data.
     public static func read(path: String) throws(DICOMError) -> DICOMHeader {
@@ -132,6 +133,7 @@ public struct DICOMHeader: Sendable {
         patientName = string(fromTuple: h.patient_name)
         patientID = string(fromTuple: h.patient_id)
         studyDate = string(fromTuple: h.study_date)
+        patientBirthDate = string(fromTuple: h.patient_birth_date)
     }
 
     /// Bytes one frame needs according to Rows, Columns, Samples per Pixel and Bits Allocated.

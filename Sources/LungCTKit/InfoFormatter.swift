@@ -47,3 +47,25 @@ public enum InfoFormatter {
         value == value.rounded() ? String(format: "%.1f", value) : String(value)
     }
 }
+
+/// The human-readable summary of an analysis.
+public enum AnalysisFormatter {
+    public static func text(_ report: AnalysisReport) -> String {
+        var lines: [String] = []
+        let chosen = report.input.series.first { $0.status == "chosen" }
+        lines.append("\(report.input.input): \(report.kind), series \(chosen?.id ?? "-")")
+        let g = report.geometry
+        lines.append(
+            "  \(g.size.map(String.init).joined(separator: "×")) voxels, spacing \(g.spacingMM.map { String(format: "%.3f", $0) }.joined(separator: " × ")) mm, \(g.orientation)")
+        if let panel = report.lungPanel {
+            lines += Analyzer.panelLines(panel).map { "  " + $0 }
+        }
+        for note in report.segmentation.notes { lines.append("  segmentation: \(note)") }
+        for warning in report.warnings { lines.append("  warning: \(warning)") }
+        for finding in report.qualityFindings { lines.append("  quality: \(finding.message)") }
+        lines.append("  model: \(report.model.reason)")
+        let total = report.timingsSeconds.filter { !$0.key.contains(".") }.values.reduce(0, +)
+        lines.append(String(format: "  wrote %@ (%.2f s)", report.outputs.values.sorted().joined(separator: ", "), total))
+        return lines.joined(separator: "\n")
+    }
+}

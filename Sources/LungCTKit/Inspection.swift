@@ -176,6 +176,17 @@ public struct Inspection: Sendable {
             source: .picture(image))
     }
 
+    /// The first header of the chosen (or named) DICOM series; nil for NIfTI and pictures.
+    public func header(series: String? = nil) -> DICOMHeader? {
+        guard case .dicom(let candidates) = source else { return nil }
+        if let series {
+            return candidates.first {
+                $0.group.seriesInstanceUID == series || shortUID($0.group.seriesInstanceUID) == series || $0.group.label == series
+            }?.group.first
+        }
+        return candidates.first(where: \.isChosen)?.group.first
+    }
+
     /// Loads the chosen series, or the one whose Series Instance UID (full, or as shown
     /// shortened) matches `series`.
     public func load(series: String? = nil) throws(LungCTError) -> LoadedImage {

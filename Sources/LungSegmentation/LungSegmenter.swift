@@ -10,12 +10,14 @@ public struct SegmentationParameters: Sendable {
     /// Air-filled lung and airways inside the body: below −400 HU. Dense pathology above it is
     /// brought back by hole filling and the pleural closing.
     public var airThresholdHU: Int16 = -400
-    /// Airway lumen thresholds tried in turn, highest first: the grown airway must stay below
-    /// `maximumAirwayML`, else it leaked into the lung and the next, stricter threshold is tried
-    /// (the leak test of region-growing airway methods, e.g. van Rikxoort et al. 2009).
-    public var airwayThresholdsHU: [Int16] = [-950, -970, -990, -1010]
-    /// Trachea and main bronchi hold about 30–80 mL in adults; 150 mL means a leak.
-    public var maximumAirwayML: Double = 150
+    /// Airway lumen thresholds tried in turn, strictest first: each grows the airway a little
+    /// further, until the volume passes `maximumAirwayML`: then the growth has leaked into the
+    /// lung and the previous threshold's airway is used (the explosion test of region-growing
+    /// airway methods, e.g. van Rikxoort et al., Medical Physics 2009). Air is −1000 HU; lung
+    /// parenchyma about −850, so a leak turns tens of mL into thousands.
+    public var airwayThresholdsHU: [Int16] = Array(stride(from: -1000, through: -800, by: 20))
+    /// Trachea and main bronchi hold about 30–80 mL in adults; more than 200 mL means a leak.
+    public var maximumAirwayML: Double = 200
     /// Cross-section of the trachea where it is first found, mm²: adult tracheal diameters are
     /// 13–25 mm (≈ 130–490 mm²); the range is wider to allow partial volume and children.
     public var tracheaAreaMM2: ClosedRange<Double> = 60...900
@@ -199,20 +201,23 @@ public enum LungSegmenter {
             return nil
         }
         var queue = [Int32]()
+        var best: (mask: [UInt8], ml: Double, threshold: Int16)?
         for threshold in parameters.airwayThresholdsHU {
             var grow = [UInt8](repeating: 0, count: g.size.count)
             for index in 0..<grow.count where lungs[index] != 0 && hu.voxels[index] < threshold { grow[index] = 1 }
             guard grow[start] == 1 else { continue }
             let count = Components3D.flood(&grow, size: (nx, ny, nz), from: start, match: 1, set: 2, queue: &queue)
             let ml = Double(count) * g.voxelVolume / 1000
-            if ml <= parameters.maximumAirwayML {
-                notes.append(String(format: "trachea and main bronchi removed: %.1f mL grown below %d HU", ml, threshold))
-                for index in 0..<grow.count { grow[index] = grow[index] == 2 ? 1 : 0 }
-                return grow
-            }
+            if ml > parameters.maximumAirwayML { break }
+            for index in 0..<grow.count { grow[index] = grow[index] == 2 ? 1 : 0 }
+            best = (grow, ml, threshold)
         }
-        notes.append("airway growing leaked into the lungs at every threshold: airways not removed")
-        return nil
+        guard let best else {
+            notes.append("airway growing leaked into the lungs at every threshold: airways not removed")
+            return nil
+        }
+        notes.append(String(format: "trachea and main bronchi removed: %.1f mL grown below %d HU", best.ml, best.threshold))
+        return best.mask
     }
 
     /// The 4-connected components of a plane, as pixel lists with their sizes.

@@ -2,19 +2,20 @@ import ArgumentParser
 import DICOMSeries
 import Foundation
 import LungCTKit
+import LungSegmentation
 import Phantom
 
 @main
 struct LungCT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lungct",
-        abstract: "Volumetric CT lung analysis: load CT series and radiographs, check them, convert them.",
+        abstract: "Volumetric CT lung analysis: lung masks, a lung panel and standard outputs from CT series and radiographs.",
         discussion: """
             Exit codes: 0 done, 1 usage error, 2 nothing to analyse, 3 an input could not be loaded,
             4 model missing or hash mismatch, 5 an output could not be written.
             """,
         version: LungCTVersion.string,
-        subcommands: [Info.self, Convert.self, PhantomCommand.self])
+        subcommands: [Analyze.self, Info.self, Convert.self, PhantomCommand.self])
 
     /// ArgumentParser exits with 64 (EX_USAGE) on a usage error; lungct's documented code is 1.
     static func main() {
@@ -46,6 +47,60 @@ func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Segment the lungs of the chosen series, measure them and write every output.",
+        discussion: """
+            Writes into OUT: lung_mask.nii.gz (0 background, 1 right lung, 2 left lung, on the input
+            grid), study.h5 (HU volume, mask, geometry, lung panel, provenance), report.json (series
+            chosen and rejected, geometry, warnings, lung panel, timings) and overview.png. No
+            COVID-19 model is shipped yet, so probability.nii.gz is not written. Patient name, ID
+            and birth date appear only with --keep-phi. Example:
+
+              lungct analyze ../shared/data/ct/popi-00 -o out/popi
+              lungct analyze chest.png -o out/cxr --json
+            """)
+
+    @Argument(help: "A folder of DICOM files, a DICOM file, a .nii/.nii.gz, or a PNG/JPEG radiograph.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Output folder (created if missing).")
+    var output: String
+
+    @Option(help: "Series Instance UID (full or as `lungct info` shortens it) instead of the chosen one.")
+    var series: String?
+
+    @Option(help: "Window for the overview: lung, mediastinum, or L,W in HU (e.g. -600,1500).")
+    var window = "lung"
+
+    @Flag(name: .customLong("keep-phi"), help: "Write patient name, ID and birth date into report.json.")
+    var keepPHI = false
+
+    @Flag(help: "Print report.json on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard HUWindow(parsing: window) != nil else {
+            throw ValidationError("--window must be lung, mediastinum or L,W with W > 0 (e.g. -600,1500)")
+        }
+    }
+
+    func run() throws {
+        try lungct.run {
+            var options = AnalysisOptions(input: input, output: output)
+            options.series = series
+            options.keepPHI = keepPHI
+            options.window = HUWindow(parsing: window)!
+            let report = try Analyzer.analyze(options)
+            if json {
+                try printJSON(report)
+            } else {
+                print(AnalysisFormatter.text(report))
+            }
+        }
+    }
 }
 
 struct Info: ParsableCommand {

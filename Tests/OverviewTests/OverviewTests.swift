@@ -95,10 +95,14 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
 }
 
 @Suite struct OverviewTests {
-    let phantom = ChestPhantom()
+    /// Built once: the suite makes a fresh instance per test.
+    static let shared = ChestPhantom()
+    var phantom: ChestPhantom { Self.shared }
+    /// The phantom's picture, rendered once for the tests that only look at it.
+    static let rendered = layOut(shared.content)
 
     @Test func sizeAndPanelsFollowThePhysicalExtent() {
-        let layout = layOut(phantom.content)
+        let layout = Self.rendered
         let image = layout.image
         #expect(image.width == 756)
         #expect(image.height > 700 && image.height < 1100)
@@ -119,7 +123,7 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
     }
 
     @Test func radiologicalConventionPutsTheRightLungOnTheViewersLeft() {
-        let layout = layOut(phantom.content)
+        let layout = Self.rendered
         for panel in layout.panels {
             let (left, right) = halves(panel.rect)
             let rightLungOnLeft = count(layout.image, in: left) { $0 == Style.rightLung }
@@ -169,7 +173,7 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
     /// difference), captions included.
     @Test(arguments: ["RAI", "RAS", "LPI", "ASL"])
     func otherOrientationsRenderTheSamePicture(code: String) throws {
-        let reference = Overview.render(phantom.content)
+        let reference = Self.rendered.image
         let turned = try phantom.reoriented(to: code)
         #expect(turned.hu.geometry.orientationCode == code)
         let picture = Overview.render(turned)
@@ -178,7 +182,7 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
     }
 
     @Test func titleIsDrawn() {
-        let layout = layOut(phantom.content)
+        let layout = Self.rendered
         #expect(layout.titleBand.height >= Style.lineHeight)
         let lit = count(layout.image, in: layout.titleBand) { $0 != Style.background }
         #expect(lit > 500)
@@ -188,7 +192,7 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
     }
 
     @Test func heatColoursMarkHighProbability() {
-        let layout = layOut(phantom.content)
+        let layout = Self.rendered
         let middle = layout.panels[1]
         // The blob's centre (x = -60 mm, y = -10 mm) where the probability is about 0.9.
         let x = middle.rect.x + Int((-60 - ChestPhantom.origin.x + 2.5) / 320 * 360)

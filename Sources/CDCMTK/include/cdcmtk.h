@@ -56,6 +56,7 @@ typedef struct lct_dicom_header {
     char patient_name[LCT_LONG_LEN];          /* (0010,0010), only used with --keep-phi */
     char patient_id[LCT_LONG_LEN];            /* (0010,0020) */
     char study_date[LCT_SHORT_LEN];           /* (0008,0020) */
+    char patient_birth_date[LCT_SHORT_LEN];   /* (0010,0030), only used with --keep-phi */
 
     int32_t series_number;      int has_series_number;      /* (0020,0011) */
     int32_t instance_number;    int has_instance_number;    /* (0020,0013) */

@@ -1,0 +1,261 @@
+import Crypto
+import DICOMSeries
+import Foundation
+import LungSegmentation
+import NIfTIIO
+import Overview
+import Radiograph
+import VolumeCore
+
+/// What `lungct analyze` was asked to do.
+public struct AnalysisOptions: Sendable {
+    public var input: String
+    public var output: String
+    public var series: String?
+    /// Write patient name, ID and birth date into the report (off by default).
+    public var keepPHI = false
+    /// The window used for the overview picture.
+    public var window = HUWindow.lung
+
+    public init(input: String, output: String) {
+        self.input = input
+        self.output = output
+    }
+}
+
+/// The files `analyze` writes, relative to the output folder.
+public enum OutputFile {
+    public static let lungMask = "lung_mask.nii.gz"
+    public static let probability = "probability.nii.gz"
+    public static let study = "study.h5"
+    public static let report = "report.json"
+    public static let overview = "overview.png"
+}
+
+/// `report.json`: everything a program needs to know about one analysis. Identifies the study
+/// by a SHA-256 of its Study Instance UID; patient identifiers only with --keep-phi.
+public struct AnalysisReport: Codable, Sendable {
+    public struct Study: Codable, Sendable {
+        /// SHA-256 (hex) of (0020,000D) Study Instance UID, or of the input file for NIfTI and pictures.
+        public var studyHash: String
+        public var seriesUID: String?
+        public var modality: String
+        public var patientName: String?
+        public var patientID: String?
+        public var patientBirthDate: String?
+    }
+    public struct GeometryReport: Codable, Sendable {
+        public var size: [Int]
+        public var spacingMM: [Double]
+        /// LPS position of the first voxel's centre.
+        public var originMM: [Double]
+        /// 3×3, row-major; column a is the LPS direction of voxel axis a (SimpleITK's layout).
+        public var direction: [Double]
+        public var orientation: String
+    }
+    public struct Segmentation: Codable, Sendable {
+        public var method: String
+        public var labels: [String: String]
+        public var notes: [String]
+    }
+    public struct Model: Codable, Sendable {
+        public var ran: Bool
+        public var reason: String
+    }
+    public var lungct: String
+    public var kind: String
+    public var input: InputReport
+    public var study: Study
+    public var geometry: GeometryReport
+    public var warnings: [String]
+    public var qualityFindings: [QualityFinding]
+    public var segmentation: Segmentation
+    public var lungPanel: LungPanel?
+    public var model: Model
+    public var outputs: [String: String]
+    public var timingsSeconds: [String: Double]
+}
+
+public enum Analyzer {
+    /// Loads the input, segments the lungs, measures them and writes every output into
+    /// `options.output`. Returns the report that was written as report.json.
+    public static func analyze(_ options: AnalysisOptions) throws(LungCTError) -> AnalysisReport {
+        var timings: [String: Double] = [:]
+        var clock = Date()
+        func lap(_ name: String) {
+            timings[name] = (Date().timeIntervalSince(clock) * 1000).rounded() / 1000
+            clock = Date()
+        }
+        try prepareOutputFolder(options.output)
+        let inspection = try Inspection.inspect(options.input)
+        let image = try inspection.load(series: options.series)
+        lap("load")
+        let header = inspection.header(series: options.series)
+        let chosen = inspection.report.series.first { $0.status == "chosen" } ?? inspection.report.series.first
+        var warnings = (chosen?.corrections ?? []).map { "corrected: \($0)" } + (chosen?.warnings ?? [])
+
+        switch image {
+        case .ct(let huVolume):
+            if case .float32 = huVolume {
+                warnings.append("HU are not whole numbers (fractional rescale); rounded to int16 for segmentation and study.h5")
+            }
+            let hu = huVolume.asInt16
+            let segmentation = LungSegmenter.segment(hu)
+            for (step, seconds) in segmentation.timings { timings["segmentation.\(step)"] = (seconds * 1000).rounded() / 1000 }
+            lap("segmentation")
+            let panel = LungPanel.measure(hu: hu, labels: segmentation.labels)
+            lap("lung panel")
+            if panel.total.voxels == 0 { warnings.append("no lung found: the lung panel is empty") }
+            var report = AnalysisReport(
+                lungct: LungCTVersion.string, kind: "CT", input: inspection.report,
+                study: studyReport(header, input: options.input, keepPHI: options.keepPHI),
+                geometry: geometryReport(hu.geometry), warnings: warnings, qualityFindings: [],
+                segmentation: .init(
+                    method: "lungct classical HU segmentation (body, air, airway removal, left/right, pleural bays)",
+                    labels: ["0": "background", "1": "right lung", "2": "left lung"], notes: segmentation.notes),
+                lungPanel: panel, model: noModel, outputs: [:], timingsSeconds: [:])
+            try writeMask(segmentation.labels, folder: options.output, description: "lungct lungs: 1 right, 2 left")
+            try StudyFile.write(
+                to: options.output + "/" + OutputFile.study, image: .hu(hu), labels: segmentation.labels,
+                panel: panel, report: report)
+            lap("write nifti+hdf5")
+            try writeOverview(
+                OverviewContent(
+                    hu: hu, labels: segmentation.labels, title: "lungct \(LungCTVersion.string)  \(chosen?.id ?? "")",
+                    lines: panelLines(panel) + ["no COVID-19 model ran: no model is shipped yet"],
+                    window: (options.window.center, options.window.width)),
+                folder: options.output)
+            lap("overview")
+            report.outputs = outputs(options.output, probability: false)
+            report.timingsSeconds = timings
+            try writeReport(report, folder: options.output)
+            return report
+
+        case .radiograph(let picture):
+            let normalized = RadiographNormalization.normalize(picture)
+            let labels = Volume(geometry: picture.volume.geometry, repeating: UInt8(0))
+            var report = AnalysisReport(
+                lungct: LungCTVersion.string, kind: "radiograph", input: inspection.report,
+                study: studyReport(header, input: options.input, keepPHI: options.keepPHI),
+                geometry: geometryReport(picture.volume.geometry),
+                warnings: warnings + [normalized.description],
+                qualityFindings: picture.findings,
+                segmentation: .init(
+                    method: "none", labels: ["0": "background"],
+                    notes: ["no lung-field segmentation for radiographs yet: lung_mask.nii.gz is empty on purpose"]),
+                lungPanel: nil, model: noModel, outputs: [:], timingsSeconds: [:])
+            try writeMask(labels, folder: options.output, description: "lungct: no radiograph lung mask yet")
+            try StudyFile.write(
+                to: options.output + "/" + OutputFile.study, image: .intensity(normalized.volume), labels: labels,
+                panel: nil, report: report)
+            // The overview draws HU through a window; a 0...1 picture is drawn through 0...1000.
+            let display = normalized.volume.map { Int16(($0 * 1000).rounded()) }
+            try writeOverview(
+                OverviewContent(
+                    hu: display, title: "lungct \(LungCTVersion.string)  radiograph",
+                    lines: picture.findings.map(\.message) + ["no model ran: no radiograph model is shipped yet"],
+                    window: (500, 1000)),
+                folder: options.output)
+            lap("write")
+            report.outputs = outputs(options.output, probability: false)
+            report.timingsSeconds = timings
+            try writeReport(report, folder: options.output)
+            return report
+        }
+    }
+
+    static let noModel = AnalysisReport.Model(
+        ran: false, reason: "no COVID-19 model is shipped yet; probability.nii.gz is not written and no probability is reported")
+
+    static func outputs(_ folder: String, probability: Bool) -> [String: String] {
+        var files = [
+            "lungMask": folder + "/" + OutputFile.lungMask, "study": folder + "/" + OutputFile.study,
+            "report": folder + "/" + OutputFile.report, "overview": folder + "/" + OutputFile.overview,
+        ]
+        if probability { files["probability"] = folder + "/" + OutputFile.probability }
+        return files
+    }
+
+    /// Creates the output folder and checks it is writable, before any work is done.
+    static func prepareOutputFolder(_ folder: String) throws(LungCTError) {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw .outputFailed("\(folder): cannot create the output folder: \(error.localizedDescription)")
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw .outputFailed("\(folder): the output folder is not writable")
+        }
+    }
+
+    /// lung_mask.nii.gz (NIfTI.write is itself atomic).
+    static func writeMask(_ labels: Volume<UInt8>, folder: String, description: String) throws(LungCTError) {
+        do {
+            try NIfTI.write(labels, to: folder + "/" + OutputFile.lungMask, description: description)
+        } catch {
+            throw .outputFailed(error.description)
+        }
+    }
+
+    static func writeOverview(_ content: OverviewContent, folder: String) throws(LungCTError) {
+        let path = folder + "/" + OutputFile.overview
+        let partial = folder + "/.partial-" + OutputFile.overview
+        do {
+            try Overview.write(content, to: partial)
+            try replaceItem(at: path, with: partial)
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw .outputFailed("\(path): \(error)")
+        }
+    }
+
+    static func writeReport(_ report: AnalysisReport, folder: String) throws(LungCTError) {
+        let path = folder + "/" + OutputFile.report
+        let partial = folder + "/.partial-" + OutputFile.report
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            try encoder.encode(report).write(to: URL(fileURLWithPath: partial))
+            try replaceItem(at: path, with: partial)
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw .outputFailed("\(path): \(error.localizedDescription)")
+        }
+    }
+
+    static func replaceItem(at path: String, with partial: String) throws {
+        if rename(partial, path) != 0 {
+            throw LungCTError.outputFailed("\(path): cannot move the finished file into place: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func studyReport(_ header: DICOMHeader?, input: String, keepPHI: Bool) -> AnalysisReport.Study {
+        let identity = header?.studyInstanceUID ?? URL(fileURLWithPath: input).standardizedFileURL.path
+        let digest = SHA256.hash(data: Data(identity.utf8)).map { String(format: "%02x", $0) }.joined()
+        return AnalysisReport.Study(
+            studyHash: digest, seriesUID: header.map { shortUID($0.seriesInstanceUID) },
+            modality: header?.modality ?? "",
+            patientName: keepPHI ? header?.patientName : nil, patientID: keepPHI ? header?.patientID : nil,
+            patientBirthDate: keepPHI ? header?.patientBirthDate : nil)
+    }
+
+    static func geometryReport(_ g: Geometry) -> AnalysisReport.GeometryReport {
+        AnalysisReport.GeometryReport(
+            size: [g.size.x, g.size.y, g.size.z], spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z],
+            originMM: [g.origin.x, g.origin.y, g.origin.z],
+            direction: (0..<3).flatMap { row in (0..<3).map { column in g.direction.element(row, column) } },
+            orientation: g.orientationCode)
+    }
+
+    /// The key numbers for the overview picture.
+    static func panelLines(_ panel: LungPanel) -> [String] {
+        func line(_ name: String, _ m: LungMeasures) -> String {
+            String(
+                format: "%@ %6.0f mL  mean %5.0f HU  p15 %5.0f HU  emphysema %4.1f%%  infiltrated %4.1f%%  collapsed %4.1f%%",
+                name, m.volumeML, m.meanHU, m.percentile15HU, 100 * (m.bandFractions["emphysema"] ?? 0),
+                100 * (m.bandFractions["infiltrated"] ?? 0), 100 * (m.bandFractions["collapsed"] ?? 0))
+        }
+        return [line("Right lung", panel.right), line("Left lung ", panel.left), line("Both lungs", panel.total)]
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import HDF5Store
+import LungSegmentation
+import VolumeCore
+
+/// `study.h5`: the image, the lung labels, geometry, the lung panel and provenance, readable by
+/// h5py with no custom code. The schema is in the README ("study.h5").
+public enum StudyFile {
+    public enum Image {
+        /// CT in HU: `/image/hu`, int16.
+        case hu(Volume<Int16>)
+        /// A radiograph normalised to 0...1: `/image/intensity`, float32.
+        case intensity(Volume<Float>)
+    }
+
+    /// Writes the file under a temporary name and renames it when complete.
+    public static func write(
+        to path: String, image: Image, labels: Volume<UInt8>, panel: LungPanel?, report: AnalysisReport
+    ) throws(LungCTError) {
+        let partial = URL(fileURLWithPath: path).deletingLastPathComponent().path + "/.partial-"
+            + URL(fileURLWithPath: path).lastPathComponent
+        do throws(HDF5Error) {
+            let file = try HDF5File(creating: partial)
+            let g = labels.geometry
+            // Arrays are (z, y, x) so that numpy's last index is x, as in SimpleITK's GetArrayFromImage.
+            let shape = [g.size.z, g.size.y, g.size.x]
+            let imagePath: String
+            switch image {
+            case .hu(let hu):
+                imagePath = "/image/hu"
+                try file.writeDataset(imagePath, values: hu.voxels, shape: shape)
+                try file.setAttribute("units", .string("HU"), at: imagePath)
+                try file.setAttribute("modality", .string("CT"), at: imagePath)
+            case .intensity(let intensity):
+                imagePath = "/image/intensity"
+                try file.writeDataset(imagePath, values: intensity.voxels, shape: shape)
+                try file.setAttribute("units", .string("normalised 0...1 (radiographs have no HU)"), at: imagePath)
+                try file.setAttribute("modality", .string(report.study.modality.isEmpty ? "radiograph" : report.study.modality), at: imagePath)
+            }
+            try file.setAttribute("spacing_mm", .doubles([g.spacing.x, g.spacing.y, g.spacing.z]), at: imagePath)
+            try file.setAttribute("origin_mm", .doubles([g.origin.x, g.origin.y, g.origin.z]), at: imagePath)
+            try file.setAttribute("direction", .doubles(report.geometry.direction), at: imagePath)
+            try file.setAttribute(
+                "axes", .string("array axes (z, y, x); spacing_mm and origin_mm in (x, y, z); LPS; direction 3x3 row-major, column a = axis a"),
+                at: imagePath)
+
+            try file.writeDataset("/segmentation/lungs", values: labels.voxels, shape: shape)
+            try file.setAttribute("labels", .string("0 background, 1 right lung, 2 left lung (the patient's sides)"), at: "/segmentation/lungs")
+            try file.setAttribute("method", .string(report.segmentation.method), at: "/segmentation/lungs")
+
+            try file.createGroup("/features")
+            if let panel {
+                try file.setAttribute("band_definition", .string(
+                    "3D Slicer Lung CT Analyzer bands, HU: emphysema < -950, inflated -950..-750, infiltrated -750..-400, collapsed -400..0, vessels > 0"),
+                    at: "/features")
+                for (name, measures) in [("right", panel.right), ("left", panel.left), ("total", panel.total)] {
+                    let group = "/features/" + name
+                    try file.createGroup(group)
+                    try file.setAttribute("volume_ml", .double(measures.volumeML), at: group)
+                    try file.setAttribute("mean_hu", .double(measures.meanHU), at: group)
+                    try file.setAttribute("percentile15_hu", .double(measures.percentile15HU), at: group)
+                    try file.setAttribute("voxels", .int(measures.voxels), at: group)
+                    for band in AttenuationBand.allCases {
+                        try file.setAttribute("fraction_\(band.rawValue)", .double(measures.bandFractions[band.rawValue] ?? 0), at: group)
+                    }
+                    try file.setAttribute("histogram_counts", .doubles(measures.histogram.counts.map(Double.init)), at: group)
+                    try file.setAttribute("histogram_first_bin_hu", .int(measures.histogram.firstBinHU), at: group)
+                    try file.setAttribute("histogram_bin_width_hu", .int(measures.histogram.binWidthHU), at: group)
+                }
+            }
+
+            try file.createGroup("/provenance")
+            try file.setAttribute("lungct_version", .string(report.lungct), at: "/provenance")
+            try file.setAttribute("model", .string(report.model.ran ? "ran" : "none: \(report.model.reason)"), at: "/provenance")
+            try file.setAttribute("study_hash", .string(report.study.studyHash), at: "/provenance")
+            try file.setAttribute("input", .string("\(report.input.format), \(report.input.filesScanned) file(s), series \(report.study.seriesUID ?? "-")"), at: "/provenance")
+            try file.setAttribute("warnings", .string(report.warnings.joined(separator: "\n")), at: "/provenance")
+            try file.setAttribute("segmentation_notes", .string(report.segmentation.notes.joined(separator: "\n")), at: "/provenance")
+            let timings = report.timingsSeconds.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
+            try file.setAttribute("timings_seconds", .string(timings), at: "/provenance")
+            try file.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw .outputFailed("\(path): \(error)")
+        }
+        if rename(partial, path) != 0 {
+            throw .outputFailed("\(path): cannot move the finished file into place: \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import VolumeCore
+
+/// How a radiograph's gray values are brought to 0...1 for display and for a network: there
+/// are no Hounsfield units on a radiograph, so the scale comes from the image itself.
+public struct NormalizedRadiograph: Sendable {
+    /// 0 (black) ... 1 (white), same grid as the source.
+    public var volume: Volume<Float>
+    /// The value mapped to 0 and the value mapped to 1, in the image's own scale.
+    public var low: Double
+    public var high: Double
+    /// "window" when the DICOM's (0028,1050)/(0028,1051) were used, else "percentiles".
+    public var method: String
+
+    public var description: String {
+        method == "window"
+            ? "radiograph normalised to 0...1 with its DICOM window (\(low)...\(high))"
+            : "radiograph normalised to 0...1 between its 0.5th and 99.5th percentiles (\(low)...\(high))"
+    }
+}
+
+public enum RadiographNormalization {
+    /// Percentiles used when the image carries no window: 0.5 % and 99.5 % ignore burned-in
+    /// labels, collimator edges and dead pixels at either end, as torchxrayvision-style
+    /// pipelines and most viewers' auto-window do with some small tail.
+    public static let lowerPercentile = 0.005
+    public static let upperPercentile = 0.995
+
+    /// The radiograph mapped linearly to 0...1 (clipped): through its DICOM window when it has
+    /// one, else between its own 0.5th and 99.5th percentiles.
+    public static func normalize(_ image: RadiographImage) -> NormalizedRadiograph {
+        var low: Double
+        var high: Double
+        let method: String
+        if let window = image.window, window.width > 1 {
+            low = window.center - window.width / 2
+            high = window.center + window.width / 2
+            method = "window"
+        } else {
+            let sorted = image.volume.voxels.sorted()
+            guard !sorted.isEmpty else {
+                return NormalizedRadiograph(volume: image.volume, low: 0, high: 1, method: "percentiles")
+            }
+            low = Double(sorted[Int(lowerPercentile * Double(sorted.count - 1))])
+            high = Double(sorted[Int(upperPercentile * Double(sorted.count - 1))])
+            method = "percentiles"
+        }
+        if high <= low { high = low + 1 }
+        let scale = 1 / (high - low)
+        let normalized = image.volume.map { Float(min(1, max(0, (Double($0) - low) * scale))) }
+        return NormalizedRadiograph(volume: normalized, low: low, high: high, method: method)
+    }
+}
