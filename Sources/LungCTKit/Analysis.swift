@@ -44,6 +44,16 @@ public struct AnalysisReport: Codable, Sendable {
         public var patientID: String?
         public var patientBirthDate: String?
     }
+    /// The geometry as a value, for readers of a report in Swift.
+    public var geometryValue: Geometry {
+        let d = geometry.direction
+        return Geometry(
+            size: Size3(geometry.size[0], geometry.size[1], geometry.size[2]),
+            spacing: Vector3(geometry.spacingMM[0], geometry.spacingMM[1], geometry.spacingMM[2]),
+            origin: Vector3(geometry.originMM[0], geometry.originMM[1], geometry.originMM[2]),
+            direction: Matrix3(columns: Vector3(d[0], d[3], d[6]), Vector3(d[1], d[4], d[7]), Vector3(d[2], d[5], d[8])))
+    }
+
     public struct GeometryReport: Codable, Sendable {
         public var size: [Int]
         public var spacingMM: [Double]

@@ -214,9 +214,10 @@ func h5dumpSeesTypesShapesChunksAndFilters() throws {
     }
 }
 
+/// $LUNGCT_PYTHON (the Makefile's test virtualenv with h5py), else python3 from PATH if it has h5py.
 private let h5pyPython: String? = {
-    guard let python = executable("python3"), let result = try? run(python, ["-c", "import h5py"]) else { return nil }
-    return result.status == 0 ? python : nil
+    let candidates = [ProcessInfo.processInfo.environment["LUNGCT_PYTHON"], executable("python3")].compactMap { $0 }
+    return candidates.first { python in (try? run(python, ["-c", "import h5py"]))?.status == 0 }
 }()
 
 @Test(.enabled(if: h5pyPython != nil, "python3 with h5py is not installed"))
