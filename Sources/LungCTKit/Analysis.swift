@@ -91,6 +91,7 @@ public enum Analyzer {
     /// `options.output`. Returns the report that was written as report.json.
     public static func analyze(_ options: AnalysisOptions) throws(LungCTError) -> AnalysisReport {
         var timings: [String: Double] = [:]
+        let start = Date()
         var clock = Date()
         func lap(_ name: String) {
             timings[name] = (Date().timeIntervalSince(clock) * 1000).rounded() / 1000
@@ -110,6 +111,8 @@ public enum Analyzer {
                 warnings.append("HU are not whole numbers (fractional rescale); rounded to int16 for segmentation and study.h5")
             }
             let hu = huVolume.asInt16
+            // study.h5's HU dataset is compressed in the background while the lungs are segmented.
+            let study = StudyFile.begin(path: options.output + "/" + OutputFile.study, image: .hu(hu), modality: "CT")
             let segmentation = LungSegmenter.segment(hu)
             for (step, seconds) in segmentation.timings { timings["segmentation.\(step)"] = (seconds * 1000).rounded() / 1000 }
             lap("segmentation")
@@ -125,10 +128,9 @@ public enum Analyzer {
                     labels: ["0": "background", "1": "right lung", "2": "left lung"], notes: segmentation.notes),
                 lungPanel: panel, model: noModel, outputs: [:], timingsSeconds: [:])
             try writeMask(segmentation.labels, folder: options.output, description: "lungct lungs: 1 right, 2 left")
-            try StudyFile.write(
-                to: options.output + "/" + OutputFile.study, image: .hu(hu), labels: segmentation.labels,
-                panel: panel, report: report)
-            lap("write nifti+hdf5")
+            lap("write lung_mask.nii.gz")
+            try study.finish(labels: segmentation.labels, panel: panel, report: report)
+            lap("write study.h5")
             try writeOverview(
                 OverviewContent(
                     hu: hu, labels: segmentation.labels, title: "lungct \(LungCTVersion.string)  \(chosen?.id ?? "")",
@@ -137,6 +139,7 @@ public enum Analyzer {
                 folder: options.output)
             lap("overview")
             report.outputs = outputs(options.output, probability: false)
+            timings["total"] = (Date().timeIntervalSince(start) * 1000).rounded() / 1000
             report.timingsSeconds = timings
             try writeReport(report, folder: options.output)
             return report
@@ -168,6 +171,7 @@ public enum Analyzer {
                 folder: options.output)
             lap("write")
             report.outputs = outputs(options.output, probability: false)
+            timings["total"] = (Date().timeIntervalSince(start) * 1000).rounded() / 1000
             report.timingsSeconds = timings
             try writeReport(report, folder: options.output)
             return report

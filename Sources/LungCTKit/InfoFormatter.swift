@@ -64,7 +64,7 @@ public enum AnalysisFormatter {
         for warning in report.warnings { lines.append("  warning: \(warning)") }
         for finding in report.qualityFindings { lines.append("  quality: \(finding.message)") }
         lines.append("  model: \(report.model.reason)")
-        let total = report.timingsSeconds.filter { !$0.key.contains(".") }.values.reduce(0, +)
+        let total = report.timingsSeconds["total"] ?? 0
         lines.append(String(format: "  wrote %@ (%.2f s)", report.outputs.values.sorted().joined(separator: ", "), total))
         return lines.joined(separator: "\n")
     }

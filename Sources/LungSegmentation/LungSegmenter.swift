@@ -200,24 +200,63 @@ public enum LungSegmenter {
             notes.append("trachea not found near the top of the scan: airways not removed")
             return nil
         }
-        var queue = [Int32]()
-        var best: (mask: [UInt8], ml: Double, threshold: Int16)?
+        // One incremental flood for all thresholds: voxels refused at one threshold wait in a
+        // frontier and are looked at again when the threshold rises, so each voxel is visited a
+        // few times instead of once per threshold.
+        let plane = nx * ny
+        var state = [UInt8](repeating: 0, count: g.size.count)  // 0 unseen, 1 airway, 2 waiting
+        var frontier: [Int32] = [Int32(start)]
+        var added: [Int32] = []
+        var accepted = 0
+        var acceptedThreshold: Int16?
         for threshold in parameters.airwayThresholdsHU {
-            var grow = [UInt8](repeating: 0, count: g.size.count)
-            for index in 0..<grow.count where lungs[index] != 0 && hu.voxels[index] < threshold { grow[index] = 1 }
-            guard grow[start] == 1 else { continue }
-            let count = Components3D.flood(&grow, size: (nx, ny, nz), from: start, match: 1, set: 2, queue: &queue)
-            let ml = Double(count) * g.voxelVolume / 1000
-            if ml > parameters.maximumAirwayML { break }
-            for index in 0..<grow.count { grow[index] = grow[index] == 2 ? 1 : 0 }
-            best = (grow, ml, threshold)
+            let before = added.count
+            var queue = frontier
+            frontier.removeAll(keepingCapacity: true)
+            var head = 0
+            while head < queue.count {
+                let index = Int(queue[head])
+                head += 1
+                guard state[index] != 1, lungs[index] != 0 else { continue }
+                guard hu.voxels[index] < threshold else {
+                    if state[index] == 0 {
+                        state[index] = 2
+                        frontier.append(Int32(index))
+                    }
+                    continue
+                }
+                state[index] = 1
+                added.append(Int32(index))
+                let x = index % nx
+                let y = (index / nx) % ny
+                let z = index / plane
+                if x > 0 { queue.append(Int32(index - 1)) }
+                if x < nx - 1 { queue.append(Int32(index + 1)) }
+                if y > 0 { queue.append(Int32(index - nx)) }
+                if y < ny - 1 { queue.append(Int32(index + nx)) }
+                if z > 0 { queue.append(Int32(index - plane)) }
+                if z < nz - 1 { queue.append(Int32(index + plane)) }
+                if Double(added.count) * g.voxelVolume / 1000 > parameters.maximumAirwayML { break }
+            }
+            // Waiting voxels reached at this threshold stay waiting for the next one.
+            for index in frontier where state[Int(index)] == 2 { state[Int(index)] = 0 }
+            if Double(added.count) * g.voxelVolume / 1000 > parameters.maximumAirwayML {
+                added.removeSubrange(before...)
+                break
+            }
+            accepted = added.count
+            acceptedThreshold = threshold
         }
-        guard let best else {
+        guard let threshold = acceptedThreshold, accepted > 0 else {
             notes.append("airway growing leaked into the lungs at every threshold: airways not removed")
             return nil
         }
-        notes.append(String(format: "trachea and main bronchi removed: %.1f mL grown below %d HU", best.ml, best.threshold))
-        return best.mask
+        var airway = [UInt8](repeating: 0, count: g.size.count)
+        for index in added.prefix(accepted) { airway[Int(index)] = 1 }
+        notes.append(
+            String(format: "trachea and main bronchi removed: %.1f mL grown below %d HU",
+                Double(accepted) * g.voxelVolume / 1000, threshold))
+        return airway
     }
 
     /// The 4-connected components of a plane, as pixel lists with their sizes.

@@ -43,9 +43,9 @@ func temporaryDirectory() throws -> String {
 @Test func helpShowsEveryCommandWithExamples() throws {
     let help = try lungct("--help")
     #expect(help.status == 0)
-    for command in ["info", "convert", "phantom"] { #expect(help.stdout.contains(command)) }
+    for command in ["analyze", "info", "convert", "phantom"] { #expect(help.stdout.contains(command)) }
     #expect(help.stdout.contains("Exit codes"))
-    for command in ["info", "convert", "phantom"] {
+    for command in ["analyze", "info", "convert", "phantom"] {
         let sub = try lungct(command, "--help")
         #expect(sub.status == 0)
         #expect(sub.stdout.contains("Example"), "\(command) --help has a worked example")
@@ -101,4 +101,39 @@ func temporaryDirectory() throws -> String {
     let result = try lungct("convert", work + "/p", "/nonexistent-dir/ct.nii.gz")
     #expect(result.status == 5)
     #expect(result.stderr.contains("/nonexistent-dir"))
+}
+
+@Test func analyzeWritesOutputsAndH5dumpSeesTheSchema() throws {
+    let work = try temporaryDirectory()
+    #expect(try lungct("phantom", work + "/p", "--size", "64", "--slices", "24", "--spacing", "10").status == 0)
+    let run = try lungct("analyze", work + "/p/dicom", "-o", work + "/out", "--json")
+    #expect(run.status == 0, "\(run.stderr)")
+    let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    #expect(report?["lungPanel"] != nil)
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/h5dump") else { return }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/h5dump")
+    process.arguments = ["-H", work + "/out/study.h5"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let header = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    for name in ["GROUP \"image\"", "DATASET \"hu\"", "H5T_STD_I16LE", "GROUP \"segmentation\"", "DATASET \"lungs\"",
+        "H5T_STD_U8LE", "GROUP \"features\"", "GROUP \"provenance\"", "ATTRIBUTE \"spacing_mm\"", "ATTRIBUTE \"direction\""]
+    {
+        #expect(header.contains(name), "h5dump -H lacks \(name)")
+    }
+}
+
+@Test func analyzeExitCodes() throws {
+    let work = try temporaryDirectory()
+    try "x".write(toFile: work + "/notes.txt", atomically: true, encoding: .utf8)
+    #expect(try lungct("analyze", work, "-o", work + "/out").status == 2)
+    #expect(try lungct("analyze", work + "/missing", "-o", work + "/out").status == 3)
+    #expect(try lungct("phantom", work + "/p", "--size", "32", "--slices", "4").status == 0)
+    let unwritable = try lungct("analyze", work + "/p/dicom", "-o", "/proc/lungct-out")
+    #expect(unwritable.status == 5)
+    #expect(unwritable.stderr.contains("/proc/lungct-out"))
+    #expect(try lungct("analyze", work + "/p/dicom", "-o", work + "/o", "--window", "abc").status == 1)
 }

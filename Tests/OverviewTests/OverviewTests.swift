@@ -257,21 +257,4 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
         }
         #expect(BitmapFont.rows[0..<BitmapFont.glyphHeight].allSatisfy { $0 == 0 })
     }
-
-    /// 512×512×300 in release mode: LUNGCT_OVERVIEW_TIMING=1 swift test -c release -Xswiftc -enable-testing
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["LUNGCT_OVERVIEW_TIMING"] != nil))
-    func renderingAClinicalSizeVolumeIsFast() {
-        let geometry = Geometry(
-            size: Size3(512, 512, 300), spacing: Vector3(0.7, 0.7, 1), origin: Vector3(-179, -179, -300))
-        let voxels = (0..<geometry.size.count).map { Int16(truncatingIfNeeded: ($0 % 2000) - 1000) }
-        var labels = Volume<UInt8>(geometry: geometry, repeating: 0)
-        for index in stride(from: 0, to: labels.voxels.count, by: 7) { labels.voxels[index] = UInt8(index % 3) }
-        let content = OverviewContent(
-            hu: Volume(geometry: geometry, voxels: voxels), labels: labels,
-            probability: Volume(geometry: geometry, repeating: 0.5), title: "timing")
-        let clock = ContinuousClock()
-        let elapsed = clock.measure { _ = Overview.render(content) }
-        print("overview of 512×512×300: \(elapsed)")
-        #expect(elapsed < .milliseconds(500))
-    }
 }
