@@ -59,18 +59,19 @@ let package = Package(
             dependencies: ["LungCTKit", "LungSegmentation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
-        // Tests.
-        .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"]),
-        .testTarget(name: "DICOMSeriesTests", dependencies: ["DICOMSeries", "VolumeCore", "Phantom", "NIfTIIO"]),
-        .testTarget(name: "NIfTIIOTests", dependencies: ["NIfTIIO", "VolumeCore"]),
-        .testTarget(name: "HDF5StoreTests", dependencies: ["HDF5Store"]),
-        .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine"]),
-        .testTarget(name: "RadiographTests", dependencies: ["Radiograph", "VolumeCore", "DICOMSeries"]),
-        .testTarget(name: "OverviewTests", dependencies: ["Overview", "VolumeCore"]),
-        .testTarget(name: "PhantomTests", dependencies: ["Phantom", "VolumeCore"]),
-        .testTarget(name: "LungSegmentationTests", dependencies: ["LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
+        // Tests, and what they share (a library, so every test target can import it).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "VolumeCoreTests", dependencies: ["TestSupport", "VolumeCore"]),
+        .testTarget(name: "DICOMSeriesTests", dependencies: ["TestSupport", "DICOMSeries", "VolumeCore", "Phantom", "NIfTIIO"]),
+        .testTarget(name: "NIfTIIOTests", dependencies: ["TestSupport", "NIfTIIO", "VolumeCore"]),
+        .testTarget(name: "HDF5StoreTests", dependencies: ["TestSupport", "HDF5Store"]),
+        .testTarget(name: "NeuralEngineTests", dependencies: ["TestSupport", "NeuralEngine"]),
+        .testTarget(name: "RadiographTests", dependencies: ["TestSupport", "Radiograph", "VolumeCore", "DICOMSeries"]),
+        .testTarget(name: "OverviewTests", dependencies: ["TestSupport", "Overview", "VolumeCore"]),
+        .testTarget(name: "PhantomTests", dependencies: ["TestSupport", "Phantom", "VolumeCore"]),
+        .testTarget(name: "LungSegmentationTests", dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
         .testTarget(
-            name: "LungCTKitTests", dependencies: ["LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore", "HDF5Store"]),
-        .testTarget(name: "CLITests", dependencies: ["lungct"]),
+            name: "LungCTKitTests", dependencies: ["TestSupport", "LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore", "HDF5Store"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),
     ]
 )

@@ -212,35 +212,16 @@ public enum Analyzer {
     }
 
     static func writeOverview(_ content: OverviewContent, folder: String) throws(LungCTError) {
-        let path = folder + "/" + OutputFile.overview
-        let partial = folder + "/.partial-" + OutputFile.overview
-        do {
-            try Overview.write(content, to: partial)
-            try replaceItem(at: path, with: partial)
-        } catch {
-            try? FileManager.default.removeItem(atPath: partial)
-            throw .outputFailed("\(path): \(error)")
-        }
+        try AtomicFile.write(to: folder + "/" + OutputFile.overview) { partial in try Overview.write(content, to: partial) }
     }
 
     static func writeReport(_ report: AnalysisReport, folder: String) throws(LungCTError) {
-        let path = folder + "/" + OutputFile.report
-        let partial = folder + "/.partial-" + OutputFile.report
-        do {
+        try AtomicFile.write(to: folder + "/" + OutputFile.report) { partial in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(
+                positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             try encoder.encode(report).write(to: URL(fileURLWithPath: partial))
-            try replaceItem(at: path, with: partial)
-        } catch {
-            try? FileManager.default.removeItem(atPath: partial)
-            throw .outputFailed("\(path): \(error.localizedDescription)")
-        }
-    }
-
-    static func replaceItem(at path: String, with partial: String) throws {
-        if rename(partial, path) != 0 {
-            throw LungCTError.outputFailed("\(path): cannot move the finished file into place: \(String(cString: strerror(errno)))")
         }
     }
 

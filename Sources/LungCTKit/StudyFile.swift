@@ -48,8 +48,7 @@ public final class PendingStudyFile: @unchecked Sendable {
     init(path: String, image: StudyFile.Image, modality: String) {
         self.path = path
         self.image = image
-        partial = URL(fileURLWithPath: path).deletingLastPathComponent().path + "/.partial-"
-            + URL(fileURLWithPath: path).lastPathComponent
+        partial = AtomicFile.partialPath(for: path)
         done.enter()
         DispatchQueue.global().async { [self] in
             defer { done.leave() }
@@ -141,8 +140,6 @@ public final class PendingStudyFile: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: partial)
             throw .outputFailed("\(path): \(error)")
         }
-        if rename(partial, path) != 0 {
-            throw .outputFailed("\(path): cannot move the finished file into place: \(String(cString: strerror(errno)))")
-        }
+        try AtomicFile.commit(partial, to: path)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The lungct executable built beside this test bundle (same build folder, whatever
 /// --scratch-path was used).
@@ -32,12 +33,6 @@ func lungct(_ arguments: String...) throws -> Run {
     return Run(
         status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
         stderr: String(decoding: stderr, as: UTF8.self))
-}
-
-func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "lungct-cli-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
 }
 
 @Test func helpShowsEveryCommandWithExamples() throws {

@@ -2,6 +2,7 @@
 import Foundation
 import Phantom
 import Testing
+import TestSupport
 import VolumeCore
 
 @Test func phantomSeriesLoadsToTheExactVoxelsAndGeometry() throws {

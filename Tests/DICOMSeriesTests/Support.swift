@@ -1,13 +1,8 @@
 import DICOMSeries
 import Foundation
+import TestSupport
 import Phantom
 import VolumeCore
-
-func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "lungct-test-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 /// A small phantom quick enough for unit tests.
 func smallPhantom(size: Int = 48, slices: Int = 16, seed: UInt64 = 3) -> (Phantom, PhantomOptions) {
@@ -38,11 +33,6 @@ func loadOnlySeries(_ folder: String) throws -> (HUVolume, StackPlan) {
     guard groups.count == 1 else { throw TestFailure("expected one series, found \(groups.count)") }
     let plan = try SliceStack.plan(groups[0].headers).get()
     return (try SeriesLoader.load(plan), plan)
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Builds a DICOM file from a committed text dump with DCMTK's dump2dcm, or nil without it.

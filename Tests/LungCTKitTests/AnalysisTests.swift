@@ -5,6 +5,7 @@ import LungCTKit
 import NIfTIIO
 import Phantom
 import Testing
+import TestSupport
 import VolumeCore
 
 /// A phantom study written as DICOM, with its truth, analysed once for several tests.

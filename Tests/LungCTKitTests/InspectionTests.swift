@@ -4,13 +4,8 @@ import LungCTKit
 import NIfTIIO
 import Phantom
 import Testing
+import TestSupport
 import VolumeCore
-
-func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "lungct-test-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 func phantom(size: Int, slices: Int, spacing: Double, seed: UInt64) -> (Phantom, PhantomOptions) {
     var options = PhantomOptions()
@@ -142,15 +137,6 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
         return
     }
     #expect(volume.asInt16.voxels == p.ct.voxels)
-}
-
-/// ../shared/data beside the repository, or nil when absent.
-func sharedData(_ relative: String) -> String? {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-    let path = ProcessInfo.processInfo.environment["LUNGCT_DATA"].map { $0 + "/" + relative }
-        ?? root.appendingPathComponent("shared/data/" + relative).path
-    return FileManager.default.fileExists(atPath: path) ? path : nil
 }
 
 @Test(.enabled(if: sharedData("ct/popi-00") != nil, "needs ../shared/data"))

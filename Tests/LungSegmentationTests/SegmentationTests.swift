@@ -3,6 +3,7 @@ import LungSegmentation
 import NIfTIIO
 import Phantom
 import Testing
+import TestSupport
 import VolumeCore
 
 /// Dice of two binary masks.
@@ -117,15 +118,6 @@ func phantomLungsWithPleuralLesionsAreSegmented(case c: PhantomCase) {
     #expect(panel.total.voxels == 400 && panel.total.meanHU == (-905 + -225) / 2)
     #expect(panel.total.histogram.counts.reduce(0, +) == 400)
     #expect(panel.total.bandFractions.values.reduce(0, +) == 1)
-}
-
-/// ../shared/data beside the repository, or nil when absent.
-func sharedData(_ relative: String) -> String? {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-    let path = ProcessInfo.processInfo.environment["LUNGCT_DATA"].map { $0 + "/" + relative }
-        ?? root.appendingPathComponent("shared/data/" + relative).path
-    return FileManager.default.fileExists(atPath: path) ? path : nil
 }
 
 @Test(.enabled(if: sharedData("ct/lung-masks") != nil, "needs ../shared/data"), arguments: ["id001", "id002"])

@@ -1,14 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import NIfTIIO
 import VolumeCore
-
-func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "lungct-test-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 func sampleGeometry() -> Geometry {
     let a = 0.25
@@ -120,15 +115,6 @@ func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes
         String(describing: $0).contains("/nonexistent-folder")
     }
     #expect { try NIfTI.write(volume, to: "/tmp/x.nrrd") } throws: { String(describing: $0).contains(".nii") }
-}
-
-/// ../shared/data beside the repository, or nil when it is absent (real-data tests skip).
-func sharedData(_ relative: String) -> String? {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-    let path = ProcessInfo.processInfo.environment["LUNGCT_DATA"].map { $0 + "/" + relative }
-        ?? root.appendingPathComponent("shared/data/" + relative).path
-    return FileManager.default.fileExists(atPath: path) ? path : nil
 }
 
 @Test(.enabled(if: sharedData("ct/lung-masks") != nil, "needs ../shared/data"))

@@ -2,6 +2,7 @@ import DICOMSeries
 import Foundation
 import Radiograph
 import Testing
+import TestSupport
 import VolumeCore
 
 /// Writes a single-frame DX file with DICOMWriter (no position: a projection image).

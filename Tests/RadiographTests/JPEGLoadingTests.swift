@@ -1,6 +1,7 @@
 import Foundation
 import Radiograph
 import Testing
+import TestSupport
 import VolumeCore
 
 /// JPEG fixtures come from cjpeg (libjpeg-turbo-progs); without it these tests are skipped.

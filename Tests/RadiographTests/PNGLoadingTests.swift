@@ -1,6 +1,7 @@
 import Foundation
 import Radiograph
 import Testing
+import TestSupport
 import VolumeCore
 
 typealias Code = QualityFinding.Code

@@ -1,6 +1,7 @@
 import Foundation
 import Radiograph
 import Testing
+import TestSupport
 
 /// Loads `path` expecting a `RadiographError`; returns it, or nil (and records an issue) when
 /// loading succeeded or threw something else.

@@ -1,16 +1,6 @@
 import Foundation
+import TestSupport
 import Radiograph
-
-func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "lungct-radiograph-test-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// A smooth gray test picture with every level 0...255 present.
 func grayPicture(width: Int, height: Int) -> [UInt8] {

@@ -1,0 +1,24 @@
+import Foundation
+
+/// A new empty folder under the system's temporary directory.
+public func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "lungct-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A path in the shared real-data folder (`$LUNGCT_DATA`, else `../shared/data` beside the
+/// repository), or nil when it is absent: real-data tests skip then.
+public func sharedData(_ relative: String) -> String? {
+    let repositoryParent = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    let path = ProcessInfo.processInfo.environment["LUNGCT_DATA"].map { $0 + "/" + relative }
+        ?? repositoryParent.appendingPathComponent("shared/data/" + relative).path
+    return FileManager.default.fileExists(atPath: path) ? path : nil
+}
+
+/// A failed precondition of a test, with what was found instead.
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
