@@ -97,6 +97,38 @@ public enum Convolution {
     }
 }
 
+extension Convolution {
+    /// The adjoint of im2col for one image: adds each column entry back onto the input pixel
+    /// it was read from (padding taps are dropped). Used by the convolution's backward pass.
+    public static func col2im(
+        _ columns: [Float], into input: inout [Float], image: Int, inputShape: [Int], kernel: Pair2D, stride: Pair2D,
+        padding: Pair2D, dilation: Pair2D
+    ) {
+        let layout = Layout(input: inputShape, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
+        precondition(columns.count == layout.columnsPerImage, "col2im: \(columns.count) values for \(layout.columnsPerImage)")
+        let base = image * layout.inputPerImage
+        var row = 0
+        for channel in 0..<layout.channels {
+            let plane = base + channel * layout.height * layout.width
+            for i in 0..<kernel.height {
+                for j in 0..<kernel.width {
+                    let dx = j * dilation.width - padding.width
+                    for oy in 0..<layout.output.height {
+                        let iy = oy * stride.height - padding.height + i * dilation.height
+                        guard iy >= 0, iy < layout.height else { continue }
+                        let source = row * layout.locations + oy * layout.output.width
+                        for ox in 0..<layout.output.width {
+                            let ix = ox * stride.width + dx
+                            if ix >= 0 && ix < layout.width { input[plane + iy * layout.width + ix] += columns[source + ox] }
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+}
+
 /// The sizes of one im2col problem, checked once, and the unfolding kernel.
 private struct Layout {
     let batch, channels, height, width: Int

@@ -1,0 +1,116 @@
+import Foundation
+
+/// Layers applied in order. Its forward pass returns logits; losses take logits.
+public final class Sequential {
+    public let layers: [Layer]
+
+    public init(_ layers: [Layer]) { self.layers = layers }
+
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        layers.reduce(input) { $1.forward($0, training: training) }
+    }
+
+    /// Back-propagates ∂loss/∂output through every layer (after a training forward pass).
+    @discardableResult
+    public func backward(_ gradient: Tensor) -> Tensor {
+        layers.reversed().reduce(gradient) { $1.backward($0) }
+    }
+
+    public func zeroGradients() { parameters.forEach { $0.zeroGradient() } }
+
+    public var specification: [LayerSpecification] { layers.map(\.specification) }
+}
+
+/// Losses on logits, returning the mean loss over the batch and ∂loss/∂logits.
+public enum Loss {
+    /// Softmax cross-entropy for [N, K] logits and integer labels, each sample weighted by
+    /// its class's weight (1 when `classWeights` is nil), normalised by the total weight.
+    public static func softmaxCrossEntropy(logits: Tensor, labels: [Int], classWeights: [Float]? = nil) -> (Float, Tensor) {
+        let (n, k) = (logits.shape[0], logits.shape[1])
+        var gradient = Tensor(zeros: logits.shape)
+        var loss: Double = 0
+        var totalWeight: Float = 0
+        for i in 0..<n { totalWeight += classWeights?[labels[i]] ?? 1 }
+        for i in 0..<n {
+            let row = Array(logits.storage[(i * k)..<((i + 1) * k)])
+            let probabilities = Activation.softmax(row)
+            let weight = (classWeights?[labels[i]] ?? 1) / totalWeight
+            loss -= Double(weight) * log(Double(max(probabilities[labels[i]], 1e-12)))
+            for j in 0..<k {
+                gradient.storage[i * k + j] = weight * (probabilities[j] - (j == labels[i] ? 1 : 0))
+            }
+        }
+        return (Float(loss), gradient)
+    }
+
+    /// Binary cross-entropy on [N, 1] logits (the numerically stable form), positives
+    /// weighted by `positiveWeight`.
+    public static func binaryCrossEntropy(logits: Tensor, labels: [Int], positiveWeight: Float = 1) -> (Float, Tensor) {
+        let n = logits.shape[0]
+        var gradient = Tensor(zeros: logits.shape)
+        var loss: Double = 0
+        var totalWeight: Float = 0
+        for i in 0..<n { totalWeight += labels[i] == 1 ? positiveWeight : 1 }
+        for i in 0..<n {
+            let z = logits.storage[i]
+            let y: Float = labels[i] == 1 ? 1 : 0
+            let weight = (labels[i] == 1 ? positiveWeight : 1) / totalWeight
+            // log(1 + e^z) − y·z, computed without overflow.
+            loss += Double(weight * (max(z, 0) - z * y + log1p(exp(-abs(z)))))
+            gradient.storage[i] = weight * (Activation.sigmoid(z) - y)
+        }
+        return (Float(loss), gradient)
+    }
+}
+
+public enum Activation {
+    public static func sigmoid(_ z: Float) -> Float { z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z)) }
+
+    public static func softmax(_ logits: [Float]) -> [Float] {
+        let top = logits.max() ?? 0
+        let exps = logits.map { exp($0 - top) }
+        let sum = exps.reduce(0, +)
+        return exps.map { $0 / sum }
+    }
+}
+
+/// Adam with decoupled weight decay (AdamW: Loshchilov & Hutter, ICLR 2019).
+public final class AdamW {
+    public var learningRate: Float
+    public let beta1: Float
+    public let beta2: Float
+    public let epsilon: Float
+    public let weightDecay: Float
+    var step = 0
+    var moments: [ObjectIdentifier: (m: [Float], v: [Float])] = [:]
+
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 1e-4) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+    }
+
+    public func update(_ parameters: [Parameter]) {
+        step += 1
+        let correction1 = 1 - pow(beta1, Float(step))
+        let correction2 = 1 - pow(beta2, Float(step))
+        for parameter in parameters {
+            let key = ObjectIdentifier(parameter)
+            var (m, v) = moments[key] ?? ([Float](repeating: 0, count: parameter.value.count), [Float](repeating: 0, count: parameter.value.count))
+            // Decay applies to weights, not to biases or normalisation parameters (1-D tensors).
+            let decay = parameter.value.shape.count > 1 ? weightDecay : 0
+            for index in 0..<parameter.value.count {
+                let g = parameter.gradient.storage[index]
+                m[index] = beta1 * m[index] + (1 - beta1) * g
+                v[index] = beta2 * v[index] + (1 - beta2) * g * g
+                let update = (m[index] / correction1) / ((v[index] / correction2).squareRoot() + epsilon)
+                parameter.value.storage[index] -= learningRate * (update + decay * parameter.value.storage[index])
+            }
+            moments[key] = (m, v)
+        }
+    }
+}

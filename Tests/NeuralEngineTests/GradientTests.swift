@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+
+@testable import NeuralEngine
+
+/// A random tensor with values in [-1, 1).
+func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+    var rng = SeededGenerator(seed: seed)
+    return Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in 2 * rng.uniform() - 1 })
+}
+
+/// Checks a layer's backward pass against central finite differences of the scalar
+/// L = Σ output ⊙ R (R random), for the input and for every parameter. Float32 arithmetic
+/// limits the agreement to about 1e-2 relative, so that is the tolerance.
+func checkGradients(_ layer: Layer, input: Tensor, seed: UInt64 = 7, step: Float = 1e-2, tolerance: Float = 2e-2) {
+    let projection = randomTensor(layer.forward(input, training: true).shape, seed: seed)
+    func loss(_ x: Tensor) -> Float {
+        let y = layer.forward(x, training: true)
+        return zip(y.storage, projection.storage).reduce(0) { $0 + $1.0 * $1.1 }
+    }
+    layer.parameters.forEach { $0.zeroGradient() }
+    _ = layer.forward(input, training: true)
+    let analytic = layer.backward(projection)
+    var numeric = input
+    for index in input.storage.indices {
+        var plus = input
+        var minus = input
+        plus.storage[index] += step
+        minus.storage[index] -= step
+        numeric.storage[index] = (loss(plus) - loss(minus)) / (2 * step)
+    }
+    expectClose(analytic.storage, numeric.storage, tolerance: tolerance, what: "\(layer.specification.kind) input")
+    for parameter in layer.parameters {
+        let saved = parameter.gradient.storage
+        var numericParameter = [Float](repeating: 0, count: parameter.value.count)
+        for index in parameter.value.storage.indices {
+            let original = parameter.value.storage[index]
+            parameter.value.storage[index] = original + step
+            let up = loss(input)
+            parameter.value.storage[index] = original - step
+            let down = loss(input)
+            parameter.value.storage[index] = original
+            numericParameter[index] = (up - down) / (2 * step)
+        }
+        expectClose(saved, numericParameter, tolerance: tolerance, what: "\(layer.specification.kind) \(parameter.name)")
+    }
+}
+
+func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
+    let scale = max(1, b.map(abs).max() ?? 1)
+    let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+    #expect(worst <= tolerance * scale, "\(what): max difference \(worst) (scale \(scale))")
+}
+
+@Test func convolutionGradients() {
+    var rng = SeededGenerator(seed: 1)
+    for (stride, padding, dilation) in [(1, 0, 1), (2, 1, 1), (1, 2, 2)] {
+        let conv = Conv2D(inputChannels: 2, outputChannels: 3, kernel: 3, stride: stride, padding: padding, dilation: dilation, rng: &rng)
+        checkGradients(conv, input: randomTensor([2, 2, 7, 6], seed: 3))
+    }
+}
+
+@Test func batchNormGradients() {
+    let bn = BatchNorm2D(channels: 3)
+    bn.gamma.value.storage = [1.5, 0.5, -1]
+    bn.beta.value.storage = [0.1, -0.2, 0.3]
+    checkGradients(bn, input: randomTensor([2, 3, 4, 4], seed: 5), step: 5e-3, tolerance: 3e-2)
+}
+
+@Test func activationPoolingAndDenseGradients() {
+    // Distinct values on a shuffled grid (spacing 2/72, offset by half a step from 0), so a
+    // finite-difference step of 1e-3 never crosses ReLU's kink or changes a pooling winner.
+    var rng = SeededGenerator(seed: 9)
+    var grid = (0..<72).map { (Float($0) + 0.5) / 36 - 1 }
+    grid.shuffle(using: &rng)
+    let input = Tensor(shape: [2, 1, 6, 6], storage: grid)
+    checkGradients(ReLU(), input: input, step: 1e-3)
+    checkGradients(ReLU(slope: 0.1), input: input, step: 1e-3)
+    checkGradients(Pool2D(.max, kernel: 2), input: input, step: 1e-3)
+    checkGradients(Pool2D(.average, kernel: 3, stride: 2), input: input, step: 1e-3)
+    checkGradients(GlobalAveragePool(), input: input, step: 1e-3)
+    checkGradients(Dense(inputs: 5, outputs: 4, rng: &rng), input: randomTensor([3, 5], seed: 4))
+}
+
+@Test func lossGradientsMatchFiniteDifferences() {
+    let logits = randomTensor([4, 3], seed: 8)
+    let labels = [0, 2, 1, 2]
+    let (_, gradient) = Loss.softmaxCrossEntropy(logits: logits, labels: labels, classWeights: [1, 2, 0.5])
+    var numeric = [Float](repeating: 0, count: logits.count)
+    for index in logits.storage.indices {
+        var plus = logits
+        var minus = logits
+        plus.storage[index] += 1e-2
+        minus.storage[index] -= 1e-2
+        numeric[index] =
+            (Loss.softmaxCrossEntropy(logits: plus, labels: labels, classWeights: [1, 2, 0.5]).0
+                - Loss.softmaxCrossEntropy(logits: minus, labels: labels, classWeights: [1, 2, 0.5]).0) / 2e-2
+    }
+    expectClose(gradient.storage, numeric, tolerance: 1e-2, what: "softmax cross-entropy")
+
+    let binary = randomTensor([5, 1], seed: 12)
+    let binaryLabels = [1, 0, 0, 1, 1]
+    let (_, binaryGradient) = Loss.binaryCrossEntropy(logits: binary, labels: binaryLabels, positiveWeight: 3)
+    var binaryNumeric = [Float](repeating: 0, count: binary.count)
+    for index in binary.storage.indices {
+        var plus = binary
+        var minus = binary
+        plus.storage[index] += 1e-2
+        minus.storage[index] -= 1e-2
+        binaryNumeric[index] =
+            (Loss.binaryCrossEntropy(logits: plus, labels: binaryLabels, positiveWeight: 3).0
+                - Loss.binaryCrossEntropy(logits: minus, labels: binaryLabels, positiveWeight: 3).0) / 2e-2
+    }
+    expectClose(binaryGradient.storage, binaryNumeric, tolerance: 1e-2, what: "binary cross-entropy")
+    // Known value: logit 0 gives log 2 whatever the label.
+    #expect(abs(Loss.binaryCrossEntropy(logits: Tensor(zeros: [1, 1]), labels: [1]).0 - log(2)) < 1e-6)
+}
+
+@Test func dropoutIsIdentityAtInferenceAndScalesInTraining() {
+    let dropout = Dropout(rate: 0.5, seed: 3)
+    let input = Tensor(shape: [1, 1000], storage: [Float](repeating: 1, count: 1000))
+    #expect(dropout.forward(input, training: false) == input)
+    let trained = dropout.forward(input, training: true)
+    #expect(trained.storage.allSatisfy { $0 == 0 || $0 == 2 })
+    let kept = trained.storage.filter { $0 > 0 }.count
+    #expect(kept > 400 && kept < 600)
+    #expect(dropout.backward(input).storage == trained.storage)
+}
+
+@Test func batchNormUsesRunningStatisticsAtInference() {
+    let bn = BatchNorm2D(channels: 1, momentum: 1)
+    let input = Tensor(shape: [1, 1, 2, 2], storage: [1, 2, 3, 4])
+    _ = bn.forward(input, training: true)
+    #expect(abs(bn.runningMean.value.storage[0] - 2.5) < 1e-6)
+    // Unbiased running variance: var of 1...4 is 1.25, unbiased 5/3.
+    #expect(abs(bn.runningVariance.value.storage[0] - 5.0 / 3.0) < 1e-5)
+    let output = bn.forward(input, training: false)
+    #expect(abs(output.storage[0] - (1 - 2.5) / (5.0 / 3.0 + 1e-5).squareRoot()) < 1e-5)
+}
+
+/// A tiny CNN learns to tell images with a bright disk from images without one.
+@Test func smallNetworkLearnsASyntheticTask() {
+    var rng = SeededGenerator(seed: 42)
+    func sample(_ positive: Bool) -> [Float] {
+        var image = (0..<(16 * 16)).map { _ in 0.3 * rng.uniform() }
+        if positive {
+            let cx = 4 + Int(rng.uniform() * 8)
+            let cy = 4 + Int(rng.uniform() * 8)
+            for y in 0..<16 { for x in 0..<16 where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= 6 { image[y * 16 + x] = 1 } }
+        }
+        return image
+    }
+    var initRNG = SeededGenerator(seed: 1)
+    let network = Sequential([
+        Conv2D(inputChannels: 1, outputChannels: 8, kernel: 3, padding: 1, rng: &initRNG), BatchNorm2D(channels: 8), ReLU(),
+        Pool2D(.max, kernel: 2),
+        Conv2D(inputChannels: 8, outputChannels: 8, kernel: 3, padding: 1, rng: &initRNG), ReLU(),
+        GlobalAveragePool(), Dense(inputs: 8, outputs: 2, rng: &initRNG),
+    ])
+    let optimizer = AdamW(learningRate: 0.01)
+    for _ in 0..<60 {
+        var batch: [Float] = []
+        var labels: [Int] = []
+        for i in 0..<16 {
+            batch += sample(i % 2 == 0)
+            labels.append(i % 2 == 0 ? 1 : 0)
+        }
+        network.zeroGradients()
+        let logits = network.forward(Tensor(shape: [16, 1, 16, 16], storage: batch), training: true)
+        let (_, gradient) = Loss.softmaxCrossEntropy(logits: logits, labels: labels)
+        network.backward(gradient)
+        optimizer.update(network.parameters)
+    }
+    var correct = 0
+    for i in 0..<100 {
+        let positive = i % 2 == 0
+        let logits = network.forward(Tensor(shape: [1, 1, 16, 16], storage: sample(positive)), training: false)
+        if (logits.storage[1] > logits.storage[0]) == positive { correct += 1 }
+    }
+    #expect(correct >= 95, "accuracy \(correct)/100")
+}
