@@ -43,6 +43,9 @@ let package = Package(
         .target(name: "NIfTIIO", dependencies: ["VolumeCore", "CNIfTI"]),
         .target(name: "HDF5Store", dependencies: ["CHDF5"]),
         .target(name: "NeuralEngine", dependencies: ["COpenBLAS"]),
+        .target(
+            name: "ModelStore",
+            dependencies: ["NeuralEngine", "HDF5Store", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Radiograph", dependencies: ["VolumeCore", "DICOMSeries", "CImageCodecs"]),
         .target(name: "Overview", dependencies: ["VolumeCore", "Radiograph"]),
         .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO"]),
@@ -66,6 +69,7 @@ let package = Package(
         .testTarget(name: "NIfTIIOTests", dependencies: ["TestSupport", "NIfTIIO", "VolumeCore"]),
         .testTarget(name: "HDF5StoreTests", dependencies: ["TestSupport", "HDF5Store"]),
         .testTarget(name: "NeuralEngineTests", dependencies: ["TestSupport", "NeuralEngine"]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["TestSupport", "ModelStore", "NeuralEngine"]),
         .testTarget(name: "RadiographTests", dependencies: ["TestSupport", "Radiograph", "VolumeCore", "DICOMSeries"]),
         .testTarget(name: "OverviewTests", dependencies: ["TestSupport", "Overview", "VolumeCore"]),
         .testTarget(name: "PhantomTests", dependencies: ["TestSupport", "Phantom", "VolumeCore"]),

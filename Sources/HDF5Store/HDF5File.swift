@@ -75,7 +75,6 @@ public final class HDF5File {
         precondition(shape.allSatisfy { $0 > 0 }, "writeDataset needs every extent > 0, got \(shape)")
         precondition(values.count == shape.reduce(1, *), "\(values.count) values do not fill shape \(shape)")
         precondition((0...9).contains(gzipLevel), "gzip level must be 0...9, got \(gzipLevel)")
-        let file = openFileID()
         let dims = shape.map { hsize_t($0) }
         let space = try check(H5Screate_simple(3, dims, nil), "create a dataspace", file: path, object: datasetPath)
         defer { H5Sclose(space) }
@@ -87,6 +86,27 @@ public final class HDF5File {
         try check(H5Pset_shuffle(creation), "add the shuffle filter", file: path, object: datasetPath)
         try check(H5Pset_deflate(creation, UInt32(gzipLevel)), "add the gzip filter", file: path, object: datasetPath,
                   hint: "this HDF5 library may lack zlib")
+        try write(datasetPath, values: values, space: space, creation: creation)
+    }
+
+    /// Writes a small array of any rank (model parameters, tables) contiguously, without
+    /// chunking or compression. A count that does not fill the shape is a programmer error.
+    /// The corresponding C functions are `H5Dcreate2` and `H5Dwrite`.
+    public func writeArray<Element: HDF5Element>(_ datasetPath: String, values: [Element], shape: [Int]) throws(HDF5Error) {
+        precondition(!shape.isEmpty && shape.allSatisfy { $0 > 0 }, "writeArray needs extents > 0, got \(shape)")
+        precondition(values.count == shape.reduce(1, *), "\(values.count) values do not fill shape \(shape)")
+        let dims = shape.map { hsize_t($0) }
+        let space = try check(
+            H5Screate_simple(Int32(dims.count), dims, nil), "create a dataspace", file: path, object: datasetPath)
+        defer { H5Sclose(space) }
+        try write(datasetPath, values: values, space: space, creation: lct_h5p_default())
+    }
+
+    /// Creates the dataset (and missing parent groups) and writes every value.
+    private func write<Element: HDF5Element>(
+        _ datasetPath: String, values: [Element], space: hid_t, creation: hid_t
+    ) throws(HDF5Error) {
+        let file = openFileID()
         let links = try intermediateGroupsLinkList(for: datasetPath)
         defer { H5Pclose(links) }
         let type = Element.hdf5ElementType.nativeTypeID

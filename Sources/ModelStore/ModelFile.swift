@@ -1,0 +1,166 @@
+import Crypto
+import Foundation
+import HDF5Store
+import NeuralEngine
+
+/// What a model expects as input.
+public struct ModelInput: Codable, Sendable, Hashable {
+    public var width: Int
+    public var height: Int
+    public var channels: Int
+    /// How pixels become 0...1, e.g. "lung window L -600 W 1500" or "percentile-0.5-99.5".
+    public var normalization: String
+
+    public init(width: Int, height: Int, channels: Int, normalization: String) {
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.normalization = normalization
+    }
+}
+
+/// The model card: what the model is for, what it was trained on, how well it did.
+public struct ModelCard: Codable, Sendable {
+    public var name: String
+    public var task: String
+    public var intendedUse: String
+    public var trainingData: String
+    public var dataTerms: String
+    /// Metric name → "mean ± sd (split)".
+    public var metrics: [String: String]
+    public var knownBiases: [String]
+    public var createdBy: String
+
+    public init(
+        name: String, task: String, intendedUse: String = "research only; not for clinical use", trainingData: String,
+        dataTerms: String, metrics: [String: String] = [:], knownBiases: [String] = [], createdBy: String
+    ) {
+        self.name = name
+        self.task = task
+        self.intendedUse = intendedUse
+        self.trainingData = trainingData
+        self.dataTerms = dataTerms
+        self.metrics = metrics
+        self.knownBiases = knownBiases
+        self.createdBy = createdBy
+    }
+}
+
+/// Everything about a model except its numbers: stored as JSON in the file's `architecture`
+/// attribute.
+public struct ModelDescription: Codable, Sendable {
+    public var format = "lungct-model-1"
+    public var layers: [LayerSpecification]
+    public var input: ModelInput
+    public var classes: [String]
+    public var card: ModelCard
+
+    public init(layers: [LayerSpecification], input: ModelInput, classes: [String], card: ModelCard) {
+        self.layers = layers
+        self.input = input
+        self.classes = classes
+        self.card = card
+    }
+}
+
+/// A model file lungct will not use, with the reason. Exit code 4 (README).
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+    public static let exitCode: Int32 = 4
+}
+
+/// One HDF5 file per model: the description as JSON (`/` attribute `architecture`), one
+/// float32 dataset per parameter and buffer under `/parameters/<layer index>_<kind>/<name>`.
+public enum ModelFile {
+    public static func save(_ network: Sequential, description: ModelDescription, to path: String) throws(ModelError) {
+        do throws(HDF5Error) {
+            let file = try HDF5File(creating: path)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            guard let json = try? encoder.encode(description) else {
+                throw HDF5Error(operation: "encode", file: path, message: "the model description is not encodable")
+            }
+            try file.setAttribute("architecture", .string(String(decoding: json, as: UTF8.self)), at: "/")
+            for (index, layer) in network.layers.enumerated() {
+                for parameter in layer.parameters + layer.buffers {
+                    try file.writeArray(
+                        datasetPath(index, layer, parameter), values: parameter.value.storage, shape: parameter.value.shape)
+                }
+            }
+            try file.close()
+        } catch {
+            throw ModelError(path: path, message: "cannot write the model: \(error)")
+        }
+    }
+
+    static func datasetPath(_ index: Int, _ layer: Layer, _ parameter: Parameter) -> String {
+        "/parameters/\(String(format: "%03d", index))_\(layer.specification.kind)/\(parameter.name)"
+    }
+
+    /// Loads a model after checking its SHA-256 against `manifest` (lines "<sha256>  <file name>",
+    /// as sha256sum writes them); a missing entry or a mismatch is refused.
+    public static func load(_ path: String, manifest: String?) throws(ModelError) -> (Sequential, ModelDescription) {
+        if let manifest { try verify(path, manifest: manifest) }
+        do throws(HDF5Error) {
+            let file = try HDF5File(openingForReading: path)
+            guard case .string(let json) = try file.attribute("architecture", at: "/"),
+                let description = try? JSONDecoder().decode(ModelDescription.self, from: Data(json.utf8))
+            else {
+                throw HDF5Error(operation: "read", file: path, message: "no readable model description (architecture attribute)")
+            }
+            let network: Sequential
+            do {
+                network = try Architecture.build(description.layers)
+            } catch {
+                throw HDF5Error(operation: "build", file: path, message: "\(error)")
+            }
+            for (index, layer) in network.layers.enumerated() {
+                for parameter in layer.parameters + layer.buffers {
+                    let array = try file.readDataset(datasetPath(index, layer, parameter), as: Float.self)
+                    guard array.shape == parameter.value.shape else {
+                        throw HDF5Error(
+                            operation: "read", file: path, object: datasetPath(index, layer, parameter),
+                            message: "shape \(array.shape), the architecture needs \(parameter.value.shape)")
+                    }
+                    parameter.value = Tensor(shape: array.shape, storage: array.values)
+                }
+            }
+            try file.close()
+            return (network, description)
+        } catch {
+            throw ModelError(path: path, message: "cannot load the model: \(error)")
+        }
+    }
+
+    /// SHA-256 of a file, hex.
+    public static func sha256(_ path: String) throws(ModelError) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError(path: path, message: "model file missing or unreadable")
+        }
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Refuses a model whose SHA-256 is not the one `manifest` lists for its file name.
+    public static func verify(_ path: String, manifest: String) throws(ModelError) {
+        guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else {
+            throw ModelError(path: path, message: "manifest \(manifest) missing or unreadable")
+        }
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        let expected = text.split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 2, parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "*")) == name else { return nil }
+            return String(parts[0]).lowercased()
+        }.first
+        guard let expected else {
+            throw ModelError(path: path, message: "not listed in \(manifest): refusing an unknown model")
+        }
+        let actual = try sha256(path)
+        guard actual == expected else {
+            throw ModelError(
+                path: path,
+                message: "SHA-256 \(actual) does not match \(expected) in \(manifest): the file was changed or damaged")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import ModelStore
+import NeuralEngine
+import Testing
+import TestSupport
+
+func smallNetwork(seed: UInt64) throws -> Sequential {
+    try Architecture.build(
+        [
+            LayerSpecification(kind: "conv2d", inputChannels: 1, outputChannels: 4, kernel: 3, padding: 1),
+            LayerSpecification(kind: "batchnorm2d", outputChannels: 4), LayerSpecification(kind: "relu"),
+            LayerSpecification(kind: "maxpool2d", kernel: 2), LayerSpecification(kind: "globalavgpool"),
+            LayerSpecification(kind: "dropout", rate: 0.2),
+            LayerSpecification(kind: "dense", inputChannels: 4, outputChannels: 2),
+        ], seed: seed)
+}
+
+func description(_ network: Sequential) -> ModelDescription {
+    ModelDescription(
+        layers: network.specification, input: ModelInput(width: 8, height: 8, channels: 1, normalization: "test"),
+        classes: ["negative", "positive"],
+        card: ModelCard(name: "test", task: "unit test", trainingData: "none", dataTerms: "none", createdBy: "tests"))
+}
+
+@Test func aSavedModelLoadsToTheSameOutputs() throws {
+    let folder = try temporaryDirectory()
+    let network = try smallNetwork(seed: 3)
+    // Move the batch-norm running statistics away from their defaults so they must be saved.
+    let input = Tensor(shape: [2, 1, 8, 8], storage: (0..<128).map { Float($0 % 13) / 13 })
+    _ = network.forward(input, training: true)
+    let path = folder + "/m.h5"
+    try ModelFile.save(network, description: description(network), to: path)
+    let manifest = folder + "/MANIFEST"
+    try "\(try ModelFile.sha256(path))  m.h5\n".write(toFile: manifest, atomically: true, encoding: .utf8)
+    let (loaded, loadedDescription) = try ModelFile.load(path, manifest: manifest)
+    #expect(loadedDescription.classes == ["negative", "positive"])
+    #expect(loadedDescription.card.intendedUse.contains("not for clinical use"))
+    #expect(loaded.forward(input, training: false) == network.forward(input, training: false))
+}
+
+@Test func aChangedOrUnlistedModelIsRefused() throws {
+    let folder = try temporaryDirectory()
+    let network = try smallNetwork(seed: 4)
+    let path = folder + "/m.h5"
+    try ModelFile.save(network, description: description(network), to: path)
+    let manifest = folder + "/MANIFEST"
+    try "\(String(repeating: "0", count: 64))  m.h5\n".write(toFile: manifest, atomically: true, encoding: .utf8)
+    #expect { try ModelFile.load(path, manifest: manifest) } throws: { String(describing: $0).contains("does not match") }
+    try "\(try ModelFile.sha256(path))  other.h5\n".write(toFile: manifest, atomically: true, encoding: .utf8)
+    #expect { try ModelFile.load(path, manifest: manifest) } throws: { String(describing: $0).contains("not listed") }
+    #expect(ModelError.exitCode == 4)
+}
