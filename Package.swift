@@ -54,6 +54,7 @@ let package = Package(
             name: "LungCTKit",
             dependencies: [
                 "VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph", "Phantom", "LungSegmentation", "HDF5Store", "Overview",
+                "NeuralEngine", "ModelStore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

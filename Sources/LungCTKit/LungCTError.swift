@@ -8,12 +8,15 @@ public enum LungCTError: Error, CustomStringConvertible, Sendable {
     case outputFailed(String)
     /// The arguments name something that is not there (for example an unknown --series).
     case usage(String)
+    /// A model file is missing, damaged or not listed in Weights/MANIFEST with its SHA-256.
+    case modelInvalid(String)
 
     public var exitCode: Int32 {
         switch self {
         case .usage: 1
         case .nothingToAnalyse: 2
         case .inputFailed: 3
+        case .modelInvalid: 4
         case .outputFailed: 5
         }
     }
@@ -22,7 +25,7 @@ public enum LungCTError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .nothingToAnalyse(let input, let details):
             return "\(input): nothing to analyse. \(details)"
-        case .inputFailed(let message), .outputFailed(let message), .usage(let message):
+        case .inputFailed(let message), .outputFailed(let message), .usage(let message), .modelInvalid(let message):
             return message
         }
     }

@@ -40,3 +40,24 @@ public enum Architecture {
         return Sequential(layers)
     }
 }
+
+extension Architecture {
+    /// lungct's fully convolutional classifier: three conv–BN–ReLU–pool blocks and one more
+    /// conv block, then a 1×1 convolution to one logit per class at every location (the map
+    /// that becomes the probability or class-activation map), then global average pooling to
+    /// the image's logits. `width` sets the channel counts (width, 2·width, 4·width, 4·width).
+    public static func fullyConvolutional(inputChannels: Int = 1, classes: Int, width: Int = 16) -> [LayerSpecification] {
+        var layers: [LayerSpecification] = []
+        var channels = inputChannels
+        for (block, out) in [width, 2 * width, 4 * width, 4 * width].enumerated() {
+            layers.append(LayerSpecification(kind: "conv2d", inputChannels: channels, outputChannels: out, kernel: 3, padding: 1, bias: false))
+            layers.append(LayerSpecification(kind: "batchnorm2d", outputChannels: out))
+            layers.append(LayerSpecification(kind: "relu"))
+            if block < 3 { layers.append(LayerSpecification(kind: "maxpool2d", kernel: 2)) }
+            channels = out
+        }
+        layers.append(LayerSpecification(kind: "conv2d", inputChannels: channels, outputChannels: classes, kernel: 1, bias: true))
+        layers.append(LayerSpecification(kind: "globalavgpool"))
+        return layers
+    }
+}
