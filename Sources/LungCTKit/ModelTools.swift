@@ -37,7 +37,7 @@ public enum ModelTools {
         public var minimumSeconds: Double
     }
 
-    /// Runs the model (inference mode) on `input` (raw little-endian float32, N×C×H×W with
+    /// Runs the model (inference mode, batch norms folded into the convolutions) on `input` (raw little-endian float32, N×C×H×W with
     /// the model's C, H, W) and writes the logits as raw float32 to `output`.
     public static func run(
         model: String, manifest: String?, input: String, batch: Int, output: String?, repeats: Int
@@ -58,11 +58,12 @@ public enum ModelTools {
         }
         let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         let tensor = Tensor(shape: [batch, spec.channels, spec.height, spec.width], storage: values)
+        let inference = network.foldedForInference()
         var times: [Double] = []
         var logits = Tensor(zeros: [0])
         for _ in 0..<max(1, repeats) {
             let start = DispatchTime.now().uptimeNanoseconds
-            logits = network.forward(tensor, training: false)
+            logits = inference.forward(tensor, training: false)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         if let output {

@@ -179,3 +179,22 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
     }
     #expect(correct >= 95, "accuracy \(correct)/100")
 }
+
+@Test func foldingBatchNormKeepsInferenceOutputs() throws {
+    let network = try Architecture.build(Architecture.fullyConvolutional(classes: 3, width: 4), seed: 5)
+    let input = randomTensor([2, 1, 32, 32], seed: 6)
+    // Give the batch norms non-trivial running statistics and affine parameters.
+    for _ in 0..<3 { _ = network.forward(input, training: true) }
+    for case let bn as BatchNorm2D in network.layers {
+        for channel in 0..<bn.gamma.value.count {
+            bn.gamma.value.storage[channel] = 0.5 + Float(channel) * 0.1
+            bn.beta.value.storage[channel] = Float(channel) * 0.05 - 0.1
+        }
+    }
+    let folded = network.foldedForInference()
+    #expect(folded.layers.count < network.layers.count)
+    #expect(!folded.layers.contains { $0 is BatchNorm2D })
+    expectClose(
+        folded.forward(input, training: false).storage, network.forward(input, training: false).storage, tolerance: 1e-4,
+        what: "folded network")
+}
