@@ -198,3 +198,41 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
         folded.forward(input, training: false).storage, network.forward(input, training: false).storage, tolerance: 1e-4,
         what: "folded network")
 }
+
+/// The trainer reaches near-perfect validation accuracy on a synthetic task, keeps its best
+/// epoch, and repeats exactly for a seed.
+@Test func trainerLearnsAndRepeatsForASeed() throws {
+    var rng = SeededGenerator(seed: 9)
+    var pixels: [Float] = []
+    var labels: [Int] = []
+    for i in 0..<120 {
+        let positive = i % 2 == 0
+        var image = (0..<(24 * 24)).map { _ in 0.3 * rng.uniform() }
+        if positive {
+            let cx = 6 + Int(rng.uniform() * 12)
+            let cy = 6 + Int(rng.uniform() * 12)
+            for y in 0..<24 { for x in 0..<24 where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= 9 { image[y * 24 + x] = 1 } }
+        }
+        pixels += image
+        labels.append(positive ? 1 : 0)
+    }
+    let data = LabeledImages(channels: 1, height: 24, width: 24, pixels: pixels, labels: labels)
+    var options = TrainingOptions()
+    options.epochs = 12
+    options.seed = 3
+    func train() throws -> (TrainingResult, [[Float]]) {
+        let network = try Architecture.build(Architecture.fullyConvolutional(classes: 2, width: 4), seed: 3)
+        let result = Trainer.fit(
+            network, data: data, trainIndices: Array(0..<90), validationIndices: Array(90..<120), options: options, classes: 2,
+            augment: { image, rng in if rng.uniform() < 0.5 { image.reverse() } })
+        return (result, Trainer.predict(network, data: data, indices: Array(90..<120), batchSize: 8))
+    }
+    let (first, probabilities) = try train()
+    let best = first.history[first.bestEpoch - 1]
+    #expect((best.validationAccuracy ?? 0) >= 0.95, "\(first.history.map { ($0.validationAccuracy ?? 0) })")
+    let correct = (90..<120).filter { (probabilities[$0 - 90][1] > 0.5) == (labels[$0] == 1) }.count
+    #expect(correct >= 28)
+    let (second, again) = try train()
+    #expect(second.history.map(\.trainLoss) == first.history.map(\.trainLoss))
+    #expect(again == probabilities)
+}
