@@ -50,6 +50,7 @@ let package = Package(
         .target(name: "Overview", dependencies: ["VolumeCore", "Radiograph"]),
         .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO"]),
         .target(name: "LungSegmentation", dependencies: ["VolumeCore"]),
+        .target(name: "ModelEvaluation"),
         .target(
             name: "LungCTKit",
             dependencies: [
@@ -77,6 +78,7 @@ let package = Package(
         .testTarget(name: "LungSegmentationTests", dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
         .testTarget(
             name: "LungCTKitTests", dependencies: ["TestSupport", "LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore", "HDF5Store"]),
+        .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),
     ]
 )
