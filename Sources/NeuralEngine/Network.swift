@@ -160,3 +160,30 @@ extension Conv2D {
         return folded
     }
 }
+
+extension Sequential {
+    /// For a fully convolutional network that ends in global average pooling: the per-location
+    /// logits before the pooling, [N, classes, h, w]. Their mean over locations is exactly the
+    /// image's logits, which is what makes them class-activation maps (Zhou et al., CVPR 2016)
+    /// and, through a softmax at each location, per-location probability maps. Nil when the
+    /// last layer is not global average pooling.
+    public func logitMaps(_ input: Tensor) -> Tensor? {
+        guard layers.last is GlobalAveragePool else { return nil }
+        return layers.dropLast().reduce(input) { $1.forward($0, training: false) }
+    }
+
+    /// Per-location class probabilities: a softmax over the classes at every location of
+    /// `logitMaps`, [N, classes, h, w].
+    public func probabilityMaps(_ input: Tensor) -> Tensor? {
+        guard var maps = logitMaps(input) else { return nil }
+        let (n, k, plane) = (maps.shape[0], maps.shape[1], maps.shape[2] * maps.shape[3])
+        for image in 0..<n {
+            for location in 0..<plane {
+                let logits = (0..<k).map { maps.storage[(image * k + $0) * plane + location] }
+                let probabilities = Activation.softmax(logits)
+                for c in 0..<k { maps.storage[(image * k + c) * plane + location] = probabilities[c] }
+            }
+        }
+        return maps
+    }
+}

@@ -236,3 +236,22 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
     #expect(second.history.map(\.trainLoss) == first.history.map(\.trainLoss))
     #expect(again == probabilities)
 }
+
+@Test func logitMapsAverageToTheImageLogits() throws {
+    let network = try Architecture.build(Architecture.fullyConvolutional(classes: 3, width: 4), seed: 8).foldedForInference()
+    let input = randomTensor([2, 1, 32, 32], seed: 2)
+    let logits = network.forward(input, training: false)
+    let maps = try #require(network.logitMaps(input))
+    #expect(maps.shape == [2, 3, 4, 4])
+    for image in 0..<2 {
+        for c in 0..<3 {
+            let plane = maps.storage[((image * 3 + c) * 16)..<((image * 3 + c + 1) * 16)]
+            #expect(abs(plane.reduce(0, +) / 16 - logits.storage[image * 3 + c]) < 1e-5)
+        }
+    }
+    let probabilities = try #require(network.probabilityMaps(input))
+    for location in 0..<16 {
+        let sum = (0..<3).map { probabilities.storage[$0 * 16 + location] }.reduce(0, +)
+        #expect(abs(sum - 1) < 1e-5)
+    }
+}
