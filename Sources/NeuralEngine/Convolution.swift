@@ -1,3 +1,6 @@
+import Dispatch
+import Foundation
+
 /// 2D convolution as im2col followed by one matrix multiplication per image.
 public enum Convolution {
     /// The output height and width of a convolution, as in PyTorch's `Conv2d`:
@@ -59,35 +62,45 @@ public enum Convolution {
         // A 1×1 kernel with unit stride and no padding sees each input image as its own
         // column matrix (C × H·W), so the copy through im2col is skipped.
         let pointwise = kernel == 1 && stride == 1 && padding == 0
-        var columns = [Float](repeating: 0, count: pointwise ? 0 : layout.columnsPerImage)
+        // Images of a batch run in parallel, each with a single-threaded product: the
+        // products are too small for OpenBLAS to split well (see benchmarks/onnx.sh's profile).
+        let parallel = layout.batch > 1
+        if parallel { GEMM.setThreads(1) }
+        defer { if parallel { GEMM.setThreads(ProcessInfo.processInfo.activeProcessorCount) } }
         input.storage.withUnsafeBufferPointer { source in
             weights.storage.withUnsafeBufferPointer { weights in
-                columns.withUnsafeMutableBufferPointer { columns in
-                    output.withUnsafeMutableBufferPointer { output in
-                        for image in 0..<layout.batch {
-                            let result = UnsafeMutableBufferPointer(
-                                rebasing: output[(image * outputPerImage)..<((image + 1) * outputPerImage)])
-                            if let bias {
-                                for channel in 0..<outputChannels {
-                                    let start = channel * layout.locations
-                                    result[start..<(start + layout.locations)].update(repeating: bias[channel])
-                                }
+                output.withUnsafeMutableBufferPointer { output in
+                    let shared = SharedBuffers(source: source, weights: weights, output: output)
+                    let work: @Sendable (Int) -> Void = { image in
+                        let result = UnsafeMutableBufferPointer(
+                            rebasing: shared.output[(image * outputPerImage)..<((image + 1) * outputPerImage)])
+                        if let bias {
+                            for channel in 0..<outputChannels {
+                                let start = channel * layout.locations
+                                result[start..<(start + layout.locations)].update(repeating: bias[channel])
                             }
-                            let matrix: UnsafeBufferPointer<Float>
-                            if pointwise {
-                                matrix = UnsafeBufferPointer(
-                                    rebasing: source[(image * layout.inputPerImage)..<((image + 1) * layout.inputPerImage)])
-                            } else {
-                                layout.unfold(
-                                    image: source.baseAddress! + image * layout.inputPerImage, into: columns.baseAddress!)
-                                matrix = UnsafeBufferPointer(columns)
-                            }
-                            // output[o, p] = Σ_r weights[o, r] · columns[r, p] (+ the bias already there).
-                            GEMM.sgemm(
-                                m: outputChannels, n: layout.locations, k: layout.rows, a: weights, lda: layout.rows,
-                                b: matrix, ldb: layout.locations, beta: bias == nil ? 0 : 1, c: result,
-                                ldc: layout.locations)
                         }
+                        if pointwise {
+                            let matrix = UnsafeBufferPointer(
+                                rebasing: shared.source[(image * layout.inputPerImage)..<((image + 1) * layout.inputPerImage)])
+                            GEMM.sgemm(
+                                m: outputChannels, n: layout.locations, k: layout.rows, a: shared.weights, lda: layout.rows,
+                                b: matrix, ldb: layout.locations, beta: bias == nil ? 0 : 1, c: result, ldc: layout.locations)
+                            return
+                        }
+                        let columns = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.columnsPerImage)
+                        defer { columns.deallocate() }
+                        layout.unfold(image: shared.source.baseAddress! + image * layout.inputPerImage, into: columns.baseAddress!)
+                        // output[o, p] = Σ_r weights[o, r] · columns[r, p] (+ the bias already there).
+                        GEMM.sgemm(
+                            m: outputChannels, n: layout.locations, k: layout.rows, a: shared.weights, lda: layout.rows,
+                            b: UnsafeBufferPointer(columns), ldb: layout.locations, beta: bias == nil ? 0 : 1, c: result,
+                            ldc: layout.locations)
+                    }
+                    if parallel {
+                        DispatchQueue.concurrentPerform(iterations: layout.batch, execute: work)
+                    } else {
+                        work(0)
                     }
                 }
             }
@@ -129,8 +142,16 @@ extension Convolution {
     }
 }
 
+/// Buffers shared by the workers of one convolution: each writes only its own image's part
+/// of `output`, which is what makes the unchecked Sendable sound.
+private struct SharedBuffers: @unchecked Sendable {
+    let source: UnsafeBufferPointer<Float>
+    let weights: UnsafeBufferPointer<Float>
+    let output: UnsafeMutableBufferPointer<Float>
+}
+
 /// The sizes of one im2col problem, checked once, and the unfolding kernel.
-private struct Layout {
+private struct Layout: Sendable {
     let batch, channels, height, width: Int
     let kernel, stride, padding, dilation, output: Pair2D
 

@@ -27,6 +27,14 @@ public enum GEMM {
             c.baseAddress, blasint(ldc))
     }
 
+    /// How many threads OpenBLAS may use for one product. lungct sets 1 while it runs several
+    /// products in parallel itself (one per image of a batch), since splitting each small
+    /// product again mostly costs thread hand-offs. The corresponding C function is
+    /// `openblas_set_num_threads`.
+    public static func setThreads(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+
     /// `sgemm` on densely packed arrays: each stored matrix's row stride is its column count.
     /// The corresponding C function is `cblas_sgemm`.
     public static func sgemm(

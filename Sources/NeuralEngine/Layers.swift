@@ -194,7 +194,11 @@ public final class ReLU: Layer {
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         if training { self.input = input }
         var output = input
-        for index in output.storage.indices where output.storage[index] < 0 { output.storage[index] *= slope }
+        let slope = self.slope
+        // max(x, slope·x) is x for x ≥ 0 and slope·x below (slope < 1): no branch, vectorisable.
+        output.storage.withUnsafeMutableBufferPointer { values in
+            for index in values.indices { values[index] = max(values[index], slope * values[index]) }
+        }
         return output
     }
 
@@ -236,27 +240,34 @@ public final class Pool2D: Layer {
             argmax = [Int32](repeating: 0, count: output.count)
         }
         let area = Float(kernel * kernel)
-        for map in 0..<(n * c) {
-            let inBase = map * h * w
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    var best = -Float.infinity
-                    var bestIndex = 0
-                    var sum: Float = 0
-                    for i in 0..<kernel {
-                        for j in 0..<kernel {
-                            let index = inBase + (oy * stride + i) * w + ox * stride + j
-                            let v = input.storage[index]
-                            sum += v
-                            if v > best {
-                                best = v
-                                bestIndex = index
+        let (kernel, stride, isMax) = (self.kernel, self.stride, mode == .max)
+        input.storage.withUnsafeBufferPointer { source in
+            output.storage.withUnsafeMutableBufferPointer { destination in
+                argmax.withUnsafeMutableBufferPointer { winners in
+                    for map in 0..<(n * c) {
+                        let inBase = map * h * w
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                var best = -Float.infinity
+                                var bestIndex = 0
+                                var sum: Float = 0
+                                for i in 0..<kernel {
+                                    let row = inBase + (oy * stride + i) * w + ox * stride
+                                    for j in 0..<kernel {
+                                        let v = source[row + j]
+                                        sum += v
+                                        if v > best {
+                                            best = v
+                                            bestIndex = row + j
+                                        }
+                                    }
+                                }
+                                let out = (map * oh + oy) * ow + ox
+                                destination[out] = isMax ? best : sum / area
+                                if training { winners[out] = Int32(bestIndex) }
                             }
                         }
                     }
-                    let out = (map * oh + oy) * ow + ox
-                    output.storage[out] = mode == .max ? best : sum / area
-                    if training { argmax[out] = Int32(bestIndex) }
                 }
             }
         }
