@@ -54,6 +54,9 @@ public struct ModelDescription: Codable, Sendable {
     public var input: ModelInput
     public var classes: [String]
     public var card: ModelCard
+    /// Temperature that calibrates the logits (divide, then softmax), fitted on the
+    /// cross-validation folds' held-out predictions; nil when not calibrated.
+    public var temperature: Double?
 
     public init(layers: [LayerSpecification], input: ModelInput, classes: [String], card: ModelCard) {
         self.layers = layers

@@ -3,6 +3,7 @@ import DICOMSeries
 import Foundation
 import LungCTKit
 import LungSegmentation
+import NeuralEngine
 import Phantom
 
 @main
@@ -15,7 +16,7 @@ struct LungCT: ParsableCommand {
             4 model missing or hash mismatch, 5 an output could not be written.
             """,
         version: LungCTVersion.string,
-        subcommands: [Analyze.self, Info.self, Convert.self, PhantomCommand.self, ModelCommand.self])
+        subcommands: [Analyze.self, Info.self, Convert.self, PhantomCommand.self, Train.self, Evaluate.self, ModelCommand.self])
 
     /// ArgumentParser exits with 64 (EX_USAGE) on a usage error; lungct's documented code is 1.
     static func main() {
@@ -363,6 +364,140 @@ struct ModelRun: ParsableCommand {
                 try printJSON(result)
             } else {
                 print(String(format: "batch %d: %.4f s median over %d run(s)", result.batch, result.medianSeconds, result.repeats))
+            }
+        }
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a classifier on a folder of images with grouped k-fold cross-validation.",
+        discussion: """
+            DATA holds one subfolder per class (PNG, JPEG or DICOM images). Images named NAME%k
+            (and other parts of one figure from one article) stay in one fold. Each fold trains on
+            k-2 folds, stops early on one and is tested on the last; the final model is trained on
+            all images for the median best epoch count and calibrated (temperature) on the held-out
+            predictions. Writes OUT (the model, with its card), its line in MANIFEST beside it,
+            OUT's NAME.report.json (per-fold metrics, loss histories) and NAME.curves.png. Example:
+
+              lungct train --task ct --data ../shared/data/ct-slices --out Weights/ct-slices.h5 --folds 5
+            """)
+
+    @Option(help: "ct or cxr.")
+    var task: String
+
+    @Option(help: "Folder with one subfolder per class.")
+    var data: String
+
+    @Option(help: "The model file to write (.h5).")
+    var out: String
+
+    @Option(help: "Cross-validation folds.")
+    var folds = 5
+
+    @Option(help: "Maximum epochs per fold.")
+    var epochs = 30
+
+    @Option(help: "Random seed (initialisation, folds, shuffling, augmentation).")
+    var seed: UInt64 = 1
+
+    @Option(help: "Input size in pixels (square).")
+    var size = 128
+
+    @Option(help: "Channels of the first block.")
+    var width = 16
+
+    @Option(name: .customLong("batch-size"), help: "Images per batch.")
+    var batchSize = 16
+
+    @Option(name: .customLong("learning-rate"), help: "AdamW base learning rate (cosine schedule).")
+    var learningRate: Float = 2e-3
+
+    @Flag(name: .customLong("no-augment"), help: "Train without augmentation.")
+    var noAugment = false
+
+    @Flag(help: "Print the training report as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard task == "ct" || task == "cxr" else { throw ValidationError("--task must be ct or cxr") }
+        guard folds >= 3 else { throw ValidationError("--folds must be at least 3 (test, validation, training)") }
+        guard epochs >= 1, size >= 16, width >= 1, batchSize >= 1 else {
+            throw ValidationError("--epochs ≥ 1, --size ≥ 16, --width ≥ 1, --batch-size ≥ 1")
+        }
+    }
+
+    func run() throws {
+        try lungct.run {
+            var job = TrainJob(task: task, data: data, output: out)
+            job.folds = folds
+            job.size = size
+            job.width = width
+            job.augment = !noAugment
+            job.options.epochs = epochs
+            job.options.seed = seed
+            job.options.batchSize = batchSize
+            job.options.learningRate = learningRate
+            let report = try ModelTraining.train(job) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            if json {
+                try printJSON(report)
+            } else {
+                print("wrote \(report.model) (sha256 \(report.sha256.prefix(16))…)")
+                for (name, value) in report.summary.sorted(by: { $0.key < $1.key }) { print("  \(name): \(value)") }
+                print(String(format: "  %.1f training images/s, %.0f s in all", report.trainingImagesPerSecond, report.seconds))
+            }
+        }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score a folder of labelled images with a model: confusion matrix, AUC, calibration.",
+        discussion: """
+            DATA holds one subfolder per class, named as the model's classes. --predictions writes
+            path,label,prob_<class>... per image (README, "Predictions CSV"); --maps writes each image
+            with the class-activation map of its predicted class. The model must be listed with its
+            SHA-256 in the MANIFEST beside it (or --manifest). Example:
+
+              lungct evaluate --model Weights/ct-slices.h5 --data held-out/ --predictions p.csv --json
+            """)
+
+    @Option(help: "The model file.")
+    var model: String
+
+    @Option(help: "Folder with one subfolder per class.")
+    var data: String
+
+    @Option(help: "MANIFEST to check the model against (default: MANIFEST beside the model).")
+    var manifest: String?
+
+    @Option(help: "Write per-image predictions as CSV here.")
+    var predictions: String?
+
+    @Option(help: "Write class-activation overlays (PNG) into this folder.")
+    var maps: String?
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        try lungct.run {
+            let manifestPath = manifest ?? URL(fileURLWithPath: model).deletingLastPathComponent().path + "/MANIFEST"
+            let report = try ModelEvaluationRun.evaluate(
+                model: model, manifest: manifestPath, data: data, predictions: predictions, maps: maps)
+            if json {
+                try printJSON(report)
+            } else {
+                print("\(report.images) images, accuracy \(report.accuracy.map { String(format: "%.3f", $0) } ?? "-")")
+                print("confusion (rows true, columns predicted): \(report.confusion.classes)")
+                for (name, row) in zip(report.confusion.classes, report.confusion.counts) { print("  \(name): \(row)") }
+                for name in report.confusion.classes {
+                    let f = { (v: Double??) in (v ?? nil).map { String(format: "%.3f", $0) } ?? "-" }
+                    print("  \(name): AUC \(f(report.auc[name])), sensitivity \(f(report.sensitivity[name])), specificity \(f(report.specificity[name]))")
+                }
+                print("  expected calibration error: \(report.expectedCalibrationError.map { String(format: "%.3f", $0) } ?? "-")")
             }
         }
     }

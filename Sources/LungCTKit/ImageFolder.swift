@@ -1,0 +1,142 @@
+import Dispatch
+import Foundation
+import ModelEvaluation
+import NeuralEngine
+import Radiograph
+
+/// A folder with one subfolder per class of images (PNG, JPEG, DICOM), loaded and prepared
+/// for a network: gray, normalised to 0...1 between the image's 0.5th and 99.5th percentiles
+/// (`RadiographNormalization`), resized to size×size by area averaging (bilinear when
+/// enlarging), aspect ratio not kept (the images are already cropped to the thorax).
+public struct ImageFolder: Sendable {
+    public var classes: [String]
+    public var paths: [String]
+    public var groups: [String]
+    public var images: LabeledImages
+    /// Files that could not be used, with the reason.
+    public var skipped: [FileNote]
+
+    public static let normalization = "percentile 0.5-99.5 to 0...1, area-average resize"
+
+    public static func load(_ root: String, size: Int, classes wanted: [String]? = nil) throws(LungCTError) -> ImageFolder {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: root) else {
+            throw .inputFailed("\(root): not a readable folder (expected one subfolder per class)")
+        }
+        let classes = wanted ?? entries.filter { name in
+            var isDirectory: ObjCBool = false
+            return !name.hasPrefix(".") && fm.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+        }.sorted()
+        guard classes.count >= 2 else { throw .nothingToAnalyse(input: root, details: "need at least two class subfolders, found \(classes)") }
+        var files: [(path: String, label: Int)] = []
+        for (label, name) in classes.enumerated() {
+            guard let names = try? fm.contentsOfDirectory(atPath: root + "/" + name) else {
+                throw .inputFailed("\(root)/\(name): class folder missing or unreadable")
+            }
+            for file in names.sorted() where !file.hasPrefix(".") { files.append((root + "/" + name + "/" + file, label)) }
+        }
+        let results = PreparedImages(count: files.count)
+        let toLoad = files.map(\.path)
+        DispatchQueue.concurrentPerform(iterations: toLoad.count) { index in
+            do {
+                let picture = try RadiographLoader.load(path: toLoad[index])
+                results.set(index, .success(resize(RadiographNormalization.normalize(picture).volume.voxels,
+                    width: picture.volume.size.x, height: picture.volume.size.y, to: size)))
+            } catch {
+                results.set(index, .failure("\(error)"))
+            }
+        }
+        var pixels: [Float] = []
+        var labels: [Int] = []
+        var paths: [String] = []
+        var groups: [String] = []
+        var skipped: [FileNote] = []
+        for (index, file) in files.enumerated() {
+            switch results.get(index) {
+            case .success(let image):
+                pixels += image
+                labels.append(file.label)
+                paths.append(file.path)
+                // Figures are split across files in several ways (NAME%k, NAME-1..8); grouping by
+                // source article keeps every figure's parts in one fold.
+                groups.append(classes[file.label] + "/" + GroupedKFold.groupName(forFileName: file.path, rule: .article))
+            case .failure(let reason):
+                skipped.append(FileNote(path: file.path, reason: reason))
+            }
+        }
+        return ImageFolder(
+            classes: classes, paths: paths, groups: groups,
+            images: LabeledImages(channels: 1, height: size, width: size, pixels: pixels, labels: labels), skipped: skipped)
+    }
+
+    /// Area-average (box) resampling to size×size; bilinear where the source is smaller.
+    static func resize(_ source: [Float], width: Int, height: Int, to size: Int) -> [Float] {
+        var output = [Float](repeating: 0, count: size * size)
+        let sx = Double(width) / Double(size)
+        let sy = Double(height) / Double(size)
+        for y in 0..<size {
+            for x in 0..<size {
+                if sx >= 1 && sy >= 1 {
+                    let x0 = Int(Double(x) * sx), x1 = max(x0 + 1, Int(Double(x + 1) * sx))
+                    let y0 = Int(Double(y) * sy), y1 = max(y0 + 1, Int(Double(y + 1) * sy))
+                    var sum: Float = 0
+                    for yy in y0..<min(y1, height) { for xx in x0..<min(x1, width) { sum += source[yy * width + xx] } }
+                    output[y * size + x] = sum / Float((min(y1, height) - y0) * (min(x1, width) - x0))
+                } else {
+                    let fx = max(0, min(Double(width - 1), (Double(x) + 0.5) * sx - 0.5))
+                    let fy = max(0, min(Double(height - 1), (Double(y) + 0.5) * sy - 0.5))
+                    let (ix, iy) = (Int(fx), Int(fy))
+                    let (ax, ay) = (Float(fx - Double(ix)), Float(fy - Double(iy)))
+                    let (jx, jy) = (min(ix + 1, width - 1), min(iy + 1, height - 1))
+                    output[y * size + x] =
+                        (1 - ay) * ((1 - ax) * source[iy * width + ix] + ax * source[iy * width + jx])
+                        + ay * ((1 - ax) * source[jy * width + ix] + ax * source[jy * width + jx])
+                }
+            }
+        }
+        return output
+    }
+}
+
+/// Per-file results written by concurrent workers, one slot each.
+final class PreparedImages: @unchecked Sendable {
+    enum Outcome { case success([Float]), failure(String) }
+    private var slots: [Outcome]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: .failure("not loaded"), count: count) }
+    func set(_ index: Int, _ value: Outcome) { lock.withLock { slots[index] = value } }
+    func get(_ index: Int) -> Outcome { lock.withLock { slots[index] } }
+}
+
+/// Training-time augmentation of one image (size×size, 0...1): a random shift of up to 8 %
+/// and zoom of ±10 % (one inverse-mapped affine transform, bilinear, edges clamped), a
+/// brightness/contrast jitter of ±10 %, and a left–right flip with probability ½ (the
+/// lesions this data shows appear in either lung).
+public enum Augmentation {
+    public static func apply(_ image: inout [Float], size: Int, rng: inout SeededGenerator) {
+        let zoom = 1 + (rng.uniform() - 0.5) * 0.2
+        let shiftX = (rng.uniform() - 0.5) * 0.16 * Float(size)
+        let shiftY = (rng.uniform() - 0.5) * 0.16 * Float(size)
+        let flip = rng.uniform() < 0.5
+        let contrast = 1 + (rng.uniform() - 0.5) * 0.2
+        let brightness = (rng.uniform() - 0.5) * 0.2
+        let source = image
+        let centre = Float(size - 1) / 2
+        for y in 0..<size {
+            for x in 0..<size {
+                var fx = (Float(x) - centre) / zoom + centre - shiftX
+                let fy = (Float(y) - centre) / zoom + centre - shiftY
+                if flip { fx = Float(size - 1) - fx }
+                let cx = max(0, min(Float(size - 1), fx))
+                let cy = max(0, min(Float(size - 1), fy))
+                let (ix, iy) = (Int(cx), Int(cy))
+                let (ax, ay) = (cx - Float(ix), cy - Float(iy))
+                let (jx, jy) = (min(ix + 1, size - 1), min(iy + 1, size - 1))
+                let value =
+                    (1 - ay) * ((1 - ax) * source[iy * size + ix] + ax * source[iy * size + jx])
+                    + ay * ((1 - ax) * source[jy * size + ix] + ax * source[jy * size + jx])
+                image[y * size + x] = max(0, min(1, (value - 0.5) * contrast + 0.5 + brightness))
+            }
+        }
+    }
+}

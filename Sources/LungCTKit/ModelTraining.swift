@@ -1,0 +1,209 @@
+import Foundation
+import ModelEvaluation
+import ModelStore
+import NeuralEngine
+import Overview
+
+/// What `lungct train` was asked to do.
+public struct TrainJob: Sendable {
+    public var task: String
+    public var data: String
+    public var output: String
+    public var folds = 5
+    public var size = 128
+    public var width = 16
+    public var options = TrainingOptions()
+    public var augment = true
+
+    public init(task: String, data: String, output: String) {
+        self.task = task
+        self.data = data
+        self.output = output
+    }
+}
+
+/// One cross-validation fold's result.
+public struct FoldReport: Codable, Sendable {
+    public var fold: Int
+    public var trainImages: Int
+    public var validationImages: Int
+    public var testImages: Int
+    public var bestEpoch: Int
+    public var accuracy: Double
+    /// Binary tasks: AUC of the positive class; multi-class: macro one-vs-rest AUC.
+    public var auc: Double?
+    public var sensitivity: Double?
+    public var specificity: Double?
+    public var history: [EpochRecord]
+}
+
+/// `NAME.report.json` beside the model.
+public struct TrainingReport: Codable, Sendable {
+    public var task: String
+    public var classes: [String]
+    public var imagesPerClass: [Int]
+    public var skipped: [FileNote]
+    public var folds: [FoldReport]
+    /// "mean ± sd" over folds.
+    public var summary: [String: String]
+    public var outOfFoldConfusion: ConfusionMatrix
+    public var temperature: Double?
+    public var finalEpochs: Int
+    public var options: TrainingOptions
+    public var inputSize: Int
+    public var trainingImagesPerSecond: Double
+    public var seconds: Double
+    public var model: String
+    public var sha256: String
+}
+
+public enum ModelTraining {
+    /// The positive class of a binary task: "covid" when present, else the second class.
+    static func positiveClass(_ classes: [String]) -> Int {
+        classes.firstIndex { $0.lowercased().contains("covid") && !$0.lowercased().contains("non") } ?? 1
+    }
+
+    /// Grouped k-fold cross-validation (fold k tests, fold k+1 validates for early stopping,
+    /// the rest train), then a final model on all images for the median best epoch count,
+    /// temperature-calibrated on the held-out predictions; writes the model, its manifest
+    /// entry, NAME.report.json and NAME.curves.png.
+    public static func train(_ job: TrainJob, progress: ((String) -> Void)? = nil) throws(LungCTError) -> TrainingReport {
+        let start = Date()
+        let folder = try ImageFolder.load(job.data, size: job.size)
+        let data = folder.images
+        guard data.count >= job.folds * 2 else {
+            throw .nothingToAnalyse(input: job.data, details: "\(data.count) usable images are too few for \(job.folds) folds")
+        }
+        let assignment: [Int]
+        do {
+            assignment = try GroupedKFold.split(groups: folder.groups, labels: data.labels, folds: job.folds, seed: job.options.seed)
+        } catch {
+            throw .usage("\(job.data): \(error)")
+        }
+        let classes = folder.classes
+        let layers = Architecture.fullyConvolutional(inputChannels: 1, classes: classes.count, width: job.width)
+        let augment: ((inout [Float], inout SeededGenerator) -> Void)? =
+            job.augment ? { image, rng in Augmentation.apply(&image, size: job.size, rng: &rng) } : nil
+        var reports: [FoldReport] = []
+        var outOfFold = [[Double]](repeating: [], count: data.count)
+        var imagesSeen = 0
+        var trainingSeconds = 0.0
+        for fold in 0..<job.folds {
+            let test = assignment.indices.filter { assignment[$0] == fold }
+            let validation = assignment.indices.filter { assignment[$0] == (fold + 1) % job.folds }
+            let training = assignment.indices.filter { assignment[$0] != fold && assignment[$0] != (fold + 1) % job.folds }
+            let network: Sequential
+            do { network = try Architecture.build(layers, seed: job.options.seed &+ UInt64(fold)) } catch { throw .usage("\(error)") }
+            let foldStart = Date()
+            let result = Trainer.fit(
+                network, data: data, trainIndices: training, validationIndices: validation, options: job.options,
+                classes: classes.count, augment: augment
+            ) { epoch, batch, batches, loss in
+                if batch == batches {
+                    progress?(String(format: "fold %d/%d epoch %d: loss %.4f", fold + 1, job.folds, epoch, loss))
+                }
+            }
+            trainingSeconds += Date().timeIntervalSince(foldStart)
+            imagesSeen += training.count * result.history.count
+            let probabilities = Trainer.predict(network, data: data, indices: test, batchSize: job.options.batchSize)
+                .map { $0.map(Double.init) }
+            for (row, index) in test.enumerated() { outOfFold[index] = probabilities[row] }
+            let truth = test.map { data.labels[$0] }
+            let confusion = ConfusionMatrix(classes: classes, truth: truth, probabilities: probabilities)
+            var report = FoldReport(
+                fold: fold + 1, trainImages: training.count, validationImages: validation.count, testImages: test.count,
+                bestEpoch: result.bestEpoch, accuracy: confusion.accuracy ?? 0, auc: nil, sensitivity: nil, specificity: nil,
+                history: result.history)
+            if classes.count == 2 {
+                let positive = positiveClass(classes)
+                report.auc = ROC.auc(scores: probabilities.map { $0[positive] }, positives: truth.map { $0 == positive })
+                report.sensitivity = confusion.sensitivity(of: positive)
+                report.specificity = confusion.specificity(of: positive)
+            } else {
+                report.auc = ROC.macroAUC(probabilities: probabilities, truth: truth)
+            }
+            reports.append(report)
+            progress?(
+                String(format: "fold %d/%d: accuracy %.3f, AUC %@", fold + 1, job.folds, report.accuracy,
+                    report.auc.map { String(format: "%.3f", $0) } ?? "-"))
+        }
+
+        // Calibration on the held-out predictions (log-probabilities are logits up to a constant).
+        let logits = outOfFold.map { $0.map { log(max($0, 1e-12)) } }
+        let temperature = TemperatureScaling.fit(logits: logits, truth: data.labels)?.temperature
+
+        // The final model: all images, the median best epoch count, no early stopping.
+        var finalOptions = job.options
+        finalOptions.epochs = max(1, reports.map(\.bestEpoch).sorted()[reports.count / 2])
+        let network: Sequential
+        do { network = try Architecture.build(layers, seed: job.options.seed) } catch { throw .usage("\(error)") }
+        progress?("final model on all \(data.count) images for \(finalOptions.epochs) epochs")
+        _ = Trainer.fit(
+            network, data: data, trainIndices: Array(0..<data.count), validationIndices: [], options: finalOptions,
+            classes: classes.count, augment: augment)
+
+        func summary(_ values: [Double?]) -> String { MetricSummary(values).formatted() }
+        var metrics = [
+            "accuracy": summary(reports.map(\.accuracy)), "auc": summary(reports.map(\.auc)),
+        ]
+        if classes.count == 2 {
+            metrics["sensitivity"] = summary(reports.map(\.sensitivity))
+            metrics["specificity"] = summary(reports.map(\.specificity))
+        }
+        let card = ModelCard(
+            name: URL(fileURLWithPath: job.output).deletingPathExtension().lastPathComponent,
+            task: job.task == "ct" ? "COVID-19 pattern vs other, chest CT slice images" : "chest radiograph: \(classes.joined(separator: " / "))",
+            trainingData: "\(job.data): \(data.count) images: "
+                + classes.enumerated().map { c, name in "\(name) \(data.labels.filter { $0 == c }.count)" }.joined(separator: ", "),
+            dataTerms: "see the data set's own terms (../shared/data/README.md)",
+            metrics: metrics.mapValues { "\($0) (grouped \(job.folds)-fold cross-validation, held-out folds)" },
+            knownBiases: [], createdBy: "lungct \(LungCTVersion.string) train, seed \(job.options.seed)")
+        var description = ModelDescription(
+            layers: layers, input: ModelInput(width: job.size, height: job.size, channels: 1, normalization: ImageFolder.normalization),
+            classes: classes, card: card)
+        description.temperature = temperature
+        do {
+            try ModelFile.save(network, description: description, to: job.output)
+        } catch {
+            throw .outputFailed(error.description)
+        }
+        let sha: String
+        do { sha = try ModelFile.sha256(job.output) } catch { throw .outputFailed(error.description) }
+        try updateManifest(for: job.output, sha256: sha)
+
+        let base = URL(fileURLWithPath: job.output).deletingPathExtension().path
+        let curves = reports.flatMap { fold in
+            [
+                LineChart.Series(name: "fold \(fold.fold) train", values: fold.history.map { Double($0.trainLoss) }),
+                LineChart.Series(name: "fold \(fold.fold) validation", values: fold.history.map { Double($0.validationLoss ?? .nan) }),
+            ]
+        }
+        try? LineChart.write(curves, title: "loss per epoch", xLabel: "epoch", to: base + ".curves.png")
+        let report = TrainingReport(
+            task: job.task, classes: classes, imagesPerClass: classes.indices.map { c in data.labels.filter { $0 == c }.count },
+            skipped: folder.skipped, folds: reports, summary: metrics,
+            outOfFoldConfusion: ConfusionMatrix(classes: classes, truth: data.labels, probabilities: outOfFold),
+            temperature: temperature, finalEpochs: finalOptions.epochs, options: job.options, inputSize: job.size,
+            trainingImagesPerSecond: trainingSeconds > 0 ? Double(imagesSeen) / trainingSeconds : 0,
+            seconds: Date().timeIntervalSince(start), model: job.output, sha256: sha)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try AtomicFile.write(to: base + ".report.json") { partial in try encoder.encode(report).write(to: URL(fileURLWithPath: partial)) }
+        return report
+    }
+
+    /// Replaces (or adds) the model's line in MANIFEST beside it.
+    static func updateManifest(for model: String, sha256: String) throws(LungCTError) {
+        let url = URL(fileURLWithPath: model)
+        let manifest = url.deletingLastPathComponent().path + "/MANIFEST"
+        let name = url.lastPathComponent
+        var lines = ((try? String(contentsOfFile: manifest, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        lines.removeAll { $0.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) == name }
+        lines.append("\(sha256)  \(name)")
+        try AtomicFile.write(to: manifest) { partial in
+            try (lines.sorted { $0.split(separator: " ").last! < $1.split(separator: " ").last! }.joined(separator: "\n") + "\n")
+                .write(toFile: partial, atomically: false, encoding: .utf8)
+        }
+    }
+}
