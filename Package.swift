@@ -55,7 +55,7 @@ let package = Package(
             name: "LungCTKit",
             dependencies: [
                 "VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph", "Phantom", "LungSegmentation", "HDF5Store", "Overview",
-                "NeuralEngine", "ModelStore",
+                "NeuralEngine", "ModelStore", "ModelEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
