@@ -43,7 +43,7 @@ public enum ModelEvaluationRun {
             let batch = Tensor(
                 shape: [end - start, 1, images.height, images.width],
                 storage: Array(images.pixels[(start * images.imageSize)..<(end * images.imageSize)]))
-            let output = inference.forward(batch, training: false)
+            let output = inference.infer(batch)
             let k = output.shape[1]
             for row in 0..<(end - start) { logits.append((0..<k).map { Double(output.storage[row * k + $0]) }) }
             start = end

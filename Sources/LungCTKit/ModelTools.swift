@@ -63,7 +63,7 @@ public enum ModelTools {
         var logits = Tensor(zeros: [0])
         for _ in 0..<max(1, repeats) {
             let start = DispatchTime.now().uptimeNanoseconds
-            logits = inference.forward(tensor, training: false)
+            logits = inference.infer(tensor)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         if let output {

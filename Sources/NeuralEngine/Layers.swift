@@ -107,7 +107,7 @@ public final class BatchNorm2D: Layer {
         let (n, c, plane) = (input.shape[0], input.shape[1], input.shape[2] * input.shape[3])
         var output = input
         var xhat = input
-        inverseStd = [Float](repeating: 0, count: c)
+        var inverseStd = [Float](repeating: 0, count: c)
         for channel in 0..<c {
             var mean: Float
             var variance: Float
@@ -146,7 +146,10 @@ public final class BatchNorm2D: Layer {
                 }
             }
         }
-        if training { normalized = xhat }
+        if training {
+            normalized = xhat
+            self.inverseStd = inverseStd
+        }
         return output
     }
 
@@ -305,7 +308,7 @@ public final class GlobalAveragePool: Layer {
     public var specification: LayerSpecification { LayerSpecification(kind: "globalavgpool") }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        inputShape = input.shape
+        if training { inputShape = input.shape }
         let (n, c, plane) = (input.shape[0], input.shape[1], input.shape[2] * input.shape[3])
         var output = Tensor(zeros: [n, c])
         for map in 0..<(n * c) {

@@ -1,7 +1,10 @@
+import Dispatch
 import Foundation
 
-/// Layers applied in order. Its forward pass returns logits; losses take logits.
-public final class Sequential {
+/// Layers applied in order. Its forward pass returns logits; losses take logits. Training
+/// mutates the layers (caches, gradients); inference (`training: false`, `infer`) does not,
+/// so one network may serve several threads at inference: hence the unchecked Sendable.
+public final class Sequential: @unchecked Sendable {
     public let layers: [Layer]
 
     public init(_ layers: [Layer]) { self.layers = layers }
@@ -19,6 +22,29 @@ public final class Sequential {
     }
 
     public func zeroGradients() { parameters.forEach { $0.zeroGradient() } }
+
+    /// Inference on a batch: the images are split between the cores and each runs through the
+    /// whole network on its own (single-threaded matrix products), so its activations stay in
+    /// cache; the result equals `forward(input, training: false)`. Layers keep no state at
+    /// inference, which is what makes this safe.
+    public func infer(_ input: Tensor) -> Tensor {
+        let n = input.shape[0]
+        guard n > 1 else { return forward(input, training: false) }
+        let perImage = input.count / n
+        let outputs = InferenceResults(count: n)
+        GEMM.setThreads(1)
+        defer { GEMM.setThreads(ProcessInfo.processInfo.activeProcessorCount) }
+        DispatchQueue.concurrentPerform(iterations: n) { image in
+            var shape = input.shape
+            shape[0] = 1
+            let one = Tensor(shape: shape, storage: Array(input.storage[(image * perImage)..<((image + 1) * perImage)]))
+            outputs.set(image, forward(one, training: false))
+        }
+        let first = outputs.get(0)
+        var shape = first.shape
+        shape[0] = n
+        return Tensor(shape: shape, storage: (0..<n).flatMap { outputs.get($0).storage })
+    }
 
     public var specification: [LayerSpecification] { layers.map(\.specification) }
 }
@@ -186,4 +212,13 @@ extension Sequential {
         }
         return maps
     }
+}
+
+/// Per-image outputs written by concurrent workers, one slot each.
+final class InferenceResults: @unchecked Sendable {
+    private var slots: [Tensor]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: Tensor(zeros: [0]), count: count) }
+    func set(_ index: Int, _ value: Tensor) { lock.withLock { slots[index] = value } }
+    func get(_ index: Int) -> Tensor { lock.withLock { slots[index] } }
 }

@@ -142,8 +142,7 @@ public enum Trainer {
             let members = Array(indices[start..<min(indices.count, start + batchSize)])
             var pixels: [Float] = []
             for index in members { pixels += data.image(index) }
-            let logits = network.forward(
-                Tensor(shape: [members.count, data.channels, data.height, data.width], storage: pixels), training: false)
+            let logits = network.infer(Tensor(shape: [members.count, data.channels, data.height, data.width], storage: pixels))
             let classes = logits.shape[1]
             for row in 0..<members.count {
                 result.append(Activation.softmax(Array(logits.storage[(row * classes)..<((row + 1) * classes)])))

@@ -255,3 +255,14 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
         #expect(abs(sum - 1) < 1e-5)
     }
 }
+
+@Test func parallelInferenceEqualsTheBatchForwardPass() throws {
+    let network = try Architecture.build(Architecture.fullyConvolutional(classes: 2, width: 4), seed: 4)
+    let input = randomTensor([5, 1, 32, 32], seed: 1)
+    _ = network.forward(input, training: true)  // non-trivial batch-norm statistics
+    let folded = network.foldedForInference()
+    let batch = folded.forward(input, training: false)
+    let parallel = folded.infer(input)
+    #expect(parallel.shape == batch.shape)
+    expectClose(parallel.storage, batch.storage, tolerance: 1e-5, what: "infer")
+}
