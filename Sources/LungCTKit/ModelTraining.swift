@@ -69,6 +69,8 @@ public enum ModelTraining {
     /// entry, NAME.report.json and NAME.curves.png.
     public static func train(_ job: TrainJob, progress: ((String) -> Void)? = nil) throws(LungCTError) -> TrainingReport {
         let start = Date()
+        // Checked before any training: a run can take minutes.
+        try Analyzer.prepareOutputFolder(URL(fileURLWithPath: job.output).deletingLastPathComponent().path)
         let folder = try ImageFolder.load(job.data, size: job.size)
         let data = folder.images
         guard data.count >= job.folds * 2 else {
