@@ -87,9 +87,9 @@ public enum ModelFile {
             }
             try file.setAttribute("architecture", .string(String(decoding: json, as: UTF8.self)), at: "/")
             for (index, layer) in network.layers.enumerated() {
-                for parameter in layer.parameters + layer.buffers {
+                for (position, parameter) in (layer.parameters + layer.buffers).enumerated() {
                     try file.writeArray(
-                        datasetPath(index, layer, parameter), values: parameter.value.storage, shape: parameter.value.shape)
+                        datasetPath(index, layer, position, parameter), values: parameter.value.storage, shape: parameter.value.shape)
                 }
             }
             try file.close()
@@ -98,8 +98,12 @@ public enum ModelFile {
         }
     }
 
-    static func datasetPath(_ index: Int, _ layer: Layer, _ parameter: Parameter) -> String {
-        "/parameters/\(String(format: "%03d", index))_\(layer.specification.kind)/\(parameter.name)"
+    /// A parameter's dataset. Composite layers (skip connections) hold several parameters of
+    /// one name, so theirs are numbered by position ("3_weight").
+    static func datasetPath(_ index: Int, _ layer: Layer, _ position: Int, _ parameter: Parameter) -> String {
+        let names = (layer.parameters + layer.buffers).map(\.name)
+        let name = Set(names).count == names.count ? parameter.name : "\(position)_\(parameter.name)"
+        return "/parameters/\(String(format: "%03d", index))_\(layer.specification.kind)/\(name)"
     }
 
     /// Loads a model after checking its SHA-256 against `manifest` (lines "<sha256>  <file name>",
@@ -120,11 +124,12 @@ public enum ModelFile {
                 throw HDF5Error(operation: "build", file: path, message: "\(error)")
             }
             for (index, layer) in network.layers.enumerated() {
-                for parameter in layer.parameters + layer.buffers {
-                    let array = try file.readDataset(datasetPath(index, layer, parameter), as: Float.self)
+                for (position, parameter) in (layer.parameters + layer.buffers).enumerated() {
+                    let dataset = datasetPath(index, layer, position, parameter)
+                    let array = try file.readDataset(dataset, as: Float.self)
                     guard array.shape == parameter.value.shape else {
                         throw HDF5Error(
-                            operation: "read", file: path, object: datasetPath(index, layer, parameter),
+                            operation: "read", file: path, object: dataset,
                             message: "shape \(array.shape), the architecture needs \(parameter.value.shape)")
                     }
                     parameter.value = Tensor(shape: array.shape, storage: array.values)

@@ -34,6 +34,11 @@ public enum Architecture {
                 layers.append(
                     Dense(inputs: try need(spec.inputChannels, "inputChannels"), outputs: try need(spec.outputChannels, "outputChannels"), rng: &rng))
             case "dropout": layers.append(Dropout(rate: spec.rate ?? 0.5, seed: seed &+ UInt64(index)))
+            case "upsample-nearest": layers.append(Upsample2D(.nearest, factor: spec.stride ?? 2))
+            case "upsample-bilinear": layers.append(Upsample2D(.bilinear, factor: spec.stride ?? 2))
+            case "skip-concatenate", "skip-add":
+                let inner = try build(spec.branch ?? [], seed: seed &+ UInt64(1000 * (index + 1)))
+                layers.append(SkipConnection(spec.kind == "skip-add" ? .add : .concatenate, branch: inner))
             default: throw UnknownLayer(kind: spec.kind)
             }
         }

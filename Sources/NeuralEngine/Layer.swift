@@ -45,10 +45,13 @@ public struct LayerSpecification: Codable, Sendable, Hashable {
     public var bias: Bool?
     public var slope: Float?
     public var rate: Float?
+    /// The inner layers of a skip connection.
+    public var branch: [LayerSpecification]?
 
     public init(
         kind: String, inputChannels: Int? = nil, outputChannels: Int? = nil, kernel: Int? = nil, stride: Int? = nil,
-        padding: Int? = nil, dilation: Int? = nil, bias: Bool? = nil, slope: Float? = nil, rate: Float? = nil
+        padding: Int? = nil, dilation: Int? = nil, bias: Bool? = nil, slope: Float? = nil, rate: Float? = nil,
+        branch: [LayerSpecification]? = nil
     ) {
         self.kind = kind
         self.inputChannels = inputChannels
@@ -60,5 +63,6 @@ public struct LayerSpecification: Codable, Sendable, Hashable {
         self.bias = bias
         self.slope = slope
         self.rate = rate
+        self.branch = branch
     }
 }

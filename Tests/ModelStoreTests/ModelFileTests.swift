@@ -50,3 +50,27 @@ func description(_ network: Sequential) -> ModelDescription {
     #expect { try ModelFile.load(path, manifest: manifest) } throws: { String(describing: $0).contains("not listed") }
     #expect(ModelError.exitCode == 4)
 }
+
+@Test func skipConnectionsAndUpsamplingRoundTripThroughAModelFile() throws {
+    let layers = [
+        LayerSpecification(kind: "conv2d", inputChannels: 1, outputChannels: 4, kernel: 3, padding: 1),
+        LayerSpecification(
+            kind: "skip-concatenate",
+            branch: [
+                LayerSpecification(kind: "maxpool2d", kernel: 2),
+                LayerSpecification(kind: "conv2d", inputChannels: 4, outputChannels: 4, kernel: 3, padding: 1),
+                LayerSpecification(kind: "batchnorm2d", outputChannels: 4), LayerSpecification(kind: "relu"),
+                LayerSpecification(kind: "upsample-bilinear", stride: 2),
+            ]),
+        LayerSpecification(kind: "skip-add", branch: [LayerSpecification(kind: "conv2d", inputChannels: 8, outputChannels: 8, kernel: 1)]),
+        LayerSpecification(kind: "conv2d", inputChannels: 8, outputChannels: 2, kernel: 1), LayerSpecification(kind: "globalavgpool"),
+    ]
+    let network = try Architecture.build(layers, seed: 2)
+    let input = Tensor(shape: [1, 1, 8, 8], storage: (0..<64).map { Float($0) / 64 })
+    _ = network.forward(input, training: true)
+    let folder = try temporaryDirectory()
+    try ModelFile.save(network, description: description(network), to: folder + "/u.h5")
+    let (loaded, loadedDescription) = try ModelFile.load(folder + "/u.h5", manifest: nil)
+    #expect(loadedDescription.layers == network.specification)
+    #expect(loaded.forward(input, training: false) == network.forward(input, training: false))
+}

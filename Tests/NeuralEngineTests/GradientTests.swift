@@ -266,3 +266,23 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
     #expect(parallel.shape == batch.shape)
     expectClose(parallel.storage, batch.storage, tolerance: 1e-5, what: "infer")
 }
+
+@Test func upsamplingAndSkipConnectionGradients() {
+    let input = randomTensor([2, 2, 3, 4], seed: 21)
+    checkGradients(Upsample2D(.nearest, factor: 2), input: input)
+    checkGradients(Upsample2D(.bilinear, factor: 2), input: input)
+    var rng = SeededGenerator(seed: 5)
+    let concat = SkipConnection(.concatenate, branch: Sequential([Conv2D(inputChannels: 2, outputChannels: 3, kernel: 3, padding: 1, rng: &rng)]))
+    checkGradients(concat, input: input)
+    #expect(concat.forward(input, training: false).shape == [2, 5, 3, 4])
+    let add = SkipConnection(.add, branch: Sequential([Conv2D(inputChannels: 2, outputChannels: 2, kernel: 1, rng: &rng)]))
+    checkGradients(add, input: input)
+}
+
+@Test func bilinearUpsamplingMatchesHalfPixelCentres() {
+    // [0, 1] upsampled ×2 with half-pixel centres: 0, 0.25, 0.75, 1 (PyTorch align_corners=False).
+    let output = Upsample2D(.bilinear, factor: 2).forward(Tensor(shape: [1, 1, 1, 2], storage: [0, 1]), training: false)
+    #expect(output.storage == [0, 0.25, 0.75, 1, 0, 0.25, 0.75, 1])
+    let nearest = Upsample2D(.nearest, factor: 2).forward(Tensor(shape: [1, 1, 1, 2], storage: [3, 5]), training: false)
+    #expect(nearest.storage == [3, 3, 5, 5, 3, 3, 5, 5])
+}
