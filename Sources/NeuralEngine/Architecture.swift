@@ -24,6 +24,13 @@ public enum Architecture {
                         outputChannels: try need(spec.outputChannels, "outputChannels"), kernel: try need(spec.kernel, "kernel"),
                         stride: spec.stride ?? 1, padding: spec.padding ?? 0, dilation: spec.dilation ?? 1,
                         bias: spec.bias ?? true, rng: &rng))
+            case "conv3d":
+                layers.append(
+                    Conv3D(
+                        inputChannels: try need(spec.inputChannels, "inputChannels"),
+                        outputChannels: try need(spec.outputChannels, "outputChannels"), kernel: try need(spec.kernel, "kernel"),
+                        stride: spec.stride ?? 1, padding: spec.padding ?? 0, dilation: spec.dilation ?? 1,
+                        bias: spec.bias ?? true, rng: &rng))
             case "batchnorm2d": layers.append(BatchNorm2D(channels: try need(spec.outputChannels, "outputChannels")))
             case "relu": layers.append(ReLU())
             case "leakyrelu": layers.append(ReLU(slope: spec.slope ?? 0.01))

@@ -286,3 +286,35 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
     let nearest = Upsample2D(.nearest, factor: 2).forward(Tensor(shape: [1, 1, 1, 2], storage: [3, 5]), training: false)
     #expect(nearest.storage == [3, 3, 5, 5, 3, 3, 5, 5])
 }
+
+@Test func conv3DMatchesADirectLoopAndItsGradients() {
+    var rng = SeededGenerator(seed: 13)
+    let conv = Conv3D(inputChannels: 2, outputChannels: 2, kernel: 3, stride: 2, padding: 1, rng: &rng)
+    conv.bias!.value.storage = [0.1, -0.2]
+    let input = randomTensor([1, 2, 5, 4, 6], seed: 14)
+    let output = conv.forward(input, training: false)
+    #expect(output.shape == [1, 2, 3, 2, 3])
+    // Direct definition at every output voxel.
+    for o in 0..<2 {
+        for z in 0..<3 {
+            for y in 0..<2 {
+                for x in 0..<3 {
+                    var sum = conv.bias!.value.storage[o]
+                    for c in 0..<2 {
+                        for kz in 0..<3 {
+                            for ky in 0..<3 {
+                                for kx in 0..<3 {
+                                    let (iz, iy, ix) = (z * 2 - 1 + kz, y * 2 - 1 + ky, x * 2 - 1 + kx)
+                                    guard iz >= 0, iz < 5, iy >= 0, iy < 4, ix >= 0, ix < 6 else { continue }
+                                    sum += conv.weight.value[o, c, kz, ky, kx] * input[0, c, iz, iy, ix]
+                                }
+                            }
+                        }
+                    }
+                    #expect(abs(output[0, o, z, y, x] - sum) < 1e-4)
+                }
+            }
+        }
+    }
+    checkGradients(conv, input: input)
+}
