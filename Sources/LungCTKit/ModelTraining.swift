@@ -67,6 +67,8 @@ public enum ModelTraining {
     /// the rest train), then a final model on all images for the median best epoch count,
     /// temperature-calibrated on the held-out predictions; writes the model, its manifest
     /// entry, NAME.report.json and NAME.curves.png.
+    /// `progress` receives status text for stderr: lines from `TrainingProgress` (which start
+    /// with "\r" when redrawn in place on a terminal) and one line per finished fold.
     public static func train(_ job: TrainJob, progress: ((String) -> Void)? = nil) throws(LungCTError) -> TrainingReport {
         let start = Date()
         // Checked before any training: a run can take minutes.
@@ -86,6 +88,12 @@ public enum ModelTraining {
         let layers = Architecture.fullyConvolutional(inputChannels: 1, classes: classes.count, width: job.width)
         let augment: ((inout [Float], inout SeededGenerator) -> Void)? =
             job.augment ? { image, rng in Augmentation.apply(&image, size: job.size, rng: &rng) } : nil
+        let batchesPerEpoch = { (images: Int) in (images + job.options.batchSize - 1) / job.options.batchSize }
+        let foldTrainingImages = data.count * (job.folds - 2) / job.folds
+        let meter = TrainingProgress(
+            totalBatches: (job.folds + 1) * job.options.epochs * batchesPerEpoch(foldTrainingImages)
+                + job.options.epochs * batchesPerEpoch(data.count),
+            batchSize: job.options.batchSize)
         var reports: [FoldReport] = []
         var outOfFold = [[Double]](repeating: [], count: data.count)
         var imagesSeen = 0
@@ -101,10 +109,11 @@ public enum ModelTraining {
                 network, data: data, trainIndices: training, validationIndices: validation, options: job.options,
                 classes: classes.count, augment: augment
             ) { epoch, batch, batches, loss in
-                if batch == batches {
-                    progress?(String(format: "fold %d/%d epoch %d: loss %.4f", fold + 1, job.folds, epoch, loss))
+                if let line = meter.batch(stage: "fold \(fold + 1)/\(job.folds)", epoch: epoch, batch: batch, batches: batches, loss: loss) {
+                    progress?(line)
                 }
             }
+            meter.skip((job.options.epochs - result.history.count) * batchesPerEpoch(training.count))
             trainingSeconds += Date().timeIntervalSince(foldStart)
             imagesSeen += training.count * result.history.count
             let probabilities = Trainer.predict(network, data: data, indices: test, batchSize: job.options.batchSize)
@@ -126,7 +135,7 @@ public enum ModelTraining {
             }
             reports.append(report)
             progress?(
-                String(format: "fold %d/%d: accuracy %.3f, AUC %@", fold + 1, job.folds, report.accuracy,
+                String(format: "\nfold %d/%d: accuracy %.3f, AUC %@", fold + 1, job.folds, report.accuracy,
                     report.auc.map { String(format: "%.3f", $0) } ?? "-"))
         }
 
@@ -140,9 +149,14 @@ public enum ModelTraining {
         let network: Sequential
         do { network = try Architecture.build(layers, seed: job.options.seed) } catch { throw .usage("\(error)") }
         progress?("final model on all \(data.count) images for \(finalOptions.epochs) epochs")
+        meter.skip((job.options.epochs - finalOptions.epochs) * batchesPerEpoch(data.count))
         _ = Trainer.fit(
             network, data: data, trainIndices: Array(0..<data.count), validationIndices: [], options: finalOptions,
-            classes: classes.count, augment: augment)
+            classes: classes.count, augment: augment
+        ) { epoch, batch, batches, loss in
+            if let line = meter.batch(stage: "final", epoch: epoch, batch: batch, batches: batches, loss: loss) { progress?(line) }
+        }
+        progress?("")
 
         func summary(_ values: [Double?]) -> String { MetricSummary(values).formatted() }
         var metrics = [

@@ -439,7 +439,8 @@ struct Train: ParsableCommand {
             job.options.batchSize = batchSize
             job.options.learningRate = learningRate
             let report = try ModelTraining.train(job) { line in
-                FileHandle.standardError.write(Data((line + "\n").utf8))
+                // Redrawn lines ("\r...") stay on one terminal line; others end theirs.
+                FileHandle.standardError.write(Data((line.hasPrefix("\r") ? line : line + "\n").utf8))
             }
             if json {
                 try printJSON(report)

@@ -70,3 +70,12 @@ func syntheticFolder(perClass: Int, seed: UInt64) throws -> String {
         try ModelEvaluationRun.evaluate(model: weights + "/synthetic.h5", manifest: weights + "/MANIFEST", data: fresh, predictions: nil, maps: nil)
     } throws: { ($0 as? LungCTError)?.exitCode == 4 }
 }
+
+@Test func progressPrintsEpochLinesInLogsAndAnETA() {
+    let plain = TrainingProgress(totalBatches: 10, batchSize: 4, interactive: false)
+    #expect(plain.batch(stage: "fold 1/3", epoch: 1, batch: 1, batches: 2, loss: 0.5) == nil)
+    let line = plain.batch(stage: "fold 1/3", epoch: 1, batch: 2, batches: 2, loss: 0.25) ?? ""
+    #expect(line.contains("fold 1/3 epoch 1") && line.contains("loss 0.2500") && line.contains("ETA"))
+    let terminal = TrainingProgress(totalBatches: 10, batchSize: 4, interactive: true)
+    #expect(terminal.batch(stage: "final", epoch: 2, batch: 1, batches: 5, loss: 1)?.hasPrefix("\r") == true)
+}
