@@ -193,6 +193,19 @@ private struct Layout: Sendable {
                             continue
                         }
                         let line = plane + iy * width
+                        if stride.width == 1 {
+                            // Unit stride: the taps inside the image are one contiguous run.
+                            let first = max(0, -dx)
+                            let last = min(output.width, width - dx)
+                            if first >= last {
+                                destination.update(repeating: 0, count: output.width)
+                                continue
+                            }
+                            if first > 0 { destination.update(repeating: 0, count: first) }
+                            (destination + first).update(from: line + first + dx, count: last - first)
+                            if last < output.width { (destination + last).update(repeating: 0, count: output.width - last) }
+                            continue
+                        }
                         for ox in 0..<output.width {
                             let ix = ox * stride.width + dx
                             destination[ox] = ix >= 0 && ix < width ? line[ix] : 0

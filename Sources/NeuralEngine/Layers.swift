@@ -244,6 +244,24 @@ public final class Pool2D: Layer {
         }
         let area = Float(kernel * kernel)
         let (kernel, stride, isMax) = (self.kernel, self.stride, mode == .max)
+        if !training && isMax && kernel == 2 && stride == 2 {
+            // The common case at inference (2×2 max, stride 2): two input rows per output row.
+            input.storage.withUnsafeBufferPointer { source in
+                output.storage.withUnsafeMutableBufferPointer { destination in
+                    for map in 0..<(n * c) {
+                        for oy in 0..<oh {
+                            let top = source.baseAddress! + map * h * w + 2 * oy * w
+                            let bottom = top + w
+                            let out = destination.baseAddress! + (map * oh + oy) * ow
+                            for ox in 0..<ow {
+                                out[ox] = max(max(top[2 * ox], top[2 * ox + 1]), max(bottom[2 * ox], bottom[2 * ox + 1]))
+                            }
+                        }
+                    }
+                }
+            }
+            return output
+        }
         input.storage.withUnsafeBufferPointer { source in
             output.storage.withUnsafeMutableBufferPointer { destination in
                 argmax.withUnsafeMutableBufferPointer { winners in
