@@ -108,24 +108,28 @@ final class PreparedImages: @unchecked Sendable {
     func get(_ index: Int) -> Outcome { lock.withLock { slots[index] } }
 }
 
-/// Training-time augmentation of one image (size×size, 0...1): a random shift of up to 8 %
-/// and zoom of ±10 % (one inverse-mapped affine transform, bilinear, edges clamped), a
-/// brightness/contrast jitter of ±10 %, and a left–right flip with probability ½ (the
-/// lesions this data shows appear in either lung).
+/// Training-time augmentation of one image (size×size, 0...1): a random shift of up to 8 %,
+/// zoom of ±10 % and rotation of ±10° (one inverse-mapped affine transform, bilinear, edges
+/// clamped), a brightness/contrast jitter of ±10 %, and a left–right flip with probability ½
+/// (the lesions this data shows appear in either lung).
 public enum Augmentation {
     public static func apply(_ image: inout [Float], size: Int, rng: inout SeededGenerator) {
         let zoom = 1 + (rng.uniform() - 0.5) * 0.2
         let shiftX = (rng.uniform() - 0.5) * 0.16 * Float(size)
         let shiftY = (rng.uniform() - 0.5) * 0.16 * Float(size)
         let flip = rng.uniform() < 0.5
+        let angle = (rng.uniform() - 0.5) * 20 * .pi / 180
+        let (cosine, sine) = (cos(angle), sin(angle))
         let contrast = 1 + (rng.uniform() - 0.5) * 0.2
         let brightness = (rng.uniform() - 0.5) * 0.2
         let source = image
         let centre = Float(size - 1) / 2
         for y in 0..<size {
             for x in 0..<size {
-                var fx = (Float(x) - centre) / zoom + centre - shiftX
-                let fy = (Float(y) - centre) / zoom + centre - shiftY
+                // Inverse map: output pixel → rotated, zoomed, shifted source position.
+                let (ux, uy) = ((Float(x) - centre) / zoom, (Float(y) - centre) / zoom)
+                var fx = cosine * ux + sine * uy + centre - shiftX
+                let fy = -sine * ux + cosine * uy + centre - shiftY
                 if flip { fx = Float(size - 1) - fx }
                 let cx = max(0, min(Float(size - 1), fx))
                 let cy = max(0, min(Float(size - 1), fy))

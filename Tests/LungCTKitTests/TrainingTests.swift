@@ -79,3 +79,21 @@ func syntheticFolder(perClass: Int, seed: UInt64) throws -> String {
     let terminal = TrainingProgress(totalBatches: 10, batchSize: 4, interactive: true)
     #expect(terminal.batch(stage: "final", epoch: 2, batch: 1, batches: 5, loss: 1)?.hasPrefix("\r") == true)
 }
+
+@Test func augmentationIsSeededAndKeepsTheRange() {
+    let size = 16
+    let image = (0..<(size * size)).map { Float($0 % size) / Float(size - 1) }
+    var a = image
+    var b = image
+    var rngA = SeededGenerator(seed: 4)
+    var rngB = SeededGenerator(seed: 4)
+    Augmentation.apply(&a, size: size, rng: &rngA)
+    Augmentation.apply(&b, size: size, rng: &rngB)
+    #expect(a == b)
+    #expect(a != image)
+    #expect(a.allSatisfy { $0 >= 0 && $0 <= 1 })
+    var c = image
+    var rngC = SeededGenerator(seed: 5)
+    Augmentation.apply(&c, size: size, rng: &rngC)
+    #expect(c != a)
+}
