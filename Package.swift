@@ -39,18 +39,19 @@ let package = Package(
 
         // Swift modules.
         .target(name: "VolumeCore"),
+        .target(name: "SeededRandom"),
         .target(name: "DICOMSeries", dependencies: ["VolumeCore", "CDCMTK"]),
         .target(name: "NIfTIIO", dependencies: ["VolumeCore", "CNIfTI"]),
         .target(name: "HDF5Store", dependencies: ["CHDF5"]),
-        .target(name: "NeuralEngine", dependencies: ["COpenBLAS"]),
+        .target(name: "NeuralEngine", dependencies: ["COpenBLAS", "SeededRandom"]),
         .target(
             name: "ModelStore",
             dependencies: ["NeuralEngine", "HDF5Store", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Radiograph", dependencies: ["VolumeCore", "DICOMSeries", "CImageCodecs"]),
         .target(name: "Overview", dependencies: ["VolumeCore", "Radiograph"]),
-        .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO"]),
+        .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO", "SeededRandom"]),
         .target(name: "LungSegmentation", dependencies: ["VolumeCore"]),
-        .target(name: "ModelEvaluation"),
+        .target(name: "ModelEvaluation", dependencies: ["SeededRandom"]),
         .target(
             name: "LungCTKit",
             dependencies: [
@@ -78,7 +79,7 @@ let package = Package(
         .testTarget(name: "LungSegmentationTests", dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
         .testTarget(
             name: "LungCTKitTests", dependencies: ["TestSupport", "LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore", "HDF5Store"]),
-        .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation"]),
+        .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation", "SeededRandom"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),
     ]
 )

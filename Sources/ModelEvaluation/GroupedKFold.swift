@@ -1,3 +1,4 @@
+import SeededRandom
 /// k-fold cross-validation that keeps every group (all images cut from one figure or one
 /// patient) in a single fold, so near-duplicates never sit on both sides of a split, while
 /// balancing fold sizes and class mix.
@@ -130,34 +131,4 @@ public enum GroupedKFold {
 
 extension Character {
     fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014; the seeding generator of xoshiro): tiny, fast, and
-/// fully specified, so a seed means the same sequence everywhere.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A uniform Double in [0, 1) from the top 53 bits.
-    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-    /// Fisher–Yates with our own index draws: the standard library's `shuffle(using:)` does not
-    /// promise the same permutation across toolchain versions. The modulo bias is below 2⁻⁴⁰
-    /// for any realistic count.
-    mutating func shuffle<T>(_ array: inout [T]) {
-        guard array.count > 1 else { return }
-        for i in stride(from: array.count - 1, to: 0, by: -1) {
-            let j = Int(next() % UInt64(i + 1))
-            array.swapAt(i, j)
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 
 /// 2D convolution (cross-correlation) with OIHW weights, by im2col and sgemm; its backward
 /// pass is two more matrix products and the col2im scatter.
@@ -421,27 +422,5 @@ public final class Dropout: Layer {
     }
 }
 
-/// Seeded SplitMix64 (Steele, Lea & Flood 2014), so initialisation, shuffling and dropout
-/// repeat exactly for a seed.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-
-    /// Standard normal (Box–Muller).
-    public mutating func normal() -> Float {
-        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300)
-        let u2 = Double(next() >> 11) / Double(1 << 53)
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
-    }
-}
+/// The seeded generator of initialisation, shuffling, dropout and augmentation.
+public typealias SeededGenerator = SplitMix64

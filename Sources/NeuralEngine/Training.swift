@@ -81,7 +81,7 @@ public enum Trainer {
             // Cosine annealing from the base rate to 5 % of it (Loshchilov & Hutter, SGDR 2017).
             let progressFraction = Float(epoch - 1) / Float(max(1, options.epochs - 1))
             optimizer.learningRate = options.learningRate * (0.05 + 0.95 * 0.5 * (1 + cos(.pi * progressFraction)))
-            order.shuffle(using: &rng)
+            rng.shuffle(&order)
             var lossSum: Float = 0
             for batch in 0..<batches {
                 let members = Array(order[(batch * options.batchSize)..<min(order.count, (batch + 1) * options.batchSize)])

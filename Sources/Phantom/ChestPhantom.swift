@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SeededRandom
 import VolumeCore
 
 /// Typical attenuation of the tissues the phantom draws, in HU. Values are the usual
@@ -363,30 +364,4 @@ struct Tube: Sendable {
 struct UnsafeSendable<T>: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<T>
     init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny seeded generator, so a seed always gives
-/// the same phantom on every platform.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
-    /// Standard normal, by the Box–Muller transform.
-    public mutating func nextGaussian() -> Double {
-        let u1 = max(nextDouble(), 1e-300)
-        let u2 = nextDouble()
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    }
 }

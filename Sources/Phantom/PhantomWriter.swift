@@ -1,6 +1,7 @@
 import DICOMSeries
 import Foundation
 import NIfTIIO
+import SeededRandom
 import VolumeCore
 
 /// How the phantom's DICOM files are laid out on disk.

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import Testing
 
 @testable import ModelEvaluation
@@ -35,8 +36,8 @@ import Testing
 @Test func eceIsNearZeroForCalibratedData() throws {
     var generator = SplitMix64(seed: 2017)
     let n = 200_000
-    let p = (0..<n).map { _ in generator.nextUnit() }
-    let positives = p.map { generator.nextUnit() < $0 }
+    let p = (0..<n).map { _ in generator.nextDouble() }
+    let positives = p.map { generator.nextDouble() < $0 }
     // Sampling noise alone gives about 0.003 with 20,000 samples per bin.
     let ece = try #require(Calibration.expectedCalibrationError(positiveProbabilities: p, positives: positives))
     #expect(ece < 0.01)
@@ -50,8 +51,8 @@ import Testing
 @Test func plattScalingRecoversKnownParameters() throws {
     // The model's probabilities are σ(x); the truth follows σ(2x − 0.5).
     var generator = SplitMix64(seed: 1999)
-    let x = (0..<50_000).map { _ in generator.nextUnit() * 8 - 4 }
-    let positives = x.map { generator.nextUnit() < sigmoid(2 * $0 - 0.5) }
+    let x = (0..<50_000).map { _ in generator.nextDouble() * 8 - 4 }
+    let positives = x.map { generator.nextDouble() < sigmoid(2 * $0 - 0.5) }
     let fit = try #require(PlattScaling.fit(probabilities: x.map(sigmoid), positives: positives))
     #expect(abs(fit.a - 2) < 0.1)
     #expect(abs(fit.b + 0.5) < 0.05)
@@ -75,9 +76,9 @@ import Testing
     var logits: [[Double]] = []
     var truth: [Int] = []
     for _ in 0..<20_000 {
-        let z = (0..<3).map { _ in generator.nextUnit() * 12 - 6 }
+        let z = (0..<3).map { _ in generator.nextDouble() * 12 - 6 }
         let p = Calibration.softmax(z.map { $0 / trueTemperature })
-        let u = generator.nextUnit()
+        let u = generator.nextDouble()
         truth.append(u < p[0] ? 0 : u < p[0] + p[1] ? 1 : 2)
         logits.append(z)
     }

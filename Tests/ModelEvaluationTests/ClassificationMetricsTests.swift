@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 import Testing
 
 @testable import ModelEvaluation
@@ -42,8 +43,8 @@ import Testing
     var generator = SplitMix64(seed: 7)
     for _ in 0..<20 {
         // Scores rounded to one decimal, so there are many ties across classes.
-        let positives = (0..<300).map { _ in generator.nextUnit() < 0.4 }
-        let scores = positives.map { (($0 ? 0.15 : 0) + generator.nextUnit() * 0.9) }.map { ($0 * 10).rounded() / 10 }
+        let positives = (0..<300).map { _ in generator.nextDouble() < 0.4 }
+        let scores = positives.map { (($0 ? 0.15 : 0) + generator.nextDouble() * 0.9) }.map { ($0 * 10).rounded() / 10 }
         let auc = try #require(ROC.auc(scores: scores, positives: positives))
         let curve = try #require(ROC.curve(scores: scores, positives: positives))
         #expect(abs(auc - ROC.trapezoidalArea(curve)) < 1e-12)

@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import SeededRandom
 import Testing
 
 @testable import ModelEvaluation
@@ -11,7 +12,7 @@ func syntheticGroups(seed: UInt64 = 1) -> (groups: [String], labels: [Int]) {
     var labels: [Int] = []
     for g in 0..<400 {
         let size = 1 + Int(generator.next() % 6)
-        let u = generator.nextUnit()
+        let u = generator.nextDouble()
         let label = u < 0.5 ? 0 : u < 0.8 ? 1 : 2
         for _ in 0..<size {
             groups.append("case-\(g)")
