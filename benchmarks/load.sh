@@ -21,55 +21,18 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 WORK=$BENCH_DIR/work
 VENV=$BENCH_DIR/.venv
+# shellcheck source=benchmarks/common.sh
+source "$BENCH_DIR/common.sh"
 REPEAT=${BENCH_REPEAT:-3}
 DATA=${LUNGCT_DATA:-$REPO/../shared/data}
-
-log() { printf '%s\n' "$*" >&2; }   # progress on stderr; the table alone goes to stdout
 
 # ---------------------------------------------------------------------------------------
 # Set-up: tools, Python peers, the lungct binary, the phantom.
 # ---------------------------------------------------------------------------------------
 
-# Installs a Debian package. The first attempt skips `apt-get update` because it is slow
-# and usually unnecessary; a fresh image with empty package lists needs it.
-apt_install() {
-    log "installing $1 from Debian"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y "$1" >&2 || { apt-get update >&2 && apt-get install -y "$1" >&2; }
-}
-
 ensure_debian_file() {  # ensure_debian_file FILE PACKAGE
     [[ -x $1 ]] || apt_install "$2"
     [[ -x $1 ]] || { log "error: $1 still missing after installing $2"; exit 1; }
-}
-
-# A private virtualenv, so the peers' versions are whatever PyPI has today and nothing
-# touches the system Python. Reused when it already imports all three packages.
-ensure_venv() {
-    if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import SimpleITK, pydicom, numpy' 2>/dev/null; then
-        return
-    fi
-    log "creating $VENV with SimpleITK, pydicom, numpy"
-    # Debian's python3 lacks ensurepip until python3-venv is installed.
-    python3 -m venv "$VENV" >&2 || { rm -rf "$VENV"; apt_install python3-venv; python3 -m venv "$VENV" >&2; }
-    "$VENV/bin/pip" install --quiet --upgrade pip >&2
-    "$VENV/bin/pip" install --quiet SimpleITK pydicom numpy >&2
-}
-
-# $LUNGCT if given (handy while the main build is broken mid-edit); otherwise the release
-# build, built only if missing so the benchmark never waits on an unrelated rebuild.
-ensure_lungct() {
-    if [[ -n ${LUNGCT:-} ]]; then
-        [[ -x $LUNGCT ]] || { log "error: LUNGCT=$LUNGCT is not an executable"; exit 1; }
-        return
-    fi
-    # The toolchain lives in /opt/swift on the project's machines (as in the Makefile).
-    command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
-    LUNGCT=$(cd "$REPO" && swift build -c release --show-bin-path)/lungct
-    if [[ ! -x $LUNGCT ]]; then
-        log "building lungct (release)"
-        (cd "$REPO" && swift build -c release >&2)
-    fi
 }
 
 # The 512×512×300 phantom takes a while to make, so it is made once and reused. It is
@@ -264,7 +227,7 @@ main() {
     mkdir -p "$WORK/logs"
     ensure_debian_file /usr/bin/time time
     ensure_debian_file /usr/bin/dcm2niix dcm2niix
-    ensure_venv
+    ensure_venv SimpleITK pydicom numpy
     ensure_lungct
     "$LUNGCT" info --help | grep -q -- --stats \
         || { log "error: $LUNGCT has no 'info --stats' (too old a build?)"; exit 1; }

@@ -24,6 +24,8 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 WORK=$BENCH_DIR/work/onnx
 VENV=$BENCH_DIR/.venv
+# shellcheck source=benchmarks/common.sh
+source "$BENCH_DIR/common.sh"
 REPEAT=${REPEAT:-10}
 SIZE=${SIZE:-128}
 BATCHES=(1 16)
@@ -33,50 +35,8 @@ INPUT_SEED=20240501   # numpy seed of the random inputs; the model's own seed is
 MAX_DIFF_TARGET=1e-4
 RATIO_TARGET=1.0
 
-log() { printf '%s\n' "$*" >&2; }   # progress on stderr; the table alone goes to stdout
-
 # ---------------------------------------------------------------------------------------
-# Set-up.
-# ---------------------------------------------------------------------------------------
-
-apt_install() {
-    log "installing $1 from Debian"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y "$1" >&2 || { apt-get update >&2 && apt-get install -y "$1" >&2; }
-}
-
-# The venv is shared with load.sh: it is created if missing, and the four packages are
-# added to it when they do not all import.
-ensure_venv() {
-    if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import onnx, onnxruntime, h5py, numpy' 2>/dev/null; then
-        return
-    fi
-    if [[ ! -x $VENV/bin/python ]]; then
-        log "creating $VENV"
-        # Debian's python3 lacks ensurepip until python3-venv is installed.
-        python3 -m venv "$VENV" >&2 || { rm -rf "$VENV"; apt_install python3-venv; python3 -m venv "$VENV" >&2; }
-        "$VENV/bin/pip" install --quiet --upgrade pip >&2
-    fi
-    log "installing onnx, onnxruntime, h5py, numpy into $VENV"
-    "$VENV/bin/pip" install --quiet onnx onnxruntime h5py numpy >&2
-}
-
-# $LUNGCT if given; otherwise the release build, built only if missing.
-ensure_lungct() {
-    if [[ -n ${LUNGCT:-} ]]; then
-        [[ -x $LUNGCT ]] || { log "error: LUNGCT=$LUNGCT is not an executable"; exit 1; }
-        return
-    fi
-    command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
-    LUNGCT=$(cd "$REPO" && swift build -c release --show-bin-path)/lungct
-    if [[ ! -x $LUNGCT ]]; then
-        log "building lungct (release)"
-        (cd "$REPO" && swift build -c release >&2)
-    fi
-}
-
-# ---------------------------------------------------------------------------------------
-# Measuring.
+# Measuring (set-up: common.sh).
 # ---------------------------------------------------------------------------------------
 
 declare -A LUNGCT_S ORT_S DIFF
@@ -155,7 +115,7 @@ main() {
     [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { log "error: REPEAT must be a positive integer"; exit 1; }
     [[ $SIZE =~ ^[1-9][0-9]*$ ]] || { log "error: SIZE must be a positive integer"; exit 1; }
     mkdir -p "$WORK/logs"
-    ensure_venv
+    ensure_venv onnx onnxruntime h5py numpy
     ensure_lungct
     "$LUNGCT" model run --help >/dev/null 2>&1 \
         || { log "error: $LUNGCT has no 'model run' (too old a build?)"; exit 1; }

@@ -105,6 +105,7 @@ public enum Analyzer {
         let chosen = inspection.report.series.first { $0.status == "chosen" } ?? inspection.report.series.first
         var warnings = (chosen?.corrections ?? []).map { "corrected: \($0)" } + (chosen?.warnings ?? [])
 
+        var report: AnalysisReport
         switch image {
         case .ct(let huVolume):
             if case .float32 = huVolume {
@@ -119,7 +120,7 @@ public enum Analyzer {
             let panel = LungPanel.measure(hu: hu, labels: segmentation.labels)
             lap("lung panel")
             if panel.total.voxels == 0 { warnings.append("no lung found: the lung panel is empty") }
-            var report = AnalysisReport(
+            let ctReport = AnalysisReport(
                 lungct: LungCTVersion.string, kind: "CT", input: inspection.report,
                 study: studyReport(header, input: options.input, keepPHI: options.keepPHI),
                 geometry: geometryReport(hu.geometry), warnings: warnings, qualityFindings: [],
@@ -129,7 +130,7 @@ public enum Analyzer {
                 lungPanel: panel, model: noModel, outputs: [:], timingsSeconds: [:])
             try writeMask(segmentation.labels, folder: options.output, description: "lungct lungs: 1 right, 2 left")
             lap("write lung_mask.nii.gz")
-            try study.finish(labels: segmentation.labels, panel: panel, report: report)
+            try study.finish(labels: segmentation.labels, panel: panel, report: ctReport)
             lap("write study.h5")
             try writeOverview(
                 OverviewContent(
@@ -138,16 +139,12 @@ public enum Analyzer {
                     window: (options.window.center, options.window.width)),
                 folder: options.output)
             lap("overview")
-            report.outputs = outputs(options.output, probability: false)
-            timings["total"] = (Date().timeIntervalSince(start) * 1000).rounded() / 1000
-            report.timingsSeconds = timings
-            try writeReport(report, folder: options.output)
-            return report
+            report = ctReport
 
         case .radiograph(let picture):
             let normalized = RadiographNormalization.normalize(picture)
             let labels = Volume(geometry: picture.volume.geometry, repeating: UInt8(0))
-            var report = AnalysisReport(
+            let pictureReport = AnalysisReport(
                 lungct: LungCTVersion.string, kind: "radiograph", input: inspection.report,
                 study: studyReport(header, input: options.input, keepPHI: options.keepPHI),
                 geometry: geometryReport(picture.volume.geometry),
@@ -160,7 +157,7 @@ public enum Analyzer {
             try writeMask(labels, folder: options.output, description: "lungct: no radiograph lung mask yet")
             try StudyFile.write(
                 to: options.output + "/" + OutputFile.study, image: .intensity(normalized.volume), labels: labels,
-                panel: nil, report: report)
+                panel: nil, report: pictureReport)
             // The overview draws HU through a window; a 0...1 picture is drawn through 0...1000.
             let display = normalized.volume.map { Int16(($0 * 1000).rounded()) }
             try writeOverview(
@@ -170,12 +167,13 @@ public enum Analyzer {
                     window: (500, 1000)),
                 folder: options.output)
             lap("write")
-            report.outputs = outputs(options.output, probability: false)
-            timings["total"] = (Date().timeIntervalSince(start) * 1000).rounded() / 1000
-            report.timingsSeconds = timings
-            try writeReport(report, folder: options.output)
-            return report
+            report = pictureReport
         }
+        report.outputs = outputs(options.output, probability: false)
+        timings["total"] = (Date().timeIntervalSince(start) * 1000).rounded() / 1000
+        report.timingsSeconds = timings
+        try writeReport(report, folder: options.output)
+        return report
     }
 
     static let noModel = AnalysisReport.Model(
