@@ -16,6 +16,8 @@ public struct AnalysisOptions: Sendable {
     public var keepPHI = false
     /// The window used for the overview picture.
     public var window = HUWindow.lung
+    /// The models to run (loaded once by the caller: `AnalysisModels.shipped()` or --model).
+    public var models = AnalysisModels.none
 
     public init(input: String, output: String) {
         self.input = input
@@ -71,6 +73,22 @@ public struct AnalysisReport: Codable, Sendable {
     public struct Model: Codable, Sendable {
         public var ran: Bool
         public var reason: String
+        /// The model file's name and SHA-256, when a model ran.
+        public var name: String?
+        public var sha256: String?
+        /// CT: the calibrated study probability of a COVID-19 pattern; radiographs: that of
+        /// the model's covid class.
+        public var probability: Double?
+        /// Every class's calibrated probability (radiographs; CT: covid and non-covid).
+        public var classProbabilities: [String: Double]?
+        /// How the study probability was formed from the slice probabilities.
+        public var aggregation: String?
+        /// CT: the slices (z index, 0-based, on the input grid) with the highest probability.
+        public var topSlices: [SliceProbability]?
+    }
+    public struct SliceProbability: Codable, Sendable {
+        public var z: Int
+        public var probability: Double
     }
     public var lungct: String
     public var kind: String
