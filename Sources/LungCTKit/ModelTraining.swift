@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import ModelEvaluation
 import ModelStore
@@ -12,6 +13,10 @@ public struct TrainJob: Sendable {
     public var folds = 5
     public var size = 128
     public var width = 16
+    /// Conv blocks of the network (all but the last followed by 2×2 pooling).
+    public var blocks = 4
+    /// Dropout before the per-location classifier.
+    public var dropout: Float = 0
     public var options = TrainingOptions()
     public var augment = true
 
@@ -69,7 +74,7 @@ public enum ModelTraining {
     /// entry, NAME.report.json and NAME.curves.png.
     /// `progress` receives status text for stderr: lines from `TrainingProgress` (which start
     /// with "\r" when redrawn in place on a terminal) and one line per finished fold.
-    public static func train(_ job: TrainJob, progress: ((String) -> Void)? = nil) throws(LungCTError) -> TrainingReport {
+    public static func train(_ job: TrainJob, progress: (@Sendable (String) -> Void)? = nil) throws(LungCTError) -> TrainingReport {
         let start = Date()
         // Checked before any training: a run can take minutes.
         try Analyzer.prepareOutputFolder(URL(fileURLWithPath: job.output).deletingLastPathComponent().path)
@@ -85,59 +90,82 @@ public enum ModelTraining {
             throw .usage("\(job.data): \(error)")
         }
         let classes = folder.classes
-        let layers = Architecture.fullyConvolutional(inputChannels: 1, classes: classes.count, width: job.width)
-        let augment: ((inout [Float], inout SeededGenerator) -> Void)? =
-            job.augment ? { image, rng in Augmentation.apply(&image, size: job.size, rng: &rng) } : nil
-        let batchesPerEpoch = { (images: Int) in (images + job.options.batchSize - 1) / job.options.batchSize }
+        let layers = Architecture.fullyConvolutional(
+            inputChannels: 1, classes: classes.count, width: job.width, blocks: job.blocks, dropout: job.dropout)
+        let size = job.size
+        let augment: (@Sendable (inout [Float], inout SeededGenerator) -> Void)? =
+            job.augment ? { @Sendable image, rng in Augmentation.apply(&image, size: size, rng: &rng) } : nil
+        let batchesPerEpoch: @Sendable (Int) -> Int = { images in (images + job.options.batchSize - 1) / job.options.batchSize }
         let foldTrainingImages = data.count * (job.folds - 2) / job.folds
         let meter = TrainingProgress(
             totalBatches: (job.folds + 1) * job.options.epochs * batchesPerEpoch(foldTrainingImages)
                 + job.options.epochs * batchesPerEpoch(data.count),
             batchSize: job.options.batchSize)
+        // The folds train concurrently, one per core, each with single-threaded products: each
+        // fold is seeded on its own, so the results do not depend on how many run at once.
+        let results = FoldResults(count: job.folds)
+        let networks: [Sequential]
+        do {
+            networks = try (0..<job.folds).map { try Architecture.build(layers, seed: job.options.seed &+ UInt64($0)) }
+        } catch {
+            throw .usage("\(error)")
+        }
+        GEMM.singleThreaded {
+            DispatchQueue.concurrentPerform(iterations: job.folds) { fold in
+                let test = assignment.indices.filter { assignment[$0] == fold }
+                let validation = assignment.indices.filter { assignment[$0] == (fold + 1) % job.folds }
+                let training = assignment.indices.filter { assignment[$0] != fold && assignment[$0] != (fold + 1) % job.folds }
+                let network = networks[fold]
+                let foldStart = Date()
+                let result = Trainer.fit(
+                    network, data: data, trainIndices: training, validationIndices: validation, options: job.options,
+                    classes: classes.count, augment: augment
+                ) { epoch, batch, batches, loss in
+                    if let line = meter.batch(stage: "fold \(fold + 1)/\(job.folds)", epoch: epoch, batch: batch, batches: batches, loss: loss) {
+                        progress?(line)
+                    }
+                }
+                meter.skip((job.options.epochs - result.history.count) * batchesPerEpoch(training.count))
+                let probabilities = Trainer.predict(network, data: data, indices: test, batchSize: job.options.batchSize)
+                    .map { $0.map(Double.init) }
+                let truth = test.map { data.labels[$0] }
+                let confusion = ConfusionMatrix(classes: classes, truth: truth, probabilities: probabilities)
+                var report = FoldReport(
+                    fold: fold + 1, trainImages: training.count, validationImages: validation.count, testImages: test.count,
+                    bestEpoch: result.bestEpoch, accuracy: confusion.accuracy ?? 0, auc: nil, sensitivity: nil, specificity: nil,
+                    history: result.history)
+                if classes.count == 2 {
+                    let positive = positiveClass(classes)
+                    report.auc = ROC.auc(scores: probabilities.map { $0[positive] }, positives: truth.map { $0 == positive })
+                    report.sensitivity = confusion.sensitivity(of: positive)
+                    report.specificity = confusion.specificity(of: positive)
+                } else {
+                    report.auc = ROC.macroAUC(probabilities: probabilities, truth: truth)
+                }
+                results.set(
+                    fold,
+                    FoldOutcome(
+                        report: report, test: test, probabilities: probabilities, seconds: Date().timeIntervalSince(foldStart),
+                        images: training.count * result.history.count))
+                progress?(
+                    String(
+                        format: "\nfold %d/%d: accuracy %.3f, AUC %@, best epoch %d", fold + 1, job.folds, report.accuracy,
+                        report.auc.map { String(format: "%.3f", $0) } ?? "-", result.bestEpoch))
+            }
+        }
         var reports: [FoldReport] = []
         var outOfFold = [[Double]](repeating: [], count: data.count)
         var imagesSeen = 0
         var trainingSeconds = 0.0
         for fold in 0..<job.folds {
-            let test = assignment.indices.filter { assignment[$0] == fold }
-            let validation = assignment.indices.filter { assignment[$0] == (fold + 1) % job.folds }
-            let training = assignment.indices.filter { assignment[$0] != fold && assignment[$0] != (fold + 1) % job.folds }
-            let network: Sequential
-            do { network = try Architecture.build(layers, seed: job.options.seed &+ UInt64(fold)) } catch { throw .usage("\(error)") }
-            let foldStart = Date()
-            let result = Trainer.fit(
-                network, data: data, trainIndices: training, validationIndices: validation, options: job.options,
-                classes: classes.count, augment: augment
-            ) { epoch, batch, batches, loss in
-                if let line = meter.batch(stage: "fold \(fold + 1)/\(job.folds)", epoch: epoch, batch: batch, batches: batches, loss: loss) {
-                    progress?(line)
-                }
-            }
-            meter.skip((job.options.epochs - result.history.count) * batchesPerEpoch(training.count))
-            trainingSeconds += Date().timeIntervalSince(foldStart)
-            imagesSeen += training.count * result.history.count
-            let probabilities = Trainer.predict(network, data: data, indices: test, batchSize: job.options.batchSize)
-                .map { $0.map(Double.init) }
-            for (row, index) in test.enumerated() { outOfFold[index] = probabilities[row] }
-            let truth = test.map { data.labels[$0] }
-            let confusion = ConfusionMatrix(classes: classes, truth: truth, probabilities: probabilities)
-            var report = FoldReport(
-                fold: fold + 1, trainImages: training.count, validationImages: validation.count, testImages: test.count,
-                bestEpoch: result.bestEpoch, accuracy: confusion.accuracy ?? 0, auc: nil, sensitivity: nil, specificity: nil,
-                history: result.history)
-            if classes.count == 2 {
-                let positive = positiveClass(classes)
-                report.auc = ROC.auc(scores: probabilities.map { $0[positive] }, positives: truth.map { $0 == positive })
-                report.sensitivity = confusion.sensitivity(of: positive)
-                report.specificity = confusion.specificity(of: positive)
-            } else {
-                report.auc = ROC.macroAUC(probabilities: probabilities, truth: truth)
-            }
-            reports.append(report)
-            progress?(
-                String(format: "\nfold %d/%d: accuracy %.3f, AUC %@", fold + 1, job.folds, report.accuracy,
-                    report.auc.map { String(format: "%.3f", $0) } ?? "-"))
+            let outcome = results.get(fold)!
+            reports.append(outcome.report)
+            for (row, index) in outcome.test.enumerated() { outOfFold[index] = outcome.probabilities[row] }
+            imagesSeen += outcome.images
+            trainingSeconds += outcome.seconds
         }
+        // Folds ran side by side: images per second of wall time, not per fold.
+        trainingSeconds /= Double(min(job.folds, ProcessInfo.processInfo.activeProcessorCount))
 
         // Calibration on the held-out predictions (log-probabilities are logits up to a constant).
         let logits = outOfFold.map { $0.map { log(max($0, 1e-12)) } }
@@ -222,4 +250,21 @@ public enum ModelTraining {
                 .write(toFile: partial, atomically: false, encoding: .utf8)
         }
     }
+}
+
+/// One fold's result, as the concurrent folds hand them back.
+struct FoldOutcome: Sendable {
+    var report: FoldReport
+    var test: [Int]
+    var probabilities: [[Double]]
+    var seconds: Double
+    var images: Int
+}
+
+final class FoldResults: @unchecked Sendable {
+    private var slots: [FoldOutcome?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: FoldOutcome) { lock.withLock { slots[index] = value } }
+    func get(_ index: Int) -> FoldOutcome? { lock.withLock { slots[index] } }
 }

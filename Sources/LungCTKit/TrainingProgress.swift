@@ -10,6 +10,8 @@ public final class TrainingProgress: @unchecked Sendable {
     var totalBatches: Int
     var doneBatches = 0
     let batchSize: Int
+    /// Folds report from several threads at once.
+    let lock = NSLock()
 
     public init(totalBatches: Int, batchSize: Int, interactive: Bool = isatty(STDERR_FILENO) != 0) {
         self.totalBatches = max(1, totalBatches)
@@ -19,6 +21,8 @@ public final class TrainingProgress: @unchecked Sendable {
 
     /// The line for one finished batch (nil when nothing is to be printed).
     public func batch(stage: String, epoch: Int, batch: Int, batches: Int, loss: Float) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
         doneBatches += 1
         let elapsed = Date().timeIntervalSince(start)
         let perBatch = elapsed / Double(doneBatches)
@@ -32,7 +36,7 @@ public final class TrainingProgress: @unchecked Sendable {
     }
 
     /// Fewer batches remain than planned (a fold stopped early).
-    public func skip(_ batches: Int) { totalBatches -= batches }
+    public func skip(_ batches: Int) { lock.withLock { totalBatches -= batches } }
 
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())

@@ -54,20 +54,25 @@ public enum Architecture {
 }
 
 extension Architecture {
-    /// lungct's fully convolutional classifier: three conv–BN–ReLU–pool blocks and one more
-    /// conv block, then a 1×1 convolution to one logit per class at every location (the map
-    /// that becomes the probability or class-activation map), then global average pooling to
-    /// the image's logits. `width` sets the channel counts (width, 2·width, 4·width, 4·width).
-    public static func fullyConvolutional(inputChannels: Int = 1, classes: Int, width: Int = 16) -> [LayerSpecification] {
+    /// lungct's fully convolutional classifier: `blocks` conv–BN–ReLU blocks, each but the
+    /// last followed by 2×2 max pooling, channels doubling from `width` up to 4·width; then
+    /// optional dropout and a 1×1 convolution to one logit per class at every location (the map
+    /// that becomes the probability or class-activation map); then global average pooling to the
+    /// image's logits. The default (4 blocks) sees 128×128 input as a 16×16 map.
+    public static func fullyConvolutional(
+        inputChannels: Int = 1, classes: Int, width: Int = 16, blocks: Int = 4, dropout: Float = 0
+    ) -> [LayerSpecification] {
         var layers: [LayerSpecification] = []
         var channels = inputChannels
-        for (block, out) in [width, 2 * width, 4 * width, 4 * width].enumerated() {
+        for block in 0..<max(1, blocks) {
+            let out = width << min(block, 2)
             layers.append(LayerSpecification(kind: "conv2d", inputChannels: channels, outputChannels: out, kernel: 3, padding: 1, bias: false))
             layers.append(LayerSpecification(kind: "batchnorm2d", outputChannels: out))
             layers.append(LayerSpecification(kind: "relu"))
-            if block < 3 { layers.append(LayerSpecification(kind: "maxpool2d", kernel: 2)) }
+            if block < blocks - 1 { layers.append(LayerSpecification(kind: "maxpool2d", kernel: 2)) }
             channels = out
         }
+        if dropout > 0 { layers.append(LayerSpecification(kind: "dropout", rate: dropout)) }
         layers.append(LayerSpecification(kind: "conv2d", inputChannels: channels, outputChannels: classes, kernel: 1, bias: true))
         layers.append(LayerSpecification(kind: "globalavgpool"))
         return layers

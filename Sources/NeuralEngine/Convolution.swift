@@ -65,8 +65,9 @@ public enum Convolution {
         // Images of a batch run in parallel, each with a single-threaded product: the
         // products are too small for OpenBLAS to split well (see benchmarks/onnx.sh's profile).
         let parallel = layout.batch > 1
-        if parallel { GEMM.setThreads(1) }
-        defer { if parallel { GEMM.setThreads(ProcessInfo.processInfo.activeProcessorCount) } }
+        let previousThreads = GEMM.threads
+        if parallel && previousThreads > 1 { GEMM.setThreads(1) }
+        defer { if parallel && previousThreads > 1 { GEMM.setThreads(previousThreads) } }
         input.storage.withUnsafeBufferPointer { source in
             weights.storage.withUnsafeBufferPointer { weights in
                 output.withUnsafeMutableBufferPointer { output in
@@ -111,35 +112,90 @@ public enum Convolution {
 }
 
 extension Convolution {
-    /// The adjoint of im2col for one image: adds each column entry back onto the input pixel
-    /// it was read from (padding taps are dropped). Used by the convolution's backward pass.
-    public static func col2im(
-        _ columns: [Float], into input: inout [Float], image: Int, inputShape: [Int], kernel: Pair2D, stride: Pair2D,
-        padding: Pair2D, dilation: Pair2D
-    ) {
-        let layout = Layout(input: inputShape, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
-        precondition(columns.count == layout.columnsPerImage, "col2im: \(columns.count) values for \(layout.columnsPerImage)")
-        let base = image * layout.inputPerImage
-        var row = 0
-        for channel in 0..<layout.channels {
-            let plane = base + channel * layout.height * layout.width
-            for i in 0..<kernel.height {
-                for j in 0..<kernel.width {
-                    let dx = j * dilation.width - padding.width
-                    for oy in 0..<layout.output.height {
-                        let iy = oy * stride.height - padding.height + i * dilation.height
-                        guard iy >= 0, iy < layout.height else { continue }
-                        let source = row * layout.locations + oy * layout.output.width
-                        for ox in 0..<layout.output.width {
-                            let ix = ox * stride.width + dx
-                            if ix >= 0 && ix < layout.width { input[plane + iy * layout.width + ix] += columns[source + ox] }
+    /// The gradients of `conv2d` given ∂loss/∂output: (∂input, ∂weights, ∂bias summed over
+    /// locations). The batch is split into one contiguous share per core; each share unfolds
+    /// its images again (nothing from the forward pass is kept), accumulates its own ∂weights
+    /// with single-threaded products and scatters ∂columns back onto its own images' part of
+    /// ∂input; the shares' ∂weights are then added in a fixed order, so a run is repeatable.
+    public static func conv2dBackward(
+        input: Tensor, gradient: Tensor, weights: Tensor, stride: Pair2D = 1, padding: Pair2D = 0, dilation: Pair2D = 1
+    ) -> (input: Tensor, weights: [Float], bias: [Float]) {
+        let kernel = Pair2D(height: weights.shape[2], width: weights.shape[3])
+        let layout = Layout(input: input.shape, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
+        let outputChannels = weights.shape[0]
+        let outputPerImage = outputChannels * layout.locations
+        precondition(gradient.count == layout.batch * outputPerImage, "conv2d backward: gradient \(gradient.shape) does not fit")
+        let shares = max(1, min(layout.batch, ProcessInfo.processInfo.activeProcessorCount))
+        let perShare = (layout.batch + shares - 1) / shares
+        var inputGradient = [Float](repeating: 0, count: input.count)
+        var weightGradients = [Float](repeating: 0, count: shares * weights.count)
+        var biasGradients = [Float](repeating: 0, count: shares * outputChannels)
+        input.storage.withUnsafeBufferPointer { source in
+            gradient.storage.withUnsafeBufferPointer { dy in
+                weights.storage.withUnsafeBufferPointer { w in
+                    inputGradient.withUnsafeMutableBufferPointer { dx in
+                        weightGradients.withUnsafeMutableBufferPointer { dw in
+                            biasGradients.withUnsafeMutableBufferPointer { db in
+                                let shared = BackwardBuffers(source: source, dy: dy, weights: w, dx: dx, dw: dw, db: db)
+                                let work: @Sendable (Int) -> Void = { share in
+                                    let columns = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.columnsPerImage)
+                                    let columnGradient = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.columnsPerImage)
+                                    defer {
+                                        columns.deallocate()
+                                        columnGradient.deallocate()
+                                    }
+                                    let dw = UnsafeMutableBufferPointer(
+                                        rebasing: shared.dw[(share * shared.weights.count)..<((share + 1) * shared.weights.count)])
+                                    for image in (share * perShare)..<min(layout.batch, (share + 1) * perShare) {
+                                        let dyImage = UnsafeBufferPointer(
+                                            rebasing: shared.dy[(image * outputPerImage)..<((image + 1) * outputPerImage)])
+                                        layout.unfold(
+                                            image: shared.source.baseAddress! + image * layout.inputPerImage, into: columns.baseAddress!)
+                                        // ∂W += dY · colsᵀ   (O×L · L×R)
+                                        GEMM.sgemm(
+                                            transposeB: true, m: outputChannels, n: layout.rows, k: layout.locations, a: dyImage,
+                                            lda: layout.locations, b: UnsafeBufferPointer(columns), ldb: layout.locations, beta: 1,
+                                            c: dw, ldc: layout.rows)
+                                        // ∂cols = Wᵀ · dY   (R×O · O×L)
+                                        GEMM.sgemm(
+                                            transposeA: true, m: layout.rows, n: layout.locations, k: outputChannels, a: shared.weights,
+                                            lda: layout.rows, b: dyImage, ldb: layout.locations, c: columnGradient, ldc: layout.locations)
+                                        layout.fold(
+                                            columns: UnsafeBufferPointer(columnGradient),
+                                            into: shared.dx.baseAddress! + image * layout.inputPerImage)
+                                        for channel in 0..<outputChannels {
+                                            var sum: Float = 0
+                                            for location in 0..<layout.locations { sum += dyImage[channel * layout.locations + location] }
+                                            shared.db[share * outputChannels + channel] += sum
+                                        }
+                                    }
+                                }
+                                GEMM.singleThreaded { DispatchQueue.concurrentPerform(iterations: shares, execute: work) }
+                            }
                         }
                     }
-                    row += 1
                 }
             }
         }
+        var weightGradient = [Float](repeating: 0, count: weights.count)
+        var biasGradient = [Float](repeating: 0, count: outputChannels)
+        for share in 0..<shares {
+            for index in 0..<weights.count { weightGradient[index] += weightGradients[share * weights.count + index] }
+            for channel in 0..<outputChannels { biasGradient[channel] += biasGradients[share * outputChannels + channel] }
+        }
+        return (Tensor(shape: input.shape, storage: inputGradient), weightGradient, biasGradient)
     }
+}
+
+/// Buffers shared by the shares of one backward pass: each writes only its own images' part
+/// of `dx` and its own slots of `dw` and `db`.
+private struct BackwardBuffers: @unchecked Sendable {
+    let source: UnsafeBufferPointer<Float>
+    let dy: UnsafeBufferPointer<Float>
+    let weights: UnsafeBufferPointer<Float>
+    let dx: UnsafeMutableBufferPointer<Float>
+    let dw: UnsafeMutableBufferPointer<Float>
+    let db: UnsafeMutableBufferPointer<Float>
 }
 
 /// Buffers shared by the workers of one convolution: each writes only its own image's part
@@ -176,6 +232,30 @@ private struct Layout: Sendable {
     var locations: Int { output.height * output.width }
     var inputPerImage: Int { channels * height * width }
     var columnsPerImage: Int { rows * locations }
+
+    /// The adjoint of `unfold`: adds each column entry onto the input pixel it was read from.
+    func fold(columns: UnsafeBufferPointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        var row = 0
+        for channel in 0..<channels {
+            let plane = image + channel * height * width
+            for i in 0..<kernel.height {
+                for j in 0..<kernel.width {
+                    let dx = j * dilation.width - padding.width
+                    for oy in 0..<output.height {
+                        let iy = oy * stride.height - padding.height + i * dilation.height
+                        guard iy >= 0, iy < height else { continue }
+                        let line = plane + iy * width
+                        let source = row * locations + oy * output.width
+                        for ox in 0..<output.width {
+                            let ix = ox * stride.width + dx
+                            if ix >= 0 && ix < width { line[ix] += columns[source + ox] }
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
 
     /// Writes one C×H×W image's rows×locations column matrix (layout in `im2col`).
     func unfold(image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {

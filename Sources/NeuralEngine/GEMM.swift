@@ -35,6 +35,19 @@ public enum GEMM {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 
+    /// The threads OpenBLAS may use now. The corresponding C function is `openblas_get_num_threads`.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// Runs `body` with single-threaded products and restores the previous setting, so that
+    /// callers that already run products in parallel (training several folds at once) keep theirs.
+    public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+        let previous = threads
+        guard previous > 1 else { return try body() }
+        setThreads(1)
+        defer { setThreads(previous) }
+        return try body()
+    }
+
     /// `sgemm` on densely packed arrays: each stored matrix's row stride is its column count.
     /// The corresponding C function is `cblas_sgemm`.
     public static func sgemm(

@@ -2,7 +2,7 @@ import Foundation
 import SeededRandom
 
 /// 2D convolution (cross-correlation) with OIHW weights, by im2col and sgemm; its backward
-/// pass is two more matrix products and the col2im scatter.
+/// pass is two more matrix products and the scatter back onto the input (Convolution.conv2dBackward).
 public final class Conv2D: Layer {
     public let weight: Parameter
     public let bias: Parameter?
@@ -45,34 +45,14 @@ public final class Conv2D: Layer {
 
     public func backward(_ gradient: Tensor) -> Tensor {
         guard let input else { preconditionFailure("Conv2D.backward without a training forward pass") }
-        let kernel = Pair2D(height: weight.value.shape[2], width: weight.value.shape[3])
-        let columns = Convolution.im2col(
-            input, kernel: kernel, stride: Pair2D(integerLiteral: stride), padding: Pair2D(integerLiteral: padding),
-            dilation: Pair2D(integerLiteral: dilation))
-        let (batch, rows, locations) = (columns.shape[0], columns.shape[1], columns.shape[2])
-        let outputChannels = weight.value.shape[0]
-        var inputGradient = Tensor(zeros: input.shape)
-        var columnGradient = [Float](repeating: 0, count: rows * locations)
-        for image in 0..<batch {
-            let dy = Array(gradient.storage[(image * outputChannels * locations)..<((image + 1) * outputChannels * locations)])
-            let cols = Array(columns.storage[(image * rows * locations)..<((image + 1) * rows * locations)])
-            // ∂W += dY · colsᵀ   (O×L · L×R)
-            GEMM.sgemm(transposeB: true, m: outputChannels, n: rows, k: locations, a: dy, b: cols, beta: 1, c: &weight.gradient.storage)
-            // ∂cols = Wᵀ · dY   (R×O · O×L)
-            GEMM.sgemm(transposeA: true, m: rows, n: locations, k: outputChannels, a: weight.value.storage, b: dy, c: &columnGradient)
-            if let bias {
-                for channel in 0..<outputChannels {
-                    var sum: Float = 0
-                    for location in 0..<locations { sum += dy[channel * locations + location] }
-                    bias.gradient.storage[channel] += sum
-                }
-            }
-            Convolution.col2im(
-                columnGradient, into: &inputGradient.storage, image: image, inputShape: input.shape, kernel: kernel,
-                stride: Pair2D(integerLiteral: stride), padding: Pair2D(integerLiteral: padding),
-                dilation: Pair2D(integerLiteral: dilation))
+        let result = Convolution.conv2dBackward(
+            input: input, gradient: gradient, weights: weight.value, stride: Pair2D(integerLiteral: stride),
+            padding: Pair2D(integerLiteral: padding), dilation: Pair2D(integerLiteral: dilation))
+        for index in 0..<result.weights.count { weight.gradient.storage[index] += result.weights[index] }
+        if let bias {
+            for channel in 0..<result.bias.count { bias.gradient.storage[channel] += result.bias[channel] }
         }
-        return inputGradient
+        return result.input
     }
 }
 

@@ -32,13 +32,13 @@ public final class Sequential: @unchecked Sendable {
         guard n > 1 else { return forward(input, training: false) }
         let perImage = input.count / n
         let outputs = InferenceResults(count: n)
-        GEMM.setThreads(1)
-        defer { GEMM.setThreads(ProcessInfo.processInfo.activeProcessorCount) }
-        DispatchQueue.concurrentPerform(iterations: n) { image in
-            var shape = input.shape
-            shape[0] = 1
-            let one = Tensor(shape: shape, storage: Array(input.storage[(image * perImage)..<((image + 1) * perImage)]))
-            outputs.set(image, forward(one, training: false))
+        GEMM.singleThreaded {
+            DispatchQueue.concurrentPerform(iterations: n) { image in
+                var shape = input.shape
+                shape[0] = 1
+                let one = Tensor(shape: shape, storage: Array(input.storage[(image * perImage)..<((image + 1) * perImage)]))
+                outputs.set(image, forward(one, training: false))
+            }
         }
         let first = outputs.get(0)
         var shape = first.shape

@@ -407,6 +407,18 @@ struct Train: ParsableCommand {
     @Option(help: "Channels of the first block.")
     var width = 16
 
+    @Option(help: "Conv blocks (each but the last followed by 2×2 pooling).")
+    var blocks = 4
+
+    @Option(help: "Dropout rate before the per-location classifier (0 = none).")
+    var dropout: Float = 0
+
+    @Option(name: .customLong("weight-decay"), help: "AdamW decoupled weight decay.")
+    var weightDecay: Float = 1e-4
+
+    @Option(help: "Epochs without a better validation loss before a fold stops.")
+    var patience = 8
+
     @Option(name: .customLong("batch-size"), help: "Images per batch.")
     var batchSize = 16
 
@@ -422,9 +434,11 @@ struct Train: ParsableCommand {
     func validate() throws {
         guard task == "ct" || task == "cxr" else { throw ValidationError("--task must be ct or cxr") }
         guard folds >= 3 else { throw ValidationError("--folds must be at least 3 (test, validation, training)") }
-        guard epochs >= 1, size >= 16, width >= 1, batchSize >= 1 else {
-            throw ValidationError("--epochs ≥ 1, --size ≥ 16, --width ≥ 1, --batch-size ≥ 1")
+        guard epochs >= 1, size >= 16, width >= 1, batchSize >= 1, blocks >= 1, patience >= 1 else {
+            throw ValidationError("--epochs ≥ 1, --size ≥ 16, --width ≥ 1, --batch-size ≥ 1, --blocks ≥ 1, --patience ≥ 1")
         }
+        guard size >> (blocks - 1) >= 2 else { throw ValidationError("--size \(size) is too small for \(blocks) blocks") }
+        guard (0..<1).contains(dropout), weightDecay >= 0 else { throw ValidationError("--dropout in 0..<1, --weight-decay ≥ 0") }
     }
 
     func run() throws {
@@ -433,6 +447,10 @@ struct Train: ParsableCommand {
             job.folds = folds
             job.size = size
             job.width = width
+            job.blocks = blocks
+            job.dropout = dropout
+            job.options.weightDecay = weightDecay
+            job.options.patience = patience
             job.augment = !noAugment
             job.options.epochs = epochs
             job.options.seed = seed
