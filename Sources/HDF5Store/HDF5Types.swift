@@ -1,16 +1,18 @@
 internal import CHDF5
 
-/// The element types lungct stores in datasets: HU (int16), labels (uint8), maps (float32).
+/// The element types lungct stores in datasets: HU (int16), labels (uint8), maps (float32),
+/// indices (int32).
 /// They are written in the machine's native byte order, little-endian on every platform
 /// lungct runs on, so `h5dump` shows `H5T_STD_I16LE`, `H5T_STD_U8LE`, `H5T_IEEE_F32LE`.
 public enum HDF5ElementType: String, Sendable, CaseIterable {
-    case uint8, int16, float32
+    case uint8, int16, int32, float32
 
     /// The in-memory HDF5 type; also used as the file type.
     var nativeTypeID: hid_t {
         switch self {
         case .uint8: lct_h5t_native_uint8()
         case .int16: lct_h5t_native_int16()
+        case .int32: lct_h5t_native_int32()
         case .float32: lct_h5t_native_float()
         }
     }
@@ -23,6 +25,7 @@ public protocol HDF5Element: BitwiseCopyable, Sendable {
 
 extension UInt8: HDF5Element { public static var hdf5ElementType: HDF5ElementType { .uint8 } }
 extension Int16: HDF5Element { public static var hdf5ElementType: HDF5ElementType { .int16 } }
+extension Int32: HDF5Element { public static var hdf5ElementType: HDF5ElementType { .int32 } }
 extension Float: HDF5Element { public static var hdf5ElementType: HDF5ElementType { .float32 } }
 
 /// A dataset read back into memory: its shape (slowest axis first, (z, y, x) for a volume)

@@ -87,8 +87,13 @@ public struct AnalysisReport: Codable, Sendable {
         public var topSlices: [SliceProbability]?
     }
     public struct SliceProbability: Codable, Sendable {
+        /// The slice's index on the input grid (along the axis closest to superior).
         public var z: Int
+        /// Its position along the patient's S axis, mm.
+        public var positionMM: Double
         public var probability: Double
+        /// Whether it counts towards the study probability (enough lung in it).
+        public var counted: Bool
     }
     public var lungct: String
     public var kind: String
@@ -138,6 +143,13 @@ public enum Analyzer {
             let panel = LungPanel.measure(hu: hu, labels: segmentation.labels)
             lap("lung panel")
             if panel.total.voxels == 0 { warnings.append("no lung found: the lung panel is empty") }
+            var model = noModel(kind: "CT")
+            var score: StudyScore?
+            if let ctModel = options.models.ct {
+                score = try CovidScoring.scoreCT(hu: hu, labels: segmentation.labels, model: ctModel)
+                model = modelReport(score, model: ctModel, noScoreReason: "no lung found, so no slice to score")
+                lap("model")
+            }
             let ctReport = AnalysisReport(
                 lungct: LungCTVersion.string, kind: "CT", input: inspection.report,
                 study: studyReport(header, input: options.input, keepPHI: options.keepPHI),
@@ -145,23 +157,31 @@ public enum Analyzer {
                 segmentation: .init(
                     method: "lungct classical HU segmentation (body, air, airway removal, left/right, pleural bays)",
                     labels: ["0": "background", "1": "right lung", "2": "left lung"], notes: segmentation.notes),
-                lungPanel: panel, model: noModel, outputs: [:], timingsSeconds: [:])
+                lungPanel: panel, model: model, outputs: [:], timingsSeconds: [:])
             try writeMask(segmentation.labels, folder: options.output, description: "lungct lungs: 1 right, 2 left")
             lap("write lung_mask.nii.gz")
-            try study.finish(labels: segmentation.labels, panel: panel, report: ctReport)
+            if let score { try writeProbability(score.map, folder: options.output) }
+            try study.finish(labels: segmentation.labels, panel: panel, score: score, report: ctReport)
             lap("write study.h5")
-            try writeOverview(
-                OverviewContent(
-                    hu: hu, labels: segmentation.labels, title: "lungct \(LungCTVersion.string)  \(chosen?.id ?? "")",
-                    lines: panelLines(panel) + ["no COVID-19 model ran: no model is shipped yet"],
-                    window: (options.window.center, options.window.width)),
-                folder: options.output)
+            var content = OverviewContent(
+                hu: hu, labels: segmentation.labels, probability: score?.map,
+                title: "lungct \(LungCTVersion.string)  \(chosen?.id ?? "")",
+                lines: panelLines(panel) + modelLines(model), window: (options.window.center, options.window.width))
+            if let top = model.topSlices?.first { content.focusSlice = top.z }
+            try writeOverview(content, folder: options.output)
             lap("overview")
             report = ctReport
 
         case .radiograph(let picture):
             let normalized = RadiographNormalization.normalize(picture)
             let labels = Volume(geometry: picture.volume.geometry, repeating: UInt8(0))
+            var model = noModel(kind: "radiograph")
+            var score: StudyScore?
+            if let radiographModel = options.models.radiograph {
+                score = CovidScoring.scoreRadiograph(normalized.volume, model: radiographModel)
+                model = modelReport(score, model: radiographModel, noScoreReason: "")
+                lap("model")
+            }
             let pictureReport = AnalysisReport(
                 lungct: LungCTVersion.string, kind: "radiograph", input: inspection.report,
                 study: studyReport(header, input: options.input, keepPHI: options.keepPHI),
@@ -171,31 +191,76 @@ public enum Analyzer {
                 segmentation: .init(
                     method: "none", labels: ["0": "background"],
                     notes: ["no lung-field segmentation for radiographs yet: lung_mask.nii.gz is empty on purpose"]),
-                lungPanel: nil, model: noModel, outputs: [:], timingsSeconds: [:])
+                lungPanel: nil, model: model, outputs: [:], timingsSeconds: [:])
             try writeMask(labels, folder: options.output, description: "lungct: no radiograph lung mask yet")
+            if let score { try writeProbability(score.map, folder: options.output) }
             try StudyFile.write(
                 to: options.output + "/" + OutputFile.study, image: .intensity(normalized.volume), labels: labels,
-                panel: nil, report: pictureReport)
+                panel: nil, score: score, report: pictureReport)
             // The overview draws HU through a window; a 0...1 picture is drawn through 0...1000.
             let display = normalized.volume.map { Int16(($0 * 1000).rounded()) }
             try writeOverview(
                 OverviewContent(
-                    hu: display, title: "lungct \(LungCTVersion.string)  radiograph",
-                    lines: picture.findings.map(\.message) + ["no model ran: no radiograph model is shipped yet"],
-                    window: (500, 1000)),
+                    hu: display, probability: score?.map, title: "lungct \(LungCTVersion.string)  radiograph",
+                    lines: picture.findings.map(\.message) + modelLines(model), window: (500, 1000)),
                 folder: options.output)
             lap("write")
             report = pictureReport
         }
-        report.outputs = outputs(options.output, probability: false)
+        report.outputs = outputs(options.output, probability: report.model.probability != nil)
         timings["total"] = (Date().timeIntervalSince(start) * 1000).rounded() / 1000
         report.timingsSeconds = timings
         try writeReport(report, folder: options.output)
         return report
     }
 
-    static let noModel = AnalysisReport.Model(
-        ran: false, reason: "no COVID-19 model is shipped yet; probability.nii.gz is not written and no probability is reported")
+    static func noModel(kind: String) -> AnalysisReport.Model {
+        AnalysisReport.Model(
+            ran: false,
+            reason: "no \(kind) model found (Weights/ beside the program, $LUNGCT_WEIGHTS, or --model); "
+                + "probability.nii.gz is not written and no probability is reported")
+    }
+
+    /// The report's model part from a score (nil: the model had nothing to score).
+    static func modelReport(_ score: StudyScore?, model: LoadedModel, noScoreReason: String) -> AnalysisReport.Model {
+        var report = AnalysisReport.Model(
+            ran: score != nil, reason: score == nil ? noScoreReason : model.description.card.intendedUse,
+            name: URL(fileURLWithPath: model.path).lastPathComponent, sha256: model.sha256)
+        guard let score else { return report }
+        report.probability = (score.probability * 10000).rounded() / 10000
+        report.classProbabilities = score.classProbabilities.mapValues { ($0 * 10000).rounded() / 10000 }
+        report.aggregation = score.aggregation
+        if !score.slices.isEmpty {
+            report.topSlices = Array(score.slices.filter(\.counted).sorted { $0.probability > $1.probability }.prefix(5))
+                .map { var slice = $0; slice.probability = (slice.probability * 10000).rounded() / 10000; return slice }
+        }
+        return report
+    }
+
+    /// The model's lines for the overview.
+    static func modelLines(_ model: AnalysisReport.Model) -> [String] {
+        guard let probability = model.probability else {
+            return ["No COVID-19 probability: \(model.reason)"]
+        }
+        var lines = [String(format: "COVID-19 pattern probability %.2f  (%@)", probability, model.name ?? "")]
+        if let classes = model.classProbabilities, classes.count > 2 {
+            lines.append(classes.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: "  "))
+        }
+        if let top = model.topSlices, !top.isEmpty {
+            lines.append("Top slices: " + top.prefix(3).map { String(format: "z=%d (%.0f mm) %.2f", $0.z, $0.positionMM, $0.probability) }.joined(separator: ", "))
+        }
+        lines.append("Research use only, not for clinical use.")
+        return lines
+    }
+
+    /// probability.nii.gz (float32 on the input grid).
+    static func writeProbability(_ map: Volume<Float>, folder: String) throws(LungCTError) {
+        do {
+            try NIfTI.write(map, to: folder + "/" + OutputFile.probability, description: "lungct COVID-19 pattern probability")
+        } catch {
+            throw .outputFailed(error.description)
+        }
+    }
 
     static func outputs(_ folder: String, probability: Bool) -> [String: String] {
         var files = [

@@ -75,4 +75,15 @@ public struct AnalysisModels: Sendable {
         }
         return models
     }
+
+    /// What --model / --no-model ask for: no model, the given file for either kind of input,
+    /// or the shipped models.
+    public static func forCommandLine(model: String?, none: Bool) throws(LungCTError) -> AnalysisModels {
+        if none { return .none }
+        if let model {
+            let loaded = try load(model, requireManifest: false)
+            return AnalysisModels(ct: loaded, radiograph: loaded)
+        }
+        return try shipped()
+    }
 }

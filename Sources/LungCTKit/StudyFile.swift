@@ -28,9 +28,11 @@ public enum StudyFile {
 
     /// Writes the whole file at once.
     public static func write(
-        to path: String, image: Image, labels: Volume<UInt8>, panel: LungPanel?, report: AnalysisReport
+        to path: String, image: Image, labels: Volume<UInt8>, panel: LungPanel?, score: StudyScore? = nil,
+        report: AnalysisReport
     ) throws(LungCTError) {
-        try begin(path: path, image: image, modality: report.study.modality).finish(labels: labels, panel: panel, report: report)
+        try begin(path: path, image: image, modality: report.study.modality)
+            .finish(labels: labels, panel: panel, score: score, report: report)
     }
 }
 
@@ -86,7 +88,9 @@ public final class PendingStudyFile: @unchecked Sendable {
 
     /// Waits for the image, writes labels, geometry, features and provenance, closes the file
     /// and renames it into place.
-    public func finish(labels: Volume<UInt8>, panel: LungPanel?, report: AnalysisReport) throws(LungCTError) {
+    public func finish(
+        labels: Volume<UInt8>, panel: LungPanel?, score: StudyScore? = nil, report: AnalysisReport
+    ) throws(LungCTError) {
         done.wait()
         do throws(HDF5Error) {
             if let failure { throw failure }
@@ -126,9 +130,29 @@ public final class PendingStudyFile: @unchecked Sendable {
                 }
             }
 
+            if let score {
+                try file.writeDataset("/maps/covid_probability", values: score.map.voxels, shape: shape, gzipLevel: StudyFile.gzipLevel)
+                try file.setAttribute(
+                    "meaning", .string("per-voxel calibrated probability of a COVID-19 pattern from the model's per-location logits; 0 outside the lungs (CT)"),
+                    at: "/maps/covid_probability")
+                try file.createGroup("/model")
+                try file.setAttribute("name", .string(report.model.name ?? ""), at: "/model")
+                try file.setAttribute("sha256", .string(report.model.sha256 ?? ""), at: "/model")
+                try file.setAttribute("probability", .double(score.probability), at: "/model")
+                try file.setAttribute("aggregation", .string(score.aggregation), at: "/model")
+                for (name, value) in score.classProbabilities { try file.setAttribute("probability_\(name)", .double(value), at: "/model") }
+                if !score.slices.isEmpty {
+                    try file.writeArray("/model/slice_probability", values: score.slices.map { Float($0.probability) }, shape: [score.slices.count])
+                    try file.writeArray("/model/slice_index", values: score.slices.map { Int32($0.z) }, shape: [score.slices.count])
+                    try file.writeArray("/model/slice_counted", values: score.slices.map { UInt8($0.counted ? 1 : 0) }, shape: [score.slices.count])
+                }
+            }
+
             try file.createGroup("/provenance")
             try file.setAttribute("lungct_version", .string(report.lungct), at: "/provenance")
-            try file.setAttribute("model", .string(report.model.ran ? "ran" : "none: \(report.model.reason)"), at: "/provenance")
+            try file.setAttribute(
+                "model", .string(report.model.ran ? "\(report.model.name ?? "") sha256 \(report.model.sha256 ?? "")" : "none: \(report.model.reason)"),
+                at: "/provenance")
             try file.setAttribute("study_hash", .string(report.study.studyHash), at: "/provenance")
             try file.setAttribute("input", .string("\(report.input.format), \(report.input.filesScanned) file(s), series \(report.study.seriesUID ?? "-")"), at: "/provenance")
             try file.setAttribute("warnings", .string(report.warnings.joined(separator: "\n")), at: "/provenance")

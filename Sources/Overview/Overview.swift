@@ -31,6 +31,9 @@ public struct OverviewContent: Sendable {
     public var lines: [String]
     /// The grayscale window in HU.
     public var window: (center: Double, width: Double)
+    /// A slice to show among the axial panels (the model's top slice): its index on the
+    /// input grid along the stored axis nearest the patient's S axis.
+    public var focusSlice: Int?
 
     /// The usual lung window, level -600 HU and width 1500 HU (Radiopaedia, "Windowing (CT)":
     /// W 1500, L -600): air is dark gray, aerated lung mid-gray, soft tissue near white.
@@ -145,14 +148,23 @@ func layOut(_ content: OverviewContent) -> Layout {
     let coronalSize = panelSize(acrossAxis: 0, downAxis: 2)
 
     let span = extent.upper[2] - extent.lower[2]
-    let axialIndices = axialFractions.map { extent.lower[2] + Int(($0 * Double(span)).rounded()) }
+    var axialIndices = axialFractions.map { extent.lower[2] + Int(($0 * Double(span)).rounded()) }
+    var focusIndex: Int?
+    if let focus = content.focusSlice {
+        // The focus replaces the nearest of the three levels; panels stay upper first.
+        let c = min(grid.size.z - 1, max(0, Int(grid.toSource(Double(focus), axis: 2).rounded())))
+        let nearest = axialIndices.indices.min { abs(axialIndices[$0] - c) < abs(axialIndices[$1] - c) } ?? 1
+        axialIndices[nearest] = c
+        axialIndices.sort(by: >)
+        focusIndex = c
+    }
     let coronalIndex = min(grid.size.y - 1, max(0, Int(extent.centroid[1].rounded())))
     let centre = (Double(grid.size.x - 1) / 2, Double(grid.size.y - 1) / 2, Double(grid.size.z - 1) / 2)
 
     var panels: [(plane: SlicePlane, kind: PanelFrame.Kind, caption: String, size: (width: Int, height: Int))] =
         axialIndices.map { c in
             let z = grid.physicalPoint(centre.0, centre.1, Double(c)).z
-            return (SlicePlane.axial(c), .axial, "axial z=\(millimetres(z))", axialSize)
+            return (SlicePlane.axial(c), .axial, "axial z=\(millimetres(z))" + (c == focusIndex ? " top slice" : ""), axialSize)
         }
     let y = grid.physicalPoint(centre.0, Double(coronalIndex), centre.2).y
     panels.append((SlicePlane.coronal(coronalIndex), .coronal, "coronal y=\(millimetres(y))", coronalSize))

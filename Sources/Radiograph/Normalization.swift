@@ -36,17 +36,34 @@ public enum RadiographNormalization {
             high = window.center + window.width / 2
             method = "window"
         } else {
-            let sorted = image.volume.voxels.sorted()
-            guard !sorted.isEmpty else {
+            guard let range = percentileRange(image.volume.voxels) else {
                 return NormalizedRadiograph(volume: image.volume, low: 0, high: 1, method: "percentiles")
             }
-            low = Double(sorted[Int(lowerPercentile * Double(sorted.count - 1))])
-            high = Double(sorted[Int(upperPercentile * Double(sorted.count - 1))])
+            (low, high) = range
             method = "percentiles"
         }
         if high <= low { high = low + 1 }
         let scale = 1 / (high - low)
         let normalized = image.volume.map { Float(min(1, max(0, (Double($0) - low) * scale))) }
         return NormalizedRadiograph(volume: normalized, low: low, high: high, method: method)
+    }
+
+    /// The 0.5th and 99.5th percentiles of `values` (nil when empty).
+    public static func percentileRange(_ values: [Float]) -> (low: Double, high: Double)? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        return (
+            Double(sorted[Int(lowerPercentile * Double(sorted.count - 1))]),
+            Double(sorted[Int(upperPercentile * Double(sorted.count - 1))])
+        )
+    }
+
+    /// `values` mapped linearly to 0...1 (clipped) between their own percentiles: what
+    /// `normalize` does to a picture without a window, for pixels that are not a radiograph
+    /// (a windowed CT slice, so that it looks to a model as its training images did).
+    public static func normalizeByPercentiles(_ values: [Float]) -> [Float] {
+        guard let (low, high) = percentileRange(values) else { return values }
+        let scale = Float(1 / (high > low ? high - low : 1))
+        return values.map { min(1, max(0, ($0 - Float(low)) * scale)) }
     }
 }

@@ -79,10 +79,17 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("keep-phi"), help: "Write patient name, ID and birth date into report.json.")
     var keepPHI = false
 
+    @Option(help: "A model file (.h5) to use instead of the shipped one for this input's kind (checked against the MANIFEST beside it when there is one).")
+    var model: String?
+
+    @Flag(name: .customLong("no-model"), help: "Run no model: segmentation and lung panel only.")
+    var noModel = false
+
     @Flag(help: "Print report.json on stdout.")
     var json = false
 
     func validate() throws {
+        guard model == nil || !noModel else { throw ValidationError("--model and --no-model exclude each other") }
         guard HUWindow(parsing: window) != nil else {
             throw ValidationError("--window must be lung, mediastinum or L,W with W > 0 (e.g. -600,1500)")
         }
@@ -94,6 +101,7 @@ struct Analyze: ParsableCommand {
             options.series = series
             options.keepPHI = keepPHI
             options.window = HUWindow(parsing: window)!
+            options.models = try AnalysisModels.forCommandLine(model: model, none: noModel)
             let report = try Analyzer.analyze(options)
             if json {
                 try printJSON(report)

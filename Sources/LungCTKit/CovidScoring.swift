@@ -1,0 +1,223 @@
+import Foundation
+import ModelStore
+import NeuralEngine
+import Radiograph
+import VolumeCore
+
+/// A model's answer for one study: the study probability, the slices behind it and the
+/// per-voxel probability map on the input grid.
+public struct StudyScore: Sendable {
+    /// The calibrated probability of the positive (COVID-19) class for the study.
+    public var probability: Double
+    /// Every class's calibrated probability (radiographs; CT: from the study probability).
+    public var classProbabilities: [String: Double]
+    /// CT: every scored slice, input-grid order; empty for radiographs.
+    public var slices: [AnalysisReport.SliceProbability]
+    /// On the input grid: the positive class's per-location probability, 0 outside the lungs
+    /// (CT) or over the whole picture (radiographs).
+    public var map: Volume<Float>
+    public var aggregation: String
+    public var notes: [String]
+}
+
+/// Running the shipped models on a study.
+public enum CovidScoring {
+    /// The lung window the CT slices are shown to the model in (level −600, width 1500 HU).
+    public static let window = (level: -600.0, width: 1500.0)
+    /// Slices with less lung than this fraction of the largest lung slice are scored and
+    /// mapped but do not count towards the study probability: the training images are
+    /// mid-thorax slices, and apices and bases are mostly partial volume.
+    public static let minimumLungAreaFraction = 0.25
+    /// The study probability is the mean of this top fraction of the counted slices.
+    public static let topFraction = 0.25
+    /// Margin around the lungs' bounding box, as a fraction of its size on each side: the
+    /// training images are cropped to the thorax, chest wall included.
+    public static let cropMargin = 0.08
+
+    public static let ctAggregation =
+        "mean of the highest quarter of the calibrated slice probabilities, over the slices whose lung area is at least "
+        + "a quarter of the largest slice's; the slice probabilities are temperature-calibrated on held-out slice images, "
+        + "the study rule is not calibrated on CT volumes (no labelled COVID-19 CT volumes were available)"
+
+    /// Scores a CT: every axial slice with lung (in an LPS view, so the image is in the
+    /// radiological convention the training images use), windowed, cropped to the lungs'
+    /// bounding box plus a margin, normalised and resized as `ImageFolder` prepares training
+    /// images. Nil when there is no lung.
+    public static func scoreCT(hu: Volume<Int16>, labels: Volume<UInt8>, model: LoadedModel) throws(LungCTError) -> StudyScore? {
+        let lps: Volume<Int16>
+        let lungs: Volume<UInt8>
+        do {
+            lps = try hu.reoriented(to: "LPS")
+            lungs = try labels.reoriented(to: "LPS")
+        } catch {
+            throw .inputFailed("cannot view the CT in LPS for the model: \(error)")
+        }
+        let size = lps.size
+        let plane = size.x * size.y
+        var area = [Int](repeating: 0, count: size.z)
+        var box = (x0: Int.max, y0: Int.max, x1: -1, y1: -1)
+        for z in 0..<size.z {
+            for y in 0..<size.y {
+                for x in 0..<size.x where lungs.voxels[z * plane + y * size.x + x] != 0 {
+                    area[z] += 1
+                    box = (min(box.x0, x), min(box.y0, y), max(box.x1, x), max(box.y1, y))
+                }
+            }
+        }
+        guard let largest = area.max(), largest > 0 else { return nil }
+        let marginX = Int((Double(box.x1 - box.x0 + 1) * cropMargin).rounded())
+        let marginY = Int((Double(box.y1 - box.y0 + 1) * cropMargin).rounded())
+        let crop = (
+            x0: max(0, box.x0 - marginX), y0: max(0, box.y0 - marginY),
+            x1: min(size.x - 1, box.x1 + marginX), y1: min(size.y - 1, box.y1 + marginY)
+        )
+        let (cropWidth, cropHeight) = (crop.x1 - crop.x0 + 1, crop.y1 - crop.y0 + 1)
+        let input = model.description.input
+        let scored = (0..<size.z).filter { area[$0] > 0 }
+
+        // Slices go through the network in batches (images of a batch run on all cores).
+        let low = window.level - window.width / 2
+        let mapsNetwork = Sequential(Array(model.network.layers.dropLast()))
+        let temperature = Float(model.description.temperature ?? 1)
+        let positive = ModelTraining.positiveClass(model.description.classes)
+        let classes = model.description.classes.count
+        var probabilityLPS = Volume(geometry: lps.geometry, repeating: Float(0))
+        var sliceProbability = [Double](repeating: 0, count: size.z)
+        for start in stride(from: 0, to: scored.count, by: 16) {
+            let batch = Array(scored[start..<min(scored.count, start + 16)])
+            var pixels: [Float] = []
+            pixels.reserveCapacity(batch.count * input.width * input.height)
+            for z in batch {
+                var slice = [Float](repeating: 0, count: cropWidth * cropHeight)
+                for y in 0..<cropHeight {
+                    for x in 0..<cropWidth {
+                        let value = Double(lps.voxels[z * plane + (crop.y0 + y) * size.x + crop.x0 + x])
+                        slice[y * cropWidth + x] = Float(min(1, max(0, (value - low) / window.width)))
+                    }
+                }
+                pixels += ImageFolder.resize(
+                    RadiographNormalization.normalizeByPercentiles(slice), width: cropWidth, height: cropHeight, to: input.width)
+            }
+            let maps = mapsNetwork.infer(Tensor(shape: [batch.count, 1, input.height, input.width], storage: pixels))
+            let (h, w) = (maps.shape[2], maps.shape[3])
+            for (row, z) in batch.enumerated() {
+                let (image, location) = locationProbabilities(maps, image: row, classes: classes, positive: positive, temperature: temperature)
+                sliceProbability[z] = image
+                // The map, bilinearly enlarged onto the crop, kept inside the lungs.
+                let enlarged = enlarge(location, width: w, height: h, toWidth: cropWidth, height: cropHeight)
+                for y in 0..<cropHeight {
+                    for x in 0..<cropWidth {
+                        let index = z * plane + (crop.y0 + y) * size.x + crop.x0 + x
+                        if lungs.voxels[index] != 0 { probabilityLPS.voxels[index] = enlarged[y * cropWidth + x] }
+                    }
+                }
+            }
+        }
+
+        let counted = scored.filter { Double(area[$0]) >= minimumLungAreaFraction * Double(largest) }
+        let ranked = counted.map { sliceProbability[$0] }.sorted(by: >)
+        let top = max(1, Int((Double(ranked.count) * topFraction).rounded(.up)))
+        let study = ranked.prefix(top).reduce(0, +) / Double(top)
+
+        // Back onto the input grid, and slice positions as the input counts them.
+        let map: Volume<Float>
+        do {
+            var back = try probabilityLPS.reoriented(to: hu.geometry.orientationCode)
+            back.geometry = hu.geometry
+            map = back
+        } catch {
+            throw .inputFailed("cannot return the probability map to the input grid: \(error)")
+        }
+        let slices = scored.map { z in
+            let point = lps.geometry.physicalPoint(i: Double(size.x / 2), j: Double(size.y / 2), k: Double(z))
+            return AnalysisReport.SliceProbability(
+                z: inputSliceIndex(of: point, in: hu.geometry), positionMM: (point.z * 100).rounded() / 100,
+                probability: sliceProbability[z], counted: counted.contains(z))
+        }
+        let name = model.description.classes[positive]
+        return StudyScore(
+            probability: study, classProbabilities: [name: study, "other": 1 - study], slices: slices, map: map,
+            aggregation: ctAggregation,
+            notes: [
+                "\(scored.count) slices with lung scored, \(counted.count) counted; crop \(cropWidth)×\(cropHeight) voxels around the lungs, "
+                    + "lung window L\(Int(window.level)) W\(Int(window.width)), resized to \(input.width)×\(input.height)"
+            ])
+    }
+
+    /// Scores a radiograph (already normalised to 0...1 by `RadiographNormalization`, as the
+    /// training images were): class probabilities and the positive class's activation map.
+    public static func scoreRadiograph(_ picture: Volume<Float>, model: LoadedModel) -> StudyScore {
+        let input = model.description.input
+        let (width, height) = (picture.size.x, picture.size.y)
+        let pixels = ImageFolder.resize(Array(picture.voxels[0..<(width * height)]), width: width, height: height, to: input.width)
+        let mapsNetwork = Sequential(Array(model.network.layers.dropLast()))
+        let maps = mapsNetwork.infer(Tensor(shape: [1, 1, input.height, input.width], storage: pixels))
+        let classes = model.description.classes
+        let temperature = Float(model.description.temperature ?? 1)
+        let positive = ModelTraining.positiveClass(classes)
+        let logits = imageLogits(maps, image: 0, classes: classes.count)
+        let probabilities = Activation.softmax(logits.map { $0 / temperature })
+        let (_, location) = locationProbabilities(maps, image: 0, classes: classes.count, positive: positive, temperature: temperature)
+        var map = Volume(geometry: picture.geometry, repeating: Float(0))
+        let enlarged = enlarge(location, width: maps.shape[3], height: maps.shape[2], toWidth: width, height: height)
+        for index in 0..<(width * height) { map.voxels[index] = enlarged[index] }
+        var byClass: [String: Double] = [:]
+        for (c, name) in classes.enumerated() { byClass[name] = Double(probabilities[c]) }
+        return StudyScore(
+            probability: Double(probabilities[positive]), classProbabilities: byClass, slices: [], map: map,
+            aggregation: "one image: the calibrated softmax of the model's \(classes.count) classes",
+            notes: ["class-activation map of \(classes[positive]): per-location calibrated probability, enlarged to the picture"])
+    }
+
+    /// The image's logits: the mean of its per-location logits (what global pooling computes).
+    static func imageLogits(_ maps: Tensor, image: Int, classes: Int) -> [Float] {
+        let locations = maps.shape[2] * maps.shape[3]
+        return (0..<classes).map { c in
+            let start = (image * classes + c) * locations
+            return maps.storage[start..<(start + locations)].reduce(0, +) / Float(locations)
+        }
+    }
+
+    /// The image's calibrated positive-class probability and the per-location one (softmax of
+    /// the location's logits divided by the same temperature).
+    static func locationProbabilities(
+        _ maps: Tensor, image: Int, classes: Int, positive: Int, temperature: Float
+    ) -> (Double, [Float]) {
+        let locations = maps.shape[2] * maps.shape[3]
+        let imageProbability = Activation.softmax(imageLogits(maps, image: image, classes: classes).map { $0 / temperature })[positive]
+        var location = [Float](repeating: 0, count: locations)
+        for l in 0..<locations {
+            let logits = (0..<classes).map { maps.storage[(image * classes + $0) * locations + l] / temperature }
+            location[l] = Activation.softmax(logits)[positive]
+        }
+        return (Double(imageProbability), location)
+    }
+
+    /// Bilinear enlargement (half-pixel centres, edges clamped) of a width×height map.
+    static func enlarge(_ map: [Float], width: Int, height: Int, toWidth: Int, height toHeight: Int) -> [Float] {
+        var output = [Float](repeating: 0, count: toWidth * toHeight)
+        let (sx, sy) = (Double(width) / Double(toWidth), Double(height) / Double(toHeight))
+        for y in 0..<toHeight {
+            let fy = max(0, min(Double(height - 1), (Double(y) + 0.5) * sy - 0.5))
+            let (iy, jy) = (Int(fy), min(Int(fy) + 1, height - 1))
+            let ay = Float(fy - Double(iy))
+            for x in 0..<toWidth {
+                let fx = max(0, min(Double(width - 1), (Double(x) + 0.5) * sx - 0.5))
+                let (ix, jx) = (Int(fx), min(Int(fx) + 1, width - 1))
+                let ax = Float(fx - Double(ix))
+                output[y * toWidth + x] =
+                    (1 - ay) * ((1 - ax) * map[iy * width + ix] + ax * map[iy * width + jx])
+                    + ay * ((1 - ax) * map[jy * width + ix] + ax * map[jy * width + jx])
+            }
+        }
+        return output
+    }
+
+    /// The index, on the input grid, along the axis closest to the patient's S axis, of the
+    /// voxel nearest `point`.
+    static func inputSliceIndex(of point: Vector3, in geometry: Geometry) -> Int {
+        let index = geometry.continuousIndex(of: point)
+        let axis = (0..<3).max { abs(geometry.direction[$0].z) < abs(geometry.direction[$1].z) } ?? 2
+        return Int(index[axis].rounded())
+    }
+}
