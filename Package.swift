@@ -78,7 +78,8 @@ let package = Package(
         .testTarget(name: "PhantomTests", dependencies: ["TestSupport", "Phantom", "VolumeCore"]),
         .testTarget(name: "LungSegmentationTests", dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
         .testTarget(
-            name: "LungCTKitTests", dependencies: ["TestSupport", "LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore", "HDF5Store"]),
+            name: "LungCTKitTests",
+            dependencies: ["TestSupport", "LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore", "HDF5Store", "ModelStore", "NeuralEngine", "Radiograph"]),
         .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation", "SeededRandom"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),
     ]

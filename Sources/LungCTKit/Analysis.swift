@@ -94,6 +94,13 @@ public struct AnalysisReport: Codable, Sendable {
         public var probability: Double
         /// Whether it counts towards the study probability (enough lung in it).
         public var counted: Bool
+
+        public init(z: Int, positionMM: Double, probability: Double, counted: Bool) {
+            self.z = z
+            self.positionMM = positionMM
+            self.probability = probability
+            self.counted = counted
+        }
     }
     public var lungct: String
     public var kind: String

@@ -114,10 +114,7 @@ public enum CovidScoring {
             }
         }
 
-        let counted = scored.filter { Double(area[$0]) >= minimumLungAreaFraction * Double(largest) }
-        let ranked = counted.map { sliceProbability[$0] }.sorted(by: >)
-        let top = max(1, Int((Double(ranked.count) * topFraction).rounded(.up)))
-        let study = ranked.prefix(top).reduce(0, +) / Double(top)
+        let counted = Set(scored.filter { Double(area[$0]) >= minimumLungAreaFraction * Double(largest) })
 
         // Back onto the input grid, and slice positions as the input counts them.
         let map: Volume<Float>
@@ -134,6 +131,7 @@ public enum CovidScoring {
                 z: inputSliceIndex(of: point, in: hu.geometry), positionMM: (point.z * 100).rounded() / 100,
                 probability: sliceProbability[z], counted: counted.contains(z))
         }
+        let study = studyProbability(slices)
         let name = model.description.classes[positive]
         return StudyScore(
             probability: study, classProbabilities: [name: study, "other": 1 - study], slices: slices, map: map,
@@ -167,6 +165,15 @@ public enum CovidScoring {
             probability: Double(probabilities[positive]), classProbabilities: byClass, slices: [], map: map,
             aggregation: "one image: the calibrated softmax of the model's \(classes.count) classes",
             notes: ["class-activation map of \(classes[positive]): per-location calibrated probability, enlarged to the picture"])
+    }
+
+    /// The study rule (`ctAggregation`): the mean of the highest quarter (at least one) of the
+    /// counted slices' probabilities; 0 when no slice counts.
+    public static func studyProbability(_ slices: [AnalysisReport.SliceProbability]) -> Double {
+        let ranked = slices.filter(\.counted).map(\.probability).sorted(by: >)
+        guard !ranked.isEmpty else { return 0 }
+        let top = max(1, Int((Double(ranked.count) * topFraction).rounded(.up)))
+        return ranked.prefix(top).reduce(0, +) / Double(top)
     }
 
     /// The image's logits: the mean of its per-location logits (what global pooling computes).
