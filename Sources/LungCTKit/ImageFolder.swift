@@ -108,26 +108,63 @@ final class PreparedImages: @unchecked Sendable {
     func get(_ index: Int) -> Outcome { lock.withLock { slots[index] } }
 }
 
-/// Training-time augmentation of one image (size×size, 0...1): a random shift of up to 8 %,
-/// zoom of ±10 % and rotation of ±10° (one inverse-mapped affine transform, bilinear, edges
-/// clamped), a brightness/contrast jitter of ±10 %, and a left–right flip with probability ½
-/// (the lesions this data shows appear in either lung).
+/// Training-time augmentation of one image (size×size, 0...1): one inverse-mapped affine
+/// transform (shift, zoom with a small aspect change, rotation; bilinear, edges clamped), a
+/// brightness/contrast jitter and a gamma change, and a left–right flip with probability ½ (the
+/// lesions this data shows appear in either lung). `Augmentation.Strength` sets the ranges.
 public enum Augmentation {
-    public static func apply(_ image: inout [Float], size: Int, rng: inout SeededGenerator) {
-        let zoom = 1 + (rng.uniform() - 0.5) * 0.2
-        let shiftX = (rng.uniform() - 0.5) * 0.16 * Float(size)
-        let shiftY = (rng.uniform() - 0.5) * 0.16 * Float(size)
+    public struct Strength: Sendable, Codable, Equatable {
+        /// Largest shift, as a fraction of the size.
+        public var shift: Float
+        /// Zoom factors drawn uniformly from this range (> 1 enlarges: a crop).
+        public var zoomMin: Float
+        public var zoomMax: Float
+        /// Largest change of the aspect ratio (x zoom / y zoom = 1 ± aspect).
+        public var aspect: Float
+        public var rotationDegrees: Float
+        public var contrast: Float
+        public var brightness: Float
+        /// Largest |log γ|: intensities become v^γ.
+        public var logGamma: Float
+
+        /// ±8 % shift, ±10 % zoom, ±10°, ±10 % contrast and brightness.
+        public static let standard = Strength(
+            shift: 0.08, zoomMin: 0.9, zoomMax: 1.1, aspect: 0, rotationDegrees: 10, contrast: 0.1, brightness: 0.1, logGamma: 0)
+        /// For small, varied sets of figure images: ±12 % shift, zoom 0.85–1.35 (crops of down to
+        /// 55 % of the area, as random-resized-crop training does), ±10 % aspect, ±15°, ±20 %
+        /// contrast and brightness, γ in 0.74–1.35.
+        public static let strong = Strength(
+            shift: 0.12, zoomMin: 0.85, zoomMax: 1.35, aspect: 0.1, rotationDegrees: 15, contrast: 0.2, brightness: 0.2, logGamma: 0.3)
+
+        public static func named(_ name: String) -> Strength? {
+            switch name {
+            case "standard": .standard
+            case "strong": .strong
+            default: nil
+            }
+        }
+    }
+
+    public static func apply(_ image: inout [Float], size: Int, strength: Strength = .standard, rng: inout SeededGenerator) {
+        // Draws happen in a fixed order; the aspect and gamma draws only when they are used, so
+        // the standard strength repeats the sequence of earlier versions.
+        let zoom = strength.zoomMin + rng.uniform() * (strength.zoomMax - strength.zoomMin)
+        let aspect = strength.aspect > 0 ? 1 + (rng.uniform() - 0.5) * 2 * strength.aspect : 1
+        let (zoomX, zoomY) = (zoom * aspect.squareRoot(), zoom / aspect.squareRoot())
+        let shiftX = (rng.uniform() - 0.5) * 2 * strength.shift * Float(size)
+        let shiftY = (rng.uniform() - 0.5) * 2 * strength.shift * Float(size)
         let flip = rng.uniform() < 0.5
-        let angle = (rng.uniform() - 0.5) * 20 * .pi / 180
+        let angle = (rng.uniform() - 0.5) * 2 * strength.rotationDegrees * .pi / 180
         let (cosine, sine) = (cos(angle), sin(angle))
-        let contrast = 1 + (rng.uniform() - 0.5) * 0.2
-        let brightness = (rng.uniform() - 0.5) * 0.2
+        let contrast = 1 + (rng.uniform() - 0.5) * 2 * strength.contrast
+        let brightness = (rng.uniform() - 0.5) * 2 * strength.brightness
+        let gamma = strength.logGamma > 0 ? exp((rng.uniform() - 0.5) * 2 * strength.logGamma) : 1
         let source = image
         let centre = Float(size - 1) / 2
         for y in 0..<size {
             for x in 0..<size {
                 // Inverse map: output pixel → rotated, zoomed, shifted source position.
-                let (ux, uy) = ((Float(x) - centre) / zoom, (Float(y) - centre) / zoom)
+                let (ux, uy) = ((Float(x) - centre) / zoomX, (Float(y) - centre) / zoomY)
                 var fx = cosine * ux + sine * uy + centre - shiftX
                 let fy = -sine * ux + cosine * uy + centre - shiftY
                 if flip { fx = Float(size - 1) - fx }
@@ -136,9 +173,10 @@ public enum Augmentation {
                 let (ix, iy) = (Int(cx), Int(cy))
                 let (ax, ay) = (cx - Float(ix), cy - Float(iy))
                 let (jx, jy) = (min(ix + 1, size - 1), min(iy + 1, size - 1))
-                let value =
+                var value =
                     (1 - ay) * ((1 - ax) * source[iy * size + ix] + ax * source[iy * size + jx])
                     + ay * ((1 - ax) * source[jy * size + ix] + ax * source[jy * size + jx])
+                if gamma != 1 { value = pow(max(0, value), gamma) }
                 image[y * size + x] = max(0, min(1, (value - 0.5) * contrast + 0.5 + brightness))
             }
         }

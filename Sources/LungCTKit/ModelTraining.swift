@@ -19,6 +19,7 @@ public struct TrainJob: Sendable {
     public var dropout: Float = 0
     public var options = TrainingOptions()
     public var augment = true
+    public var augmentation = Augmentation.Strength.standard
 
     public init(task: String, data: String, output: String) {
         self.task = task
@@ -56,6 +57,11 @@ public struct TrainingReport: Codable, Sendable {
     public var finalEpochs: Int
     public var options: TrainingOptions
     public var inputSize: Int
+    public var width: Int
+    public var blocks: Int
+    public var dropout: Float
+    /// Nil when trained without augmentation.
+    public var augmentation: Augmentation.Strength?
     public var trainingImagesPerSecond: Double
     public var seconds: Double
     public var model: String
@@ -93,8 +99,9 @@ public enum ModelTraining {
         let layers = Architecture.fullyConvolutional(
             inputChannels: 1, classes: classes.count, width: job.width, blocks: job.blocks, dropout: job.dropout)
         let size = job.size
+        let strength = job.augmentation
         let augment: (@Sendable (inout [Float], inout SeededGenerator) -> Void)? =
-            job.augment ? { @Sendable image, rng in Augmentation.apply(&image, size: size, rng: &rng) } : nil
+            job.augment ? { @Sendable image, rng in Augmentation.apply(&image, size: size, strength: strength, rng: &rng) } : nil
         let batchesPerEpoch: @Sendable (Int) -> Int = { images in (images + job.options.batchSize - 1) / job.options.batchSize }
         let foldTrainingImages = data.count * (job.folds - 2) / job.folds
         let meter = TrainingProgress(
@@ -228,6 +235,7 @@ public enum ModelTraining {
             skipped: folder.skipped, folds: reports, summary: metrics,
             outOfFoldConfusion: ConfusionMatrix(classes: classes, truth: data.labels, probabilities: outOfFold),
             temperature: temperature, finalEpochs: finalOptions.epochs, options: job.options, inputSize: job.size,
+            width: job.width, blocks: job.blocks, dropout: job.dropout, augmentation: job.augment ? job.augmentation : nil,
             trainingImagesPerSecond: trainingSeconds > 0 ? Double(imagesSeen) / trainingSeconds : 0,
             seconds: Date().timeIntervalSince(start), model: job.output, sha256: sha)
         let encoder = JSONEncoder()

@@ -436,6 +436,9 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("no-augment"), help: "Train without augmentation.")
     var noAugment = false
 
+    @Option(help: "Augmentation ranges: standard or strong.")
+    var augmentation = "standard"
+
     @Flag(help: "Print the training report as JSON.")
     var json = false
 
@@ -446,6 +449,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--epochs ≥ 1, --size ≥ 16, --width ≥ 1, --batch-size ≥ 1, --blocks ≥ 1, --patience ≥ 1")
         }
         guard size >> (blocks - 1) >= 2 else { throw ValidationError("--size \(size) is too small for \(blocks) blocks") }
+        guard Augmentation.Strength.named(augmentation) != nil else { throw ValidationError("--augmentation must be standard or strong") }
         guard (0..<1).contains(dropout), weightDecay >= 0 else { throw ValidationError("--dropout in 0..<1, --weight-decay ≥ 0") }
     }
 
@@ -460,6 +464,7 @@ struct Train: ParsableCommand {
             job.options.weightDecay = weightDecay
             job.options.patience = patience
             job.augment = !noAugment
+            job.augmentation = Augmentation.Strength.named(augmentation)!
             job.options.epochs = epochs
             job.options.seed = seed
             job.options.batchSize = batchSize
