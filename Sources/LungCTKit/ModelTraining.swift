@@ -20,6 +20,9 @@ public struct TrainJob: Sendable {
     public var options = TrainingOptions()
     public var augment = true
     public var augmentation = Augmentation.Strength.standard
+    /// What early stopping follows on the validation fold: "loss" or "auc" (binary: the
+    /// positive class's ROC AUC; more classes: the macro one-vs-rest AUC).
+    public var monitor = "loss"
 
     public init(task: String, data: String, output: String) {
         self.task = task
@@ -62,6 +65,7 @@ public struct TrainingReport: Codable, Sendable {
     public var dropout: Float
     /// Nil when trained without augmentation.
     public var augmentation: Augmentation.Strength?
+    public var monitor: String
     public var trainingImagesPerSecond: Double
     public var seconds: Double
     public var model: String
@@ -102,6 +106,10 @@ public enum ModelTraining {
         let strength = job.augmentation
         let augment: (@Sendable (inout [Float], inout SeededGenerator) -> Void)? =
             job.augment ? { @Sendable image, rng in Augmentation.apply(&image, size: size, strength: strength, rng: &rng) } : nil
+        let positive = positiveClass(classes)
+        let classCount = classes.count
+        let score: (@Sendable ([[Float]], [Int]) -> Float)? =
+            job.monitor == "auc" ? { @Sendable in validationAUC($0, truth: $1, classes: classCount, positive: positive) } : nil
         let batchesPerEpoch: @Sendable (Int) -> Int = { images in (images + job.options.batchSize - 1) / job.options.batchSize }
         let foldTrainingImages = data.count * (job.folds - 2) / job.folds
         let meter = TrainingProgress(
@@ -126,7 +134,7 @@ public enum ModelTraining {
                 let foldStart = Date()
                 let result = Trainer.fit(
                     network, data: data, trainIndices: training, validationIndices: validation, options: job.options,
-                    classes: classes.count, augment: augment
+                    classes: classes.count, augment: augment, validationScore: score
                 ) { epoch, batch, batches, loss in
                     if let line = meter.batch(stage: "fold \(fold + 1)/\(job.folds)", epoch: epoch, batch: batch, batches: batches, loss: loss) {
                         progress?(line)
@@ -187,7 +195,7 @@ public enum ModelTraining {
         meter.skip((job.options.epochs - finalOptions.epochs) * batchesPerEpoch(data.count))
         _ = Trainer.fit(
             network, data: data, trainIndices: Array(0..<data.count), validationIndices: [], options: finalOptions,
-            classes: classes.count, augment: augment
+            classes: classes.count, augment: augment, validationScore: nil
         ) { epoch, batch, batches, loss in
             if let line = meter.batch(stage: "final", epoch: epoch, batch: batch, batches: batches, loss: loss) { progress?(line) }
         }
@@ -236,6 +244,7 @@ public enum ModelTraining {
             outOfFoldConfusion: ConfusionMatrix(classes: classes, truth: data.labels, probabilities: outOfFold),
             temperature: temperature, finalEpochs: finalOptions.epochs, options: job.options, inputSize: job.size,
             width: job.width, blocks: job.blocks, dropout: job.dropout, augmentation: job.augment ? job.augmentation : nil,
+            monitor: job.monitor,
             trainingImagesPerSecond: trainingSeconds > 0 ? Double(imagesSeen) / trainingSeconds : 0,
             seconds: Date().timeIntervalSince(start), model: job.output, sha256: sha)
         let encoder = JSONEncoder()
@@ -243,6 +252,16 @@ public enum ModelTraining {
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try AtomicFile.write(to: base + ".report.json") { partial in try encoder.encode(report).write(to: URL(fileURLWithPath: partial)) }
         return report
+    }
+
+    /// The validation AUC early stopping follows with --monitor auc: binary, the positive
+    /// class's; more classes, the macro one-vs-rest AUC; 0 when undefined.
+    static func validationAUC(_ probabilities: [[Float]], truth: [Int], classes: Int, positive: Int) -> Float {
+        let auc =
+            classes == 2
+            ? ROC.auc(scores: probabilities.map { Double($0[positive]) }, positives: truth.map { $0 == positive })
+            : ROC.macroAUC(probabilities: probabilities.map { $0.map(Double.init) }, truth: truth)
+        return Float(auc ?? 0)
     }
 
     /// Replaces (or adds) the model's line in MANIFEST beside it.

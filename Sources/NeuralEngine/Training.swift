@@ -44,6 +44,8 @@ public struct EpochRecord: Sendable, Codable {
     public var trainLoss: Float
     public var validationLoss: Float?
     public var validationAccuracy: Float?
+    /// The caller's validation score (e.g. ROC AUC), when early stopping follows it.
+    public var validationScore: Float?
     public var learningRate: Float
     public var seconds: Double
 }
@@ -58,11 +60,15 @@ public enum Trainer {
     /// Trains `network` on `trainIndices` of `data` with AdamW, a cosine learning-rate schedule,
     /// optional class weighting, `augment` applied to each training image (with a generator
     /// seeded from `options.seed`), early stopping on the validation loss, and keeps the best
-    /// epoch's weights. `progress` is called after every batch (epoch, batch, batches, loss).
+    /// epoch's weights. `validationScore` (higher is better, from the validation images'
+    /// probabilities and labels), when given, replaces the validation loss as what early
+    /// stopping and the best epoch follow. `progress` is called after every batch (epoch,
+    /// batch, batches, loss).
     public static func fit(
         _ network: Sequential, data: LabeledImages, trainIndices: [Int], validationIndices: [Int],
         options: TrainingOptions, classes: Int,
         augment: ((inout [Float], inout SeededGenerator) -> Void)? = nil,
+        validationScore: (([[Float]], [Int]) -> Float)? = nil,
         progress: ((Int, Int, Int, Float) -> Void)? = nil
     ) -> TrainingResult {
         var rng = SeededGenerator(seed: options.seed)
@@ -105,7 +111,7 @@ public enum Trainer {
             }
             var record = EpochRecord(
                 epoch: epoch, trainLoss: lossSum / Float(batches), validationLoss: nil, validationAccuracy: nil,
-                learningRate: optimizer.learningRate, seconds: 0)
+                validationScore: nil, learningRate: optimizer.learningRate, seconds: 0)
             if !validationIndices.isEmpty {
                 let probabilities = predict(network, data: data, indices: validationIndices, batchSize: options.batchSize)
                 var loss: Double = 0
@@ -119,10 +125,12 @@ public enum Trainer {
                 }
                 record.validationLoss = Float(loss / Double(validationIndices.count))
                 record.validationAccuracy = Float(correct) / Float(validationIndices.count)
+                record.validationScore = validationScore?(probabilities, validationIndices.map { data.labels[$0] })
             }
             record.seconds = Date().timeIntervalSince(start)
             history.append(record)
-            let monitored = record.validationLoss ?? record.trainLoss
+            // Lower is better: the loss, or the negated score.
+            let monitored = record.validationScore.map { -$0 } ?? record.validationLoss ?? record.trainLoss
             if best == nil || monitored < best!.loss {
                 best = (monitored, epoch, snapshot(network))
             } else if epoch - best!.epoch >= options.patience {

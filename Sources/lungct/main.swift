@@ -55,10 +55,13 @@ struct Analyze: ParsableCommand {
         abstract: "Segment the lungs of the chosen series, measure them and write every output.",
         discussion: """
             Writes into OUT: lung_mask.nii.gz (0 background, 1 right lung, 2 left lung, on the input
-            grid), study.h5 (HU volume, mask, geometry, lung panel, provenance), report.json (series
-            chosen and rejected, geometry, warnings, lung panel, timings) and overview.png. No
-            COVID-19 model is shipped yet, so probability.nii.gz is not written. Patient name, ID
-            and birth date appear only with --keep-phi. Example:
+            grid), probability.nii.gz (the COVID-19 model's per-voxel probability, 0 outside the
+            lungs), study.h5 (HU volume, mask, map, geometry, lung panel, model answer, provenance),
+            report.json (series chosen and rejected, geometry, warnings, lung panel, study
+            probability and top slices, timings) and overview.png. The models come from Weights/
+            (checked against Weights/MANIFEST); --model replaces one, --no-model runs none.
+            Research use only, not for clinical use. Patient name, ID and birth date appear only
+            with --keep-phi. Example:
 
               lungct analyze ../shared/data/ct/popi-00 -o out/popi
               lungct analyze chest.png -o out/cxr --json
@@ -439,6 +442,9 @@ struct Train: ParsableCommand {
     @Option(help: "Augmentation ranges: standard or strong.")
     var augmentation = "standard"
 
+    @Option(help: "What early stopping follows on the validation fold: loss or auc.")
+    var monitor = "loss"
+
     @Flag(help: "Print the training report as JSON.")
     var json = false
 
@@ -449,6 +455,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--epochs ≥ 1, --size ≥ 16, --width ≥ 1, --batch-size ≥ 1, --blocks ≥ 1, --patience ≥ 1")
         }
         guard size >> (blocks - 1) >= 2 else { throw ValidationError("--size \(size) is too small for \(blocks) blocks") }
+        guard monitor == "loss" || monitor == "auc" else { throw ValidationError("--monitor must be loss or auc") }
         guard Augmentation.Strength.named(augmentation) != nil else { throw ValidationError("--augmentation must be standard or strong") }
         guard (0..<1).contains(dropout), weightDecay >= 0 else { throw ValidationError("--dropout in 0..<1, --weight-decay ≥ 0") }
     }
@@ -465,6 +472,7 @@ struct Train: ParsableCommand {
             job.options.patience = patience
             job.augment = !noAugment
             job.augmentation = Augmentation.Strength.named(augmentation)!
+            job.monitor = monitor
             job.options.epochs = epochs
             job.options.seed = seed
             job.options.batchSize = batchSize
