@@ -23,6 +23,10 @@ public struct TrainJob: Sendable {
     /// What early stopping follows on the validation fold: "loss" or "auc" (binary: the
     /// positive class's ROC AUC; more classes: the macro one-vs-rest AUC).
     public var monitor = "loss"
+    /// For the model card: where the data comes from, its terms, and what a user must know.
+    public var dataDescription: String?
+    public var dataTerms: String?
+    public var knownBiases: [String] = []
 
     public init(task: String, data: String, output: String) {
         self.task = task
@@ -212,11 +216,16 @@ public enum ModelTraining {
         let card = ModelCard(
             name: URL(fileURLWithPath: job.output).deletingPathExtension().lastPathComponent,
             task: job.task == "ct" ? "COVID-19 pattern vs other, chest CT slice images" : "chest radiograph: \(classes.joined(separator: " / "))",
-            trainingData: "\(job.data): \(data.count) images: "
-                + classes.enumerated().map { c, name in "\(name) \(data.labels.filter { $0 == c }.count)" }.joined(separator: ", "),
-            dataTerms: "see the data set's own terms (../shared/data/README.md)",
-            metrics: metrics.mapValues { "\($0) (grouped \(job.folds)-fold cross-validation, held-out folds)" },
-            knownBiases: [], createdBy: "lungct \(LungCTVersion.string) train, seed \(job.options.seed)")
+            trainingData: (job.dataDescription.map { $0 + "; " } ?? "") + "\(data.count) usable images: "
+                + classes.enumerated().map { c, name in "\(name) \(data.labels.filter { $0 == c }.count)" }.joined(separator: ", ")
+                + (folder.skipped.isEmpty ? "" : " (\(folder.skipped.count) skipped, listed in the training report)"),
+            dataTerms: job.dataTerms ?? "see the data set's own terms",
+            metrics: metrics.mapValues { "\($0) (mean ± sd over grouped \(job.folds)-fold cross-validation test folds)" }
+                .merging(temperature.map { ["calibration": String(format: "temperature %.3f fitted on the out-of-fold predictions", $0)] } ?? [:]) { a, _ in a },
+            knownBiases: job.knownBiases,
+            createdBy: "lungct \(LungCTVersion.string) train, seed \(job.options.seed), \(job.blocks) blocks, width \(job.width), "
+                + "input \(job.size)², dropout \(job.dropout), augmentation \(job.augment ? (job.augmentation == .strong ? "strong" : "standard") : "none"), "
+                + "early stopping on the validation \(job.monitor)")
         var description = ModelDescription(
             layers: layers, input: ModelInput(width: job.size, height: job.size, channels: 1, normalization: ImageFolder.normalization),
             classes: classes, card: card)

@@ -445,6 +445,15 @@ struct Train: ParsableCommand {
     @Option(help: "What early stopping follows on the validation fold: loss or auc.")
     var monitor = "loss"
 
+    @Option(name: .customLong("card-data"), help: "Model card: what the training data is and where it comes from.")
+    var cardData: String?
+
+    @Option(name: .customLong("card-terms"), help: "Model card: the training data's terms of use.")
+    var cardTerms: String?
+
+    @Option(name: .customLong("card-bias"), help: "Model card: a known bias or limit (repeatable).")
+    var cardBias: [String] = []
+
     @Flag(help: "Print the training report as JSON.")
     var json = false
 
@@ -473,6 +482,9 @@ struct Train: ParsableCommand {
             job.augment = !noAugment
             job.augmentation = Augmentation.Strength.named(augmentation)!
             job.monitor = monitor
+            job.dataDescription = cardData
+            job.dataTerms = cardTerms
+            job.knownBiases = cardBias
             job.options.epochs = epochs
             job.options.seed = seed
             job.options.batchSize = batchSize
