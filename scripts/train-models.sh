@@ -14,15 +14,33 @@ LUNGCT=${LUNGCT:-.build/release/lungct}
 [[ -x $LUNGCT ]] || swift build -c release
 mkdir -p Weights
 
+CT_TRAINING=(--size 128 --width 16 --blocks 5 --dropout 0.3 --weight-decay 0.05 --epochs 40 --patience 10
+    --augmentation strong)
+CT_CARD=(
+    --card-data "UCSD-AI4H COVID-CT (cropped mirror GKasperek/data_c19_cropped), official train+val part: chest CT slice images taken from figures of COVID-19 papers (covid) and from other sources (noncovid), 8-bit PNG/JPEG, not Hounsfield units"
+    --card-terms "research use only (UCSD-AI4H COVID-CT); the weights are lungct's own product and carry the same restriction"
+    --card-bias "The two classes come from different sources: covid images are figures from papers (often lung window, arrows and labels), noncovid images often use a mediastinal window (black lungs); part of what the model separates may be the source and the window, not the disease"
+    --card-bias "Trained on 2D figure images, applied in analyze to lung-windowed HU slices: a domain shift that the cross-validated metrics do not measure"
+    --card-bias "The study probability is formed from slice probabilities by a fixed rule that was not calibrated on CT volumes (no labelled COVID-19 volumes were available); read it as a ranking score"
+    --card-bias "Images of one article stay in one fold (grouped cross-validation), so the metrics are lower and more honest than random splits of this set; they are development results, not held-out results"
+    --card-bias "Not for clinical use: it is not a diagnosis and has not been validated on consecutive patients")
+CXR_TRAINING=(--size 128 --width 16 --blocks 5 --dropout 0.3 --weight-decay 0.05 --epochs 30)
+CXR_CARD=(
+    --card-data "Kaggle Covid-19 Image Dataset, 3-way classification (train split), as mirrored publicly: frontal chest radiographs, JPEG, long side at most 1024 px"
+    --card-terms "research use only; the weights are lungct's own product and carry the same restriction"
+    --card-bias "Age confound: the normal and viral-pneumonia images look pediatric while the covid images are adults from mixed web sources, so the model can separate the classes by age and source rather than by disease; the accuracy overstates what it has learned about COVID-19"
+    --card-bias "Known near-duplicates in the set (normal/019=020, viral-pneumonia/019=020, covid/057~078, covid/COVID-00033~00037) may sit in different folds and flatter the cross-validated numbers"
+    --card-bias "Small set (248 images); images were resized to 128x128 without keeping the aspect ratio"
+    --card-bias "Not for clinical use: it is not a diagnosis and has not been validated on consecutive patients")
+
 ct() {
     "$LUNGCT" train --task ct --data "$DATA/ct-slices" --out Weights/ct-covid.h5 --folds 5 --seed 1 \
-        --size 128 --width 16 --blocks 5 --dropout 0.3 --weight-decay 0.05 --epochs 40 --patience 10 \
-        --augmentation strong
+        "${CT_TRAINING[@]}" "${CT_CARD[@]}"
 }
 
 cxr() {
     "$LUNGCT" train --task cxr --data "$DATA/cxr" --out Weights/cxr-3class.h5 --folds 5 --seed 1 \
-        --size 128 --width 16 --blocks 5 --dropout 0.3 --weight-decay 0.05 --epochs 30
+        "${CXR_TRAINING[@]}" "${CXR_CARD[@]}"
 }
 
 for model in "${@:-ct cxr}"; do

@@ -140,3 +140,35 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     #expect(map.size == Size3(200, 160, 1))
     #expect(map.voxels.allSatisfy { (0...1).contains($0) })
 }
+
+/// The shipped models: listed in Weights/MANIFEST with their SHA-256, loadable, with a
+/// complete model card, and usable on a CT.
+@Test func shippedModelsLoadWithTheirCards() throws {
+    let weights = repositoryRoot() + "/Weights"
+    for (file, classes) in [
+        (AnalysisModels.ctFileName, ["covid", "noncovid"]), (AnalysisModels.radiographFileName, ["covid", "normal", "viral-pneumonia"]),
+    ] {
+        let model = try AnalysisModels.load(weights + "/" + file, requireManifest: true)
+        #expect(model.description.classes == classes)
+        let card = model.description.card
+        #expect(card.intendedUse.contains("not for clinical use"))
+        #expect(!card.knownBiases.isEmpty)
+        #expect(card.metrics["auc"]?.contains("±") == true)
+        #expect(card.metrics["accuracy"]?.contains("±") == true)
+        #expect(card.metrics["calibration"] != nil)
+        #expect(!card.dataTerms.isEmpty && !card.trainingData.isEmpty)
+        #expect(model.description.temperature != nil)
+    }
+    // A tampered copy beside the same MANIFEST is refused.
+    let folder = try temporaryDirectory()
+    try FileManager.default.copyItem(atPath: weights + "/MANIFEST", toPath: folder + "/MANIFEST")
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: weights + "/" + AnalysisModels.ctFileName))
+    bytes[bytes.count - 100] ^= 0xFF
+    try bytes.write(to: URL(fileURLWithPath: folder + "/" + AnalysisModels.ctFileName))
+    #expect(throws: LungCTError.self) { try AnalysisModels.load(folder + "/" + AnalysisModels.ctFileName, requireManifest: true) }
+
+    let ct = try AnalysisModels.load(weights + "/" + AnalysisModels.ctFileName, requireManifest: true)
+    let phantom = smallPhantom(seed: 9)
+    let score = try #require(try CovidScoring.scoreCT(hu: phantom.ct, labels: phantom.lungs, model: ct))
+    #expect((0...1).contains(score.probability))
+}

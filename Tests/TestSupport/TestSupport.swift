@@ -17,6 +17,11 @@ public func sharedData(_ relative: String) -> String? {
     return FileManager.default.fileExists(atPath: path) ? path : nil
 }
 
+/// The repository's root folder (where Package.swift, Weights/ and Volumes/ are).
+public func repositoryRoot() -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+}
+
 /// A failed precondition of a test, with what was found instead.
 public struct TestFailure: Error, CustomStringConvertible {
     public var description: String
