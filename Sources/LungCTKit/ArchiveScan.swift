@@ -52,8 +52,9 @@ public enum ArchiveScan {
     /// Zip files inside zip files are unpacked down to this depth (a zip that contains
     /// itself would otherwise never end).
     static let maximumZipDepth = 4
-    /// Space left free on the scratch file system when unpacking zip files.
-    static let scratchReserveBytes: Int64 = 1 << 30
+    /// Space left free on the output's file system when unpacking zip files, for the
+    /// outputs of the cases in progress.
+    static let scratchReserveBytes: Int64 = 64 << 20
 
     /// Scans `archive` (a folder or a zip file). Zip files are unpacked under `scratch`,
     /// which the caller removes when the batch is done. `excluding` (the output folder, when
@@ -73,6 +74,7 @@ public enum ArchiveScan {
         } else {
             scan.visit(file: root, display: URL(fileURLWithPath: root).lastPathComponent, zipDepth: 0)
         }
+        if let fatal = scan.fatal { throw fatal }
         return scan.finish()
     }
 
@@ -94,6 +96,8 @@ public enum ArchiveScan {
         var filesScanned = 0
         var zipFiles = 0
         var unpacked: [String: String] = [:]
+        /// An output error (no room to unpack a zip file) that ends the scan.
+        var fatal: LungCTError?
         /// Files waiting for their header to be read, with their archive path.
         var pendingDICOM: [(path: String, display: String)] = []
         /// Study + series → files and archive paths.
@@ -130,6 +134,7 @@ public enum ArchiveScan {
         }
 
         mutating func visit(file path: String, display: String, zipDepth: Int) {
+            guard fatal == nil else { return }
             filesScanned += 1
             let lower = path.lowercased()
             if lower.hasSuffix(".nii") || lower.hasSuffix(".nii.gz") {
@@ -166,6 +171,10 @@ public enum ArchiveScan {
                 walk(folder: destination, display: display + "!", zipDepth: zipDepth + 1)
             case .failure(let problem):
                 try? FileManager.default.removeItem(atPath: destination)
+                if problem.outOfSpace {
+                    if fatal == nil { fatal = .outputFailed("\(display): \(problem.message)") }
+                    return
+                }
                 cases.append(
                     BatchCase(id: caseID("zip", display), kind: .damagedZip, source: display, files: [path], problem: problem.message))
             }
@@ -190,7 +199,7 @@ public enum ArchiveScan {
                 let shown = displays[file.path] ?? file.path
                 if file.damaged {
                     let folder = ArchiveScan.folder(of: shown)
-                    damaged[folder, default: ([], "\(URL(fileURLWithPath: shown).lastPathComponent): \(file.reason)")].files
+                    damaged[folder, default: ([], file.reason)].files
                         .append(file.path)
                 } else {
                     setAside.append(FileNote(path: shown, reason: file.reason))
@@ -245,6 +254,8 @@ public enum ArchiveScan {
 enum ZipUnpacker {
     struct Problem: Error {
         var message: String
+        /// The output's file system is full: an output error for the run, not a damaged zip.
+        var outOfSpace = false
     }
 
     /// The folder-relative path a member may be written to, or the reason it is refused.
@@ -274,7 +285,8 @@ enum ZipUnpacker {
         if let free = DiskSpace.freeBytes(folder), needed > free - reserveBytes {
             return .failure(
                 Problem(
-                    message: "unpacking needs \(DiskSpace.describe(needed)) but \(DiskSpace.describe(free)) are free on the output's file system"))
+                    message: "\(zip): unpacking needs \(DiskSpace.describe(needed)) and \(DiskSpace.describe(reserveBytes)) to spare, but \(DiskSpace.describe(free)) are free on the output's file system",
+                    outOfSpace: true))
         }
         let root = URL(fileURLWithPath: folder).standardizedFileURL.path
         var refused: [(String, String)] = []
@@ -304,7 +316,8 @@ enum ZipUnpacker {
                 do {
                     _ = try archive.extract(entry, to: URL(fileURLWithPath: target))
                 } catch {
-                    return .failure(Problem(message: "member \(entry.path) cannot be unpacked (\(error))"))
+                    let full = (DiskSpace.freeBytes(folder) ?? .max) < Int64(clamping: entry.uncompressedSize) + reserveBytes
+                    return .failure(Problem(message: "member \(entry.path) cannot be unpacked (\(error))", outOfSpace: full))
                 }
             }
         }
@@ -324,6 +337,6 @@ enum DiskSpace {
 
     static func describe(_ bytes: Int64) -> String {
         let mb = Double(bytes) / 1_048_576
-        return mb >= 1024 ? String(format: "%.1f GB", mb / 1024) : String(format: "%.0f MB", mb)
+        return mb >= 1024 ? String(format: "%.1f GB", mb / 1024) : String(format: mb < 10 ? "%.1f MB" : "%.0f MB", mb)
     }
 }

@@ -326,8 +326,9 @@ public enum Batch {
 
     static func removeScratch(_ scratch: String, root: String) {
         try? FileManager.default.removeItem(atPath: scratch)
-        // The parent goes too once no other shard uses it.
+        // The parents go too once empty (no other shard uses them).
         _ = rmdir(root + "/" + BatchOutput.workFolder)
+        _ = rmdir(root + "/" + BatchOutput.attemptsFolder)
     }
 
     /// An output error with the free space beside it: a full disk is the usual cause.

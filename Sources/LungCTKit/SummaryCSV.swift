@@ -68,6 +68,8 @@ enum SummaryCSV {
     /// Writes a whole summary atomically (temporary name, fsync, rename).
     static func write(_ rows: [CaseRow], to path: String) throws(LungCTError) {
         let text = ([header] + rows.map(line)).joined(separator: "\n") + "\n"
+        // Left alone when it already says exactly this: a rerun with nothing to do changes nothing.
+        if FileManager.default.contents(atPath: path) == Data(text.utf8) { return }
         try AtomicFile.write(to: path) { partial in
             try Data(text.utf8).write(to: URL(fileURLWithPath: partial))
             try Durable.sync(partial)
