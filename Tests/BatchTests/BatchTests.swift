@@ -444,3 +444,61 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
     let rerun = try Batch.run(quietOptions(root, out))
     #expect(rerun.exitCode == 0 && rerun.ok == 6 && rerun.alreadyDone == before.count)
 }
+
+// MARK: The command line
+
+func lungct(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
+    let log = try temporaryDirectory() + "/run"
+    let process = try startLungct(arguments, log: log)
+    process.waitUntilExit()
+    return (
+        process.terminationStatus, try String(contentsOfFile: log + ".out", encoding: .utf8),
+        try String(contentsOfFile: log + ".err", encoding: .utf8)
+    )
+}
+
+@Test func batchHelpAndExitCodes() throws {
+    let help = try lungct("batch", "--help")
+    #expect(help.status == 0)
+    #expect(help.stdout.contains("Example") && help.stdout.contains("Exit codes") && help.stdout.contains("--shard"))
+    #expect(try lungct("--help").stdout.contains("batch"))
+
+    let work = try temporaryDirectory()
+    try FileManager.default.createDirectory(atPath: work + "/empty-ish", withIntermediateDirectories: true)
+    try "x".write(toFile: work + "/empty-ish/notes.txt", atomically: true, encoding: .utf8)
+    let nothing = try lungct("batch", work + "/empty-ish", "-o", work + "/out")
+    #expect(nothing.status == 2, "\(nothing.stderr)")
+    let missing = try lungct("batch", work + "/missing", "-o", work + "/out2")
+    #expect(missing.status == 3 && missing.stderr.contains(work + "/missing"))
+    let unwritable = try lungct("batch", work + "/empty-ish", "-o", "/proc/lungct-batch")
+    #expect(unwritable.status == 5 && unwritable.stderr.contains("/proc/lungct-batch"))
+    #expect(try lungct("batch", work + "/empty-ish", "-o", work + "/o", "--shard", "3/3").status == 1)
+    #expect(try lungct("batch", work + "/empty-ish").status == 1)
+    #expect(try lungct("batch", work + "/empty-ish", "--merge", work + "/out").status == 1)
+    #expect(try lungct("batch", "--merge", work + "/nowhere").status == 3)
+}
+
+@Test(.timeLimit(.minutes(10)))
+func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
+    var archive = TestArchive(root: try temporaryDirectory() + "/archive")
+    for seed in 51...56 {
+        _ = try TestArchive.phantomStudy(into: archive.root + "/s\(seed)", seed: UInt64(seed))
+        archive.expected["s\(seed)"] = .ok
+    }
+    let out = try temporaryDirectory() + "/out"
+    let log = try temporaryDirectory() + "/run"
+    let run = try startLungct(["batch", archive.root, "-o", out, "--progress-interval", "1"], log: log)
+    while run.isRunning, (try? summaryRows(out + "/summary.csv"))?.isEmpty ?? true { usleep(20_000) }
+    run.interrupt()
+    run.waitUntilExit()
+    let stderr = try String(contentsOfFile: log + ".err", encoding: .utf8)
+    #expect(run.terminationStatus == 130, "\(stderr)")
+    #expect(stderr.contains("interrupted: rerun the same command"))
+    let rows = try summaryRows(out + "/summary.csv")
+    #expect(rows.count >= 1 && rows.count < 6)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".partial-") }.isEmpty)
+
+    let rerun = try lungct("batch", archive.root, "-o", out)
+    #expect(rerun.status == 0, "\(rerun.stderr)")
+    try checkComplete(out, summary: out + "/summary.csv", archive: archive)
+}
