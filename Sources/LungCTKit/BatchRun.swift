@@ -20,6 +20,7 @@ final class BatchRun: @unchecked Sendable {
     }
 
     let options: BatchOptions
+    let jobs: Int
     let out: BatchOutput
     let log: SummaryLog
     let progress: BatchProgress
@@ -42,6 +43,7 @@ final class BatchRun: @unchecked Sendable {
         report: @escaping @Sendable (String) -> Void, archiveLabel: String, unpacked: [String: String]
     ) {
         self.options = options
+        jobs = max(1, options.jobs)
         self.out = out
         self.log = log
         self.progress = progress
@@ -49,7 +51,7 @@ final class BatchRun: @unchecked Sendable {
         self.report = report
         self.archiveLabel = archiveLabel
         self.unpacked = unpacked
-        slots = DispatchSemaphore(value: options.jobs + 1)
+        slots = DispatchSemaphore(value: jobs + 1)
     }
 
     /// Rows of the cases finished by this run, in the order they finished.
@@ -81,7 +83,7 @@ final class BatchRun: @unchecked Sendable {
             thread.start()
         }
         start { [self] in load(pending) }
-        for _ in 0..<options.jobs { start { [self] in work() } }
+        for _ in 0..<jobs { start { [self] in work() } }
         group.wait()
     }
 

@@ -502,3 +502,13 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
     #expect(rerun.status == 0, "\(rerun.stderr)")
     try checkComplete(out, summary: out + "/summary.csv", archive: archive)
 }
+
+@Test func anOutputFolderInsideTheArchiveIsNotScanned() throws {
+    let archive = try smallArchive()
+    let out = archive.root + "/results"
+    let first = try Batch.run(quietOptions(archive.root, out))
+    #expect(first.cases == 4)
+    // The outputs (NIfTI masks, PNG overviews) must not become cases of the next run.
+    let second = try Batch.run(quietOptions(archive.root, out))
+    #expect(second.cases == 4 && second.analysedThisRun == 0 && second.setAsideFiles.isEmpty)
+}
