@@ -512,3 +512,18 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
     let second = try Batch.run(quietOptions(archive.root, out))
     #expect(second.cases == 4 && second.analysedThisRun == 0 && second.setAsideFiles.isEmpty)
 }
+
+@Test func aBatchCaseHasTheSameResultsAsAnalyze() throws {
+    let archive = try smallArchive()
+    let out = try temporaryDirectory() + "/out"
+    _ = try Batch.run(quietOptions(archive.root, out))
+    let row = try #require(try summaryRows(out + "/summary.csv").first { $0["source"] == "a/study" })
+    let single = try Analyzer.analyze(AnalysisOptions(input: archive.root + "/a/study", output: try temporaryDirectory()))
+    let total = try #require(single.lungPanel?.total.volumeML)
+    #expect(row["total_lung_ml"] == String(format: "%.1f", total))
+    let batchReport = try JSONDecoder().decode(
+        AnalysisReport.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/" + row["case_id"]! + "/report.json")))
+    #expect(batchReport.study.studyHash == single.study.studyHash)
+    #expect(batchReport.lungPanel?.total.meanHU == single.lungPanel?.total.meanHU)
+    #expect(batchReport.geometry.size == single.geometry.size)
+}
