@@ -67,9 +67,12 @@ public enum ArchiveScan {
             throw .inputFailed("\(archive): no such file or folder")
         }
         let root = URL(fileURLWithPath: archive).standardizedFileURL.path
-        var scan = Walk(scratch: scratch, excluding: excluding.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        var scan = Walk(
+            scratch: scratch, excluding: excluding.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
         if isDirectory.boolValue {
-            guard FileManager.default.isReadableFile(atPath: root) else { throw .inputFailed("\(archive): folder not readable") }
+            guard FileManager.default.isReadableFile(atPath: root) else {
+                throw .inputFailed("\(archive): folder not readable")
+            }
             scan.walk(folder: root, display: "", zipDepth: 0)
         } else {
             scan.visit(file: root, display: URL(fileURLWithPath: root).lastPathComponent, zipDepth: 0)
@@ -111,9 +114,10 @@ public enum ArchiveScan {
         }
 
         mutating func walk(folder: String, display: String, zipDepth: Int) {
-            guard let enumerator = FileManager.default.enumerator(
-                at: URL(fileURLWithPath: folder), includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey],
-                options: [.skipsHiddenFiles])
+            guard
+                let enumerator = FileManager.default.enumerator(
+                    at: URL(fileURLWithPath: folder), includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey],
+                    options: [.skipsHiddenFiles])
             else {
                 setAside.append(FileNote(path: display.isEmpty ? "." : display, reason: "folder cannot be read"))
                 return
@@ -130,7 +134,9 @@ public enum ArchiveScan {
                     files.append((path, ArchiveScan.joined(display, relative)))
                 }
             }
-            for (path, shown) in files.sorted(by: { $0.1 < $1.1 }) { visit(file: path, display: shown, zipDepth: zipDepth) }
+            for (path, shown) in files.sorted(by: { $0.1 < $1.1 }) {
+                visit(file: path, display: shown, zipDepth: zipDepth)
+            }
         }
 
         mutating func visit(file path: String, display: String, zipDepth: Int) {
@@ -146,7 +152,9 @@ public enum ArchiveScan {
                 cases.append(BatchCase(id: caseID("file", display), kind: .picture, source: display, files: [path]))
                 return
             }
-            if magic.starts(with: [0x50, 0x4B, 0x03, 0x04]) || magic.starts(with: [0x50, 0x4B, 0x05, 0x06]) || lower.hasSuffix(".zip") {
+            if magic.starts(with: [0x50, 0x4B, 0x03, 0x04]) || magic.starts(with: [0x50, 0x4B, 0x05, 0x06])
+                || lower.hasSuffix(".zip")
+            {
                 unpack(zip: path, display: display, zipDepth: zipDepth)
                 return
             }
@@ -160,14 +168,19 @@ public enum ArchiveScan {
         mutating func unpack(zip path: String, display: String, zipDepth: Int) {
             zipFiles += 1
             guard zipDepth < ArchiveScan.maximumZipDepth else {
-                setAside.append(FileNote(path: display, reason: "zip nested more than \(ArchiveScan.maximumZipDepth) deep: not unpacked"))
+                setAside.append(
+                    FileNote(
+                        path: display, reason: "zip nested more than \(ArchiveScan.maximumZipDepth) deep: not unpacked")
+                )
                 return
             }
             let destination = scratch + "/z\(zipFiles)"
             switch ZipUnpacker.unpack(path, into: destination, reserveBytes: ArchiveScan.scratchReserveBytes) {
             case .success(let refused):
                 unpacked[destination] = display + "!"
-                for (member, reason) in refused { setAside.append(FileNote(path: display + "!/" + member, reason: reason)) }
+                for (member, reason) in refused {
+                    setAside.append(FileNote(path: display + "!/" + member, reason: reason))
+                }
                 walk(folder: destination, display: display + "!", zipDepth: zipDepth + 1)
             case .failure(let problem):
                 try? FileManager.default.removeItem(atPath: destination)
@@ -176,7 +189,9 @@ public enum ArchiveScan {
                     return
                 }
                 cases.append(
-                    BatchCase(id: caseID("zip", display), kind: .damagedZip, source: display, files: [path], problem: problem.message))
+                    BatchCase(
+                        id: caseID("zip", display), kind: .damagedZip, source: display, files: [path],
+                        problem: problem.message))
             }
         }
 
@@ -189,7 +204,8 @@ public enum ArchiveScan {
             for header in scan.headers {
                 let shown = displays[header.path] ?? header.path
                 // Without UIDs, files cannot be matched across folders: their folder is the series.
-                let key = header.seriesInstanceUID.isEmpty
+                let key =
+                    header.seriesInstanceUID.isEmpty
                     ? "\u{1}" + ArchiveScan.folder(of: shown)
                     : header.studyInstanceUID + "\u{0}" + header.seriesInstanceUID
                 series[key, default: ([], [])].files.append(header.path)
@@ -213,7 +229,8 @@ public enum ArchiveScan {
                 let id = key.hasPrefix("\u{1}") ? caseID("folder", String(key.dropFirst())) : caseID("dicom", key)
                 cases.append(
                     BatchCase(
-                        id: id, kind: .dicomSeries, source: ArchiveScan.commonFolder(members.displays), files: members.files.sorted()))
+                        id: id, kind: .dicomSeries, source: ArchiveScan.commonFolder(members.displays),
+                        files: members.files.sorted()))
             }
             for (folder, broken) in damaged {
                 let count = broken.files.count
@@ -221,10 +238,13 @@ public enum ArchiveScan {
                     BatchCase(
                         id: caseID("damaged", folder), kind: .damagedFiles, source: folder.isEmpty ? "." : folder,
                         files: broken.files.sorted(),
-                        problem: "\(count) damaged DICOM file\(count == 1 ? "" : "s") in this folder, e.g. \(broken.reason)"))
+                        problem:
+                            "\(count) damaged DICOM file\(count == 1 ? "" : "s") in this folder, e.g. \(broken.reason)")
+                )
             }
             return ArchiveInventory(
-                cases: cases.sorted { $0.id < $1.id }, setAside: setAside.sorted { $0.path < $1.path }, filesScanned: filesScanned,
+                cases: cases.sorted { $0.id < $1.id }, setAside: setAside.sorted { $0.path < $1.path },
+                filesScanned: filesScanned,
                 zipFiles: zipFiles, unpacked: unpacked)
         }
     }
@@ -278,14 +298,16 @@ enum ZipUnpacker {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            return .failure(Problem(message: "cannot create the scratch folder \(folder): \(error.localizedDescription)"))
+            return .failure(
+                Problem(message: "cannot create the scratch folder \(folder): \(error.localizedDescription)"))
         }
         let entries = Array(archive)
         let needed = entries.reduce(Int64(0)) { $0 + Int64(clamping: $1.uncompressedSize) }
         if let free = DiskSpace.freeBytes(folder), needed > free - reserveBytes {
             return .failure(
                 Problem(
-                    message: "\(zip): unpacking needs \(DiskSpace.describe(needed)) and \(DiskSpace.describe(reserveBytes)) to spare, but \(DiskSpace.describe(free)) are free on the output's file system",
+                    message:
+                        "\(zip): unpacking needs \(DiskSpace.describe(needed)) and \(DiskSpace.describe(reserveBytes)) to spare, but \(DiskSpace.describe(free)) are free on the output's file system",
                     outOfSpace: true))
         }
         let root = URL(fileURLWithPath: folder).standardizedFileURL.path
@@ -316,8 +338,10 @@ enum ZipUnpacker {
                 do {
                     _ = try archive.extract(entry, to: URL(fileURLWithPath: target))
                 } catch {
-                    let full = (DiskSpace.freeBytes(folder) ?? .max) < Int64(clamping: entry.uncompressedSize) + reserveBytes
-                    return .failure(Problem(message: "member \(entry.path) cannot be unpacked (\(error))", outOfSpace: full))
+                    let full =
+                        (DiskSpace.freeBytes(folder) ?? .max) < Int64(clamping: entry.uncompressedSize) + reserveBytes
+                    return .failure(
+                        Problem(message: "member \(entry.path) cannot be unpacked (\(error))", outOfSpace: full))
                 }
             }
         }

@@ -112,7 +112,8 @@ public enum Batch {
     static let radiographModalities: Set<String> = ["CR", "DX", "DR", "RG", "DF"]
 
     public static func run(
-        _ options: BatchOptions, control: BatchControl = BatchControl(), report: @escaping @Sendable (String) -> Void = { _ in }
+        _ options: BatchOptions, control: BatchControl = BatchControl(),
+        report: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(LungCTError) -> BatchResult {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: options.archive, isDirectory: &isDirectory) else {
@@ -163,19 +164,16 @@ public enum Batch {
         if !pending.isEmpty { run.run(pending) }
         let seconds = Date().timeIntervalSince(runStart)
         for row in run.finishedRows { done[row.caseID] = row }
+        // A case another run finished meanwhile (a second shard count over the same OUT).
+        for item in pending where done[item.id] == nil { done[item.id] = out.finishedRow(item.id) }
 
         let rows = mine.compactMap { done[$0.id] }
         let unfinished = mine.count - rows.count
-        let interrupted = unfinished > 0 && control.stopRequested
         let failed = rows.filter { $0.status == .failed }
         let ok = rows.filter { $0.status == .ok }.count
-        let exitCode: Int32 =
-            if run.fatal != nil { ExitStatus.outputFailed }
-            else if inventory.cases.isEmpty { ExitStatus.nothingToAnalyse }
-            else if interrupted || unfinished > 0 { ExitStatus.interrupted }
-            else if !failed.isEmpty { ExitStatus.someFailed }
-            else if ok == 0 && !mine.isEmpty { ExitStatus.nothingToAnalyse }
-            else { ExitStatus.success }
+        let exitCode = exitCode(
+            foundAny: !inventory.cases.isEmpty, unfinished: unfinished, failed: failed.count, ok: ok, cases: mine.count)
+        let interrupted = unfinished > 0
         let result = BatchResult(
             archive: options.archive, output: out.root, summary: summaryPath, shard: options.shard?.description,
             filesScanned: inventory.filesScanned, zipFiles: inventory.zipFiles, setAsideFiles: inventory.setAside,
@@ -183,7 +181,8 @@ public enum Batch {
             skipped: rows.filter { $0.status == .skipped }.count, failed: failed.count, unfinished: unfinished,
             alreadyDone: mine.count - pending.count, analysedThisRun: run.finishedRows.count, scanSeconds: scanSeconds,
             seconds: seconds,
-            studiesPerHour: run.finishedRows.isEmpty || seconds <= 0 ? nil : Double(run.finishedRows.count) / seconds * 3600,
+            studiesPerHour: run.finishedRows.isEmpty || seconds <= 0
+                ? nil : Double(run.finishedRows.count) / seconds * 3600,
             peakMemoryMB: peakMemoryMB(), interrupted: interrupted, failures: failed, exitCode: exitCode)
         if !pending.isEmpty {
             report(progress.end(note: interrupted ? "interrupted: rerun the same command to finish" : nil))
@@ -193,12 +192,23 @@ public enum Batch {
         return result
     }
 
+    /// The documented exit code of a run (README, "Exit codes"), for this shard's cases.
+    static func exitCode(foundAny: Bool, unfinished: Int, failed: Int, ok: Int, cases: Int) -> Int32 {
+        if !foundAny { return ExitStatus.nothingToAnalyse }
+        if unfinished > 0 { return ExitStatus.interrupted }
+        if failed > 0 { return ExitStatus.someFailed }
+        // Only skipped cases (localizers...): nothing was analysable. A shard may have no case at all.
+        if ok == 0 && cases > 0 { return ExitStatus.nothingToAnalyse }
+        return ExitStatus.success
+    }
+
     // MARK: Resuming
 
     /// Repairs what an interrupted run left and returns the finished cases among `cases`:
     /// stale partial folders are removed, a case folder without a readable case.json is
     /// removed (its case is done again), and with `retryFailed` failed cases are removed too.
-    static func reconcile(_ out: BatchOutput, cases: [BatchCase], shard: Shard?, retryFailed: Bool) -> [String: CaseRow] {
+    static func reconcile(_ out: BatchOutput, cases: [BatchCase], shard: Shard?, retryFailed: Bool) -> [String: CaseRow]
+    {
         out.removeStalePartials(for: shard == nil ? nil : Set(cases.map(\.id)))
         var done: [String: CaseRow] = [:]
         for item in cases where FileManager.default.fileExists(atPath: out.caseFolder(item.id)) {
@@ -300,20 +310,18 @@ public enum Batch {
         }
         let failed = rows.filter { $0.status == .failed }.count
         let ok = rows.filter { $0.status == .ok }.count
-        let exitCode: Int32 =
-            if rows.isEmpty && unfinished.isEmpty { ExitStatus.nothingToAnalyse }
-            else if !unfinished.isEmpty { ExitStatus.shardsUnfinished }
-            else if failed > 0 { ExitStatus.someFailed }
-            else if ok == 0 { ExitStatus.nothingToAnalyse }
-            else { ExitStatus.success }
+        var exitCode = exitCode(foundAny: !rows.isEmpty, unfinished: 0, failed: failed, ok: ok, cases: rows.count)
+        if !unfinished.isEmpty { exitCode = ExitStatus.shardsUnfinished }
         return MergeResult(
-            output: out.root, summary: summary, cases: rows.count, ok: ok, skipped: rows.filter { $0.status == .skipped }.count,
+            output: out.root, summary: summary, cases: rows.count, ok: ok,
+            skipped: rows.filter { $0.status == .skipped }.count,
             failed: failed, shards: states, unfinishedShards: unfinished, exitCode: exitCode)
     }
 
     static func writeShardState(_ result: BatchResult, shard: Shard, out: BatchOutput) {
         let state = ShardState(
-            shard: shard.description, cases: result.cases, ok: result.ok, skipped: result.skipped, failed: result.failed,
+            shard: shard.description, cases: result.cases, ok: result.ok, skipped: result.skipped,
+            failed: result.failed,
             unfinished: result.unfinished, finishedAt: ISO8601DateFormatter().string(from: Date()))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -336,7 +344,8 @@ public enum Batch {
         guard case .outputFailed(let message) = error else { return error }
         let free = DiskSpace.freeBytes(out).map { "; \(DiskSpace.describe($0)) free on the output's file system" } ?? ""
         return .outputFailed(
-            "\(message)\(free). Finished cases are kept: make room (or fix the folder's permissions) and rerun the same command")
+            "\(message)\(free). Finished cases are kept: make room (or fix the folder's permissions) and rerun the same command"
+        )
     }
 
     /// Peak resident memory of this process. The corresponding C function is `getrusage`.

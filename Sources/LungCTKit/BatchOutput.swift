@@ -50,7 +50,8 @@ struct BatchOutput {
     /// Removes partial folders left by a run that stopped, for the cases in `ids` (all when nil:
     /// only an unsharded run, which holds the exclusive lock, may touch every case).
     func removeStalePartials(for ids: Set<String>?) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where name.hasPrefix(Self.partialPrefix) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        where name.hasPrefix(Self.partialPrefix) {
             let id = String(name.dropFirst(Self.partialPrefix.count).prefix(16))
             if ids == nil || ids!.contains(id) { try? FileManager.default.removeItem(atPath: root + "/" + name) }
         }
@@ -94,7 +95,9 @@ struct BatchOutput {
                 try? FileManager.default.removeItem(atPath: partial)
                 return false
             }
-            throw .outputFailed("\(caseFolder(row.caseID)): cannot move the finished case into place: \(String(cString: strerror(code)))")
+            throw .outputFailed(
+                "\(caseFolder(row.caseID)): cannot move the finished case into place: \(String(cString: strerror(code)))"
+            )
         }
         try? Durable.sync(root)
         return true
@@ -116,7 +119,8 @@ struct BatchOutput {
             try? FileManager.default.removeItem(atPath: attemptsPath(id))
             return
         }
-        try? FileManager.default.createDirectory(atPath: root + "/" + Self.attemptsFolder, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(
+            atPath: root + "/" + Self.attemptsFolder, withIntermediateDirectories: true)
         try? Data("\(count)".utf8).write(to: URL(fileURLWithPath: attemptsPath(id)))
     }
 }
@@ -149,7 +153,9 @@ final class OutputLock {
 
     private func take(_ path: String, exclusive: Bool, busy: () -> String) throws(LungCTError) {
         let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .outputFailed("\(path): cannot create the lock file: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw .outputFailed("\(path): cannot create the lock file: \(String(cString: strerror(errno)))")
+        }
         guard flock(descriptor, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
             close(descriptor)
             throw .outputFailed(busy())

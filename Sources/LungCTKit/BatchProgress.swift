@@ -86,10 +86,13 @@ public final class BatchProgress: @unchecked Sendable {
         let rate = perHour.map { String(format: "%.0f studies/h", $0) } ?? "– studies/h"
         let left = total - finished
         let eta = done > 0 ? TrainingProgress.duration(elapsed / Double(done) * Double(left)) : "–"
-        var text = "\(finished)/\(total) done, \(failed) failed, \(rate), ETA \(eta), \(TrainingProgress.duration(elapsed)) so far"
+        var text =
+            "\(finished)/\(total) done, \(failed) failed, \(rate), ETA \(eta), \(TrainingProgress.duration(elapsed)) so far"
         if interactive {
             let filled = total > 0 ? Self.barWidth * finished / total : Self.barWidth
-            text = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: Self.barWidth - filled) + "] " + text
+            text =
+                "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: Self.barWidth - filled)
+                + "] " + text
         }
         return text
     }

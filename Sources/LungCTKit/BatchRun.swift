@@ -103,7 +103,9 @@ final class BatchRun: @unchecked Sendable {
                 attempts > Batch.maximumAttempts
                 ? .failed(
                     kind: item.kind.rawValue,
-                    reason: "lungct stopped while this case was in progress in \(attempts - 1) runs (a crash on this study, or the run was killed each time); --retry-failed tries it again")
+                    reason:
+                        "lungct stopped while this case was in progress in \(attempts - 1) runs (a crash on this study, or the run was killed each time); --retry-failed tries it again"
+                )
                 : prepare(item)
             condition.withLock {
                 ready.append(Item(item: item, outcome: outcome, loadSeconds: Date().timeIntervalSince(start)))
@@ -164,7 +166,8 @@ final class BatchRun: @unchecked Sendable {
             }
             inspection.report.input = label
             let image = try inspection.load()
-            return .ready(PreparedInput(inspection: inspection, image: image, loadSeconds: Date().timeIntervalSince(start)))
+            return .ready(
+                PreparedInput(inspection: inspection, image: image, loadSeconds: Date().timeIntervalSince(start)))
         } catch {
             return .failed(kind: item.kind.rawValue, reason: error.description)
         }
@@ -196,7 +199,8 @@ final class BatchRun: @unchecked Sendable {
         let id = next.item.id
         let partial = try out.makePartial(id)
         var row = CaseRow(
-            caseID: id, source: next.item.source, kind: next.item.kind.rawValue, series: "", status: .failed, reason: "",
+            caseID: id, source: next.item.source, kind: next.item.kind.rawValue, series: "", status: .failed,
+            reason: "",
             rightLungML: nil, leftLungML: nil, totalLungML: nil, studyProbability: nil, modelSHA256: nil, seconds: 0)
         switch next.outcome {
         case .skipped(let kind, let reason):

@@ -119,7 +119,9 @@ enum Durable {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(description: "\(path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw Failure(description: "\(path): fsync: \(String(cString: strerror(errno)))") }
+        guard fsync(descriptor) == 0 else {
+            throw Failure(description: "\(path): fsync: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Flushes every file in a folder (not recursive: case folders are flat), then the folder.

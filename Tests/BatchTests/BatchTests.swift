@@ -4,8 +4,8 @@ import LungCTKit
 import NIfTIIO
 import Phantom
 import Radiograph
-import Testing
 import TestSupport
+import Testing
 import VolumeCore
 import ZIPFoundation
 
@@ -32,7 +32,8 @@ struct TestArchive {
         let files = try PhantomWriter.write(phantom, options: options, layout: layout, to: staging)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for file in files.dicomFiles {
-            try FileManager.default.moveItem(atPath: file, toPath: folder + "/" + URL(fileURLWithPath: file).lastPathComponent)
+            try FileManager.default.moveItem(
+                atPath: file, toPath: folder + "/" + URL(fileURLWithPath: file).lastPathComponent)
         }
         try? FileManager.default.removeItem(atPath: staging)
         return phantom
@@ -167,7 +168,9 @@ func checkComplete(_ out: String, summary: String, archive: TestArchive) throws 
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
         if row["status"] == "ok" {
             #expect(
-                files.isSuperset(of: [OutputFile.lungMask, OutputFile.study, OutputFile.report, OutputFile.overview, "case.json"]),
+                files.isSuperset(of: [
+                    OutputFile.lungMask, OutputFile.study, OutputFile.report, OutputFile.overview, "case.json",
+                ]),
                 "\(source): \(files)")
             #expect(!files.contains { $0.hasPrefix(".") }, "\(source): nothing half-written")
             let report = try String(contentsOfFile: folder + "/" + OutputFile.report, encoding: .utf8)
@@ -304,8 +307,10 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
     lines.removeLast()  // a case whose row never made it
     let rows = try summaryRows(summary)
     let redo = rows[1]["case_id"]!
-    try (lines.joined(separator: "\n") + "\n" + torn.prefix(20)).write(toFile: summary, atomically: true, encoding: .utf8)
-    try FileManager.default.createDirectory(atPath: out + "/.partial-\(rows[0]["case_id"]!)-dead", withIntermediateDirectories: true)
+    try (lines.joined(separator: "\n") + "\n" + torn.prefix(20)).write(
+        toFile: summary, atomically: true, encoding: .utf8)
+    try FileManager.default.createDirectory(
+        atPath: out + "/.partial-\(rows[0]["case_id"]!)-dead", withIntermediateDirectories: true)
     try FileManager.default.removeItem(atPath: out + "/\(redo)/case.json")
 
     let second = try Batch.run(quietOptions(archive.root, out))
@@ -344,7 +349,8 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
             perShard[owners[0]] += 1
         }
         // Hash-based: roughly even (each shard within 20 % of its share).
-        #expect(perShard.allSatisfy { abs(Double($0) - 3000 / Double(count)) < 0.2 * 3000 / Double(count) }, "\(perShard)")
+        #expect(
+            perShard.allSatisfy { abs(Double($0) - 3000 / Double(count)) < 0.2 * 3000 / Double(count) }, "\(perShard)")
     }
     #expect(Shard(parsing: "3/3") == nil && Shard(parsing: "-1/3") == nil && Shard(parsing: "2/3") != nil)
 }
@@ -429,7 +435,9 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
         process.waitUntilExit()
     }
     let root = work + "/archive"
-    for seed in 41...46 { _ = try TestArchive.phantomStudy(into: root + "/s\(seed)", seed: UInt64(seed), size: 64, slices: 20) }
+    for seed in 41...46 {
+        _ = try TestArchive.phantomStudy(into: root + "/s\(seed)", seed: UInt64(seed), size: 64, slices: 20)
+    }
     let out = mountPoint + "/out"
     let error = #expect(throws: LungCTError.self) { try Batch.run(quietOptions(root, out)) }
     #expect(error?.exitCode == 5)
@@ -518,7 +526,8 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
     let out = try temporaryDirectory() + "/out"
     _ = try Batch.run(quietOptions(archive.root, out))
     let row = try #require(try summaryRows(out + "/summary.csv").first { $0["source"] == "a/study" })
-    let single = try Analyzer.analyze(AnalysisOptions(input: archive.root + "/a/study", output: try temporaryDirectory()))
+    let single = try Analyzer.analyze(
+        AnalysisOptions(input: archive.root + "/a/study", output: try temporaryDirectory()))
     let total = try #require(single.lungPanel?.total.volumeML)
     #expect(row["total_lung_ml"] == String(format: "%.1f", total))
     let batchReport = try JSONDecoder().decode(
