@@ -430,7 +430,8 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
     defer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/umount")
-        process.arguments = [mountPoint]
+        // Lazy: a file whose close failed on the full disk may still hold the mount busy.
+        process.arguments = ["-l", mountPoint]
         try? process.run()
         process.waitUntilExit()
     }
