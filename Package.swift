@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C modules. Debian 12's `pkg-config dcmtk` is broken (it requires sndfile), so DCMTK's
@@ -58,6 +59,7 @@ let package = Package(
                 "VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph", "Phantom", "LungSegmentation", "HDF5Store", "Overview",
                 "NeuralEngine", "ModelStore", "ModelEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         .executableTarget(
@@ -82,5 +84,11 @@ let package = Package(
             dependencies: ["TestSupport", "LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore", "HDF5Store", "ModelStore", "NeuralEngine", "Radiograph"]),
         .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation", "SeededRandom"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),
+        .testTarget(
+            name: "BatchTests",
+            dependencies: [
+                "TestSupport", "LungCTKit", "lungct", "Phantom", "NIfTIIO", "Radiograph", "VolumeCore",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
     ]
 )

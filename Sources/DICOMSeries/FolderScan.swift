@@ -5,6 +5,9 @@ import Foundation
 public struct SkippedFile: Sendable, Hashable {
     public var path: String
     public var reason: String
+    /// A DICOM file that is broken (unreadable, truncated, a header that contradicts its
+    /// pixel data), as opposed to a file that is simply not an image.
+    public var damaged = false
 }
 
 /// Everything a recursive scan of a folder found: DICOM image headers to group, and every
@@ -18,7 +21,12 @@ public struct FolderScan: Sendable {
     /// parallel, without pixel data. Files that are not DICOM, DICOMDIRs, non-image objects
     /// (SR, presentation states, ...) and unreadable files are reported in `skipped`.
     public static func scan(_ root: String) throws(DICOMError) -> FolderScan {
-        let files = try listFiles(root)
+        scan(files: try listFiles(root))
+    }
+
+    /// Scans exactly the files given (a batch gathers a series from several folders and zip
+    /// files), in parallel and without pixel data, as `scan(_:)` does for a folder.
+    public static func scan(files: [String]) -> FolderScan {
         let results = ConcurrentResults<Result<DICOMHeader, DICOMError>>(count: files.count)
         DispatchQueue.concurrentPerform(iterations: files.count) { index in
             results[index] = Result { () throws(DICOMError) in try DICOMHeader.read(path: files[index]) }
@@ -29,19 +37,21 @@ public struct FolderScan: Sendable {
             switch result {
             case .success(let header):
                 if let reason = Self.reasonToSkip(header) {
-                    skipped.append(SkippedFile(path: header.path, reason: reason))
+                    skipped.append(SkippedFile(path: header.path, reason: reason, damaged: reason.hasPrefix(Self.corruptHeader)))
                 } else {
                     headers.append(header)
                 }
             case .failure(let error):
                 let reason = error.kind == .notDICOM ? "not a DICOM file" : "unreadable DICOM: \(error.message)"
-                skipped.append(SkippedFile(path: files[index], reason: reason))
+                skipped.append(SkippedFile(path: files[index], reason: reason, damaged: error.kind != .notDICOM))
             case nil:
                 skipped.append(SkippedFile(path: files[index], reason: "not scanned"))
             }
         }
         return FolderScan(headers: headers, skipped: skipped, fileCount: files.count)
     }
+
+    static let corruptHeader = "corrupt header:"
 
     /// Why a readable DICOM file holds nothing to load as an image, or nil when it does.
     static func reasonToSkip(_ header: DICOMHeader) -> String? {
@@ -58,7 +68,7 @@ public struct FolderScan: Sendable {
         // Checked against the header before any pixel buffer exists, so a corrupt header
         // claiming 60000×60000 pixels costs nothing.
         if let length = header.pixelDataLength, length < header.frameBytes * header.numberOfFrames {
-            return "corrupt header: (0028,0010) Rows \(header.rows) × (0028,0011) Columns \(header.columns) × \(header.bitsAllocated) bits need \(header.frameBytes * header.numberOfFrames) bytes but (7FE0,0010) Pixel Data holds \(length)"
+            return "\(corruptHeader) (0028,0010) Rows \(header.rows) × (0028,0011) Columns \(header.columns) × \(header.bitsAllocated) bits need \(header.frameBytes * header.numberOfFrames) bytes but (7FE0,0010) Pixel Data holds \(length)"
         }
         return nil
     }

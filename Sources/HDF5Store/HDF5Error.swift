@@ -44,8 +44,17 @@ func check<Status: BinaryInteger>(
 /// this setting per thread, and Swift may run a caller on any thread, so every entry point
 /// calls this before its first HDF5 call. The corresponding C function is `H5Eset_auto2`.
 func silenceAutomaticErrorPrinting() {
+    _ = noExitHandler
     H5Eset_auto2(hid_t(H5E_DEFAULT), nil, nil)
 }
+
+/// HDF5 installs an atexit handler that closes whatever is still open. After a close that
+/// failed (a full disk) that handler crashes the process on its way out, so a clear "disk
+/// full" error would end in a segfault instead of its exit code. lungct closes every file
+/// itself, so the handler is not needed. It must be turned off before the library starts,
+/// hence here, before each entry point's first HDF5 call (a global is initialised once).
+/// The corresponding C function is `H5dont_atexit`.
+private let noExitHandler: Void = { _ = H5dont_atexit() }()
 
 /// HDF5's current error stack on this thread as one line, outermost call first: the
 /// innermost entries name the real cause ("errno = 13, error message = 'Permission denied'").

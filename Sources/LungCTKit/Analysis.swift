@@ -18,6 +18,9 @@ public struct AnalysisOptions: Sendable {
     public var window = HUWindow.lung
     /// The models to run (loaded once by the caller: `AnalysisModels.shipped()` or --model).
     public var models = AnalysisModels.none
+    /// The input already inspected and loaded (a batch decodes the next study while one is
+    /// analysed); nil: `input` is inspected and loaded by `analyze`.
+    public var prepared: PreparedInput?
 
     public init(input: String, output: String) {
         self.input = input
@@ -128,9 +131,9 @@ public enum Analyzer {
             clock = Date()
         }
         try prepareOutputFolder(options.output)
-        let inspection = try Inspection.inspect(options.input)
-        let image = try inspection.load(series: options.series)
+        let (inspection, image) = try inspectAndLoad(options)
         lap("load")
+        if let prepared = options.prepared { timings["load"] = prepared.loadSeconds }
         let header = inspection.header(series: options.series)
         let chosen = inspection.report.series.first { $0.status == "chosen" } ?? inspection.report.series.first
         var warnings = (chosen?.corrections ?? []).map { "corrected: \($0)" } + (chosen?.warnings ?? [])

@@ -88,6 +88,11 @@ public struct Inspection: Sendable {
         } catch {
             throw .inputFailed(error.description)
         }
+        return inspect(scan, input: path)
+    }
+
+    /// Groups, checks and ranks the series of a scan; `input` names what was scanned.
+    static func inspect(_ scan: FolderScan, input path: String) -> Inspection {
         var candidates = SeriesSelection.candidates(from: SeriesGrouping.group(scan.headers))
         SeriesSelection.choose(&candidates)
         let entries = candidates.map(entry)

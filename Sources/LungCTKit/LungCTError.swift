@@ -39,4 +39,11 @@ public enum ExitStatus {
     public static let inputFailed: Int32 = 3
     public static let modelInvalid: Int32 = 4
     public static let outputFailed: Int32 = 5
+    /// `lungct batch`: every case finished, some of them failed (summary.csv says why).
+    public static let someFailed: Int32 = 6
+    /// `lungct batch --merge`: some shards have not finished (or never ran).
+    public static let shardsUnfinished: Int32 = 7
+    /// `lungct batch` stopped by SIGINT or SIGTERM before every case finished (128 + SIGINT,
+    /// as shells report it); rerunning the same command finishes the rest.
+    public static let interrupted: Int32 = 130
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOMSeries
+import Dispatch
 import Foundation
 import LungCTKit
 import LungSegmentation
@@ -13,10 +14,13 @@ struct LungCT: ParsableCommand {
         abstract: "Volumetric CT lung analysis: lung masks, a lung panel and standard outputs from CT series and radiographs.",
         discussion: """
             Exit codes: 0 done, 1 usage error, 2 nothing to analyse, 3 an input could not be loaded,
-            4 model missing or hash mismatch, 5 an output could not be written.
+            4 model missing or hash mismatch, 5 an output could not be written; batch also 6 some
+            cases failed, 7 shards unfinished (--merge), 130 interrupted.
             """,
         version: LungCTVersion.string,
-        subcommands: [Analyze.self, Info.self, Convert.self, PhantomCommand.self, Train.self, Evaluate.self, ModelCommand.self])
+        subcommands: [
+            Analyze.self, BatchCommand.self, Info.self, Convert.self, PhantomCommand.self, Train.self, Evaluate.self, ModelCommand.self,
+        ])
 
     /// ArgumentParser exits with 64 (EX_USAGE) on a usage error; lungct's documented code is 1.
     static func main() {
@@ -112,6 +116,163 @@ struct Analyze: ParsableCommand {
                 print(AnalysisFormatter.text(report))
             }
         }
+    }
+}
+
+struct BatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract: "Score every study in an archive (folders and zip files), resumably, with a summary.csv.",
+        discussion: """
+            ARCHIVE is a folder tree (or a zip file) of DICOM studies, NIfTI volumes and radiographs in
+            any nesting, zip files included. Every DICOM series (grouped by Study and Series Instance
+            UID across folders), NIfTI file and picture is one case, analysed as `lungct analyze` does
+            and written to OUT/<case id>/ (16 hex digits, a hash of the series' UIDs or of the path:
+            no patient identifiers). OUT/summary.csv gets one row per case as it finishes: case_id,
+            source, kind, series, status (ok, skipped, failed), reason, lung volumes, study
+            probability, model SHA-256, seconds. A damaged study is a failed row and the run goes on.
+
+            Interrupted at any moment (Ctrl-C, kill -9, power loss), the same command finishes what
+            is missing: nothing finished is redone or duplicated. Ctrl-C (or SIGTERM) once: the
+            cases in progress finish, no new one starts; twice: stop at once.
+
+            --shard K/N takes a deterministic share (0 <= K < N) into one shared OUT, writing
+            OUT/summary.shard-K-of-N.csv; `lungct batch --merge OUT` then writes OUT/summary.csv.
+
+            Exit codes: 0 every case ok (or skipped), 1 usage error, 2 nothing to analyse in the
+            archive, 3 the archive cannot be read, 4 model missing or hash mismatch, 5 an output could
+            not be written (disk full, no permission), 6 some cases failed (see summary.csv), 7 (--merge)
+            some shards have not finished, 130 interrupted (rerun to finish).
+
+            Example:
+
+              lungct batch /archive/pacs-export -o results/ --jobs 2
+              lungct batch /archive -o /shared/results --shard $SLURM_ARRAY_TASK_ID/8
+              lungct batch --merge /shared/results
+            """)
+
+    @Argument(help: "A folder of studies (searched recursively, zip files unpacked) or a zip file.")
+    var archive: String?
+
+    @Option(name: .shortAndLong, help: "Output folder (created if missing; shared by the shards).")
+    var output: String?
+
+    @Option(help: "Cases analysed at once (one more is decoded meanwhile).")
+    var jobs = 1
+
+    @Option(help: "K/N: take share K (0-based) of N, e.g. $SLURM_ARRAY_TASK_ID/8.")
+    var shard: String?
+
+    @Option(help: "Write OUT/summary.csv from every finished case (after a sharded run) and report unfinished shards.")
+    var merge: String?
+
+    @Flag(name: .customLong("retry-failed"), help: "Analyse the cases that failed in an earlier run again.")
+    var retryFailed = false
+
+    @Option(name: .customLong("progress-interval"), help: "Seconds between progress lines when stderr is not a terminal.")
+    var progressInterval = 60.0
+
+    @Flag(help: "Print the result as JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        if merge != nil {
+            guard archive == nil, output == nil, shard == nil else {
+                throw ValidationError("--merge OUT takes no ARCHIVE, -o or --shard")
+            }
+            return
+        }
+        guard archive != nil else { throw ValidationError("missing ARCHIVE (or --merge OUT)") }
+        guard output != nil else { throw ValidationError("missing -o OUT") }
+        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64") }
+        if let shard, Shard(parsing: shard) == nil {
+            throw ValidationError("--shard must be K/N with 0 <= K < N, e.g. 0/4 (Slurm: $SLURM_ARRAY_TASK_ID/N)")
+        }
+        guard progressInterval > 0 else { throw ValidationError("--progress-interval must be positive") }
+    }
+
+    func run() throws {
+        try lungct.run {
+            if let merge {
+                try runMerge(merge)
+            } else {
+                try runBatch()
+            }
+        }
+    }
+
+    func runBatch() throws {
+        var options = BatchOptions(archive: archive!, output: output!)
+        options.jobs = jobs
+        options.shard = shard.flatMap(Shard.init(parsing:))
+        options.retryFailed = retryFailed
+        options.progressInterval = progressInterval
+        options.models = try AnalysisModels.shipped()
+        let control = BatchControl()
+        let signals = Self.stopOnSignals(control)
+        let result = try Batch.run(options, control: control) { text in
+            FileHandle.standardError.write(Data(text.utf8))
+        }
+        withExtendedLifetime(signals) {}
+        if json {
+            try printJSON(result)
+        } else {
+            print(Self.text(result))
+        }
+        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+
+    func runMerge(_ folder: String) throws {
+        let result = try Batch.merge(folder)
+        if json {
+            try printJSON(result)
+        } else {
+            print("wrote \(result.summary): \(result.cases) case(s), \(result.ok) ok, \(result.skipped) skipped, \(result.failed) failed")
+            for state in result.shards {
+                print("  shard \(state.shard): \(state.cases) case(s), \(state.unfinished) unfinished, at \(state.finishedAt)")
+            }
+            if !result.unfinishedShards.isEmpty {
+                print("unfinished shards: \(result.unfinishedShards.joined(separator: ", ")) (rerun them, then --merge again)")
+            }
+        }
+        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+
+    /// SIGINT and SIGTERM (Slurm's at the time limit): the first stops new cases, the second
+    /// ends the process at once (safe: finished cases are on disk, a rerun resumes).
+    static func stopOnSignals(_ control: BatchControl) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if control.requestStop() {
+                    FileHandle.standardError.write(
+                        Data("\nbatch: stopping after the cases in progress (again to stop now; a rerun finishes the rest)\n".utf8))
+                } else {
+                    _exit(ExitStatus.interrupted)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    static func text(_ r: BatchResult) -> String {
+        var lines = [
+            "\(r.archive): \(r.casesInArchive) case(s) in \(r.filesScanned) file(s)"
+                + (r.shard.map { ", \(r.cases) in shard \($0)" } ?? "")
+                + ": \(r.ok) ok, \(r.skipped) skipped, \(r.failed) failed" + (r.unfinished > 0 ? ", \(r.unfinished) unfinished" : "")
+        ]
+        var run = "  this run: \(r.analysedThisRun) case(s) in " + String(format: "%.0f s", r.seconds)
+        if let rate = r.studiesPerHour { run += String(format: " (%.0f studies/hour)", rate) }
+        if r.alreadyDone > 0 { run += ", \(r.alreadyDone) already done" }
+        lines.append(run + String(format: ", peak memory %.0f MB", r.peakMemoryMB))
+        if !r.setAsideFiles.isEmpty { lines.append("  \(r.setAsideFiles.count) file(s) set aside (not images; --json lists them)") }
+        for row in r.failures.prefix(10) { lines.append("  failed \(row.caseID) \(row.source): \(row.reason)") }
+        if r.failures.count > 10 { lines.append("  ... \(r.failures.count - 10) more failed case(s) in the summary") }
+        lines.append("  summary: \(r.summary)")
+        if r.interrupted { lines.append("interrupted: rerun the same command to finish the \(r.unfinished) case(s) left") }
+        return lines.joined(separator: "\n")
     }
 }
 
