@@ -169,6 +169,12 @@ struct BatchCommand: ParsableCommand {
     @Flag(name: .customLong("retry-failed"), help: "Analyse the cases that failed in an earlier run again.")
     var retryFailed = false
 
+    @Option(help: "A model file (.h5) to use instead of the shipped one for each case's kind.")
+    var model: String?
+
+    @Flag(name: .customLong("no-model"), help: "Run no model: segmentation and lung panel only.")
+    var noModel = false
+
     @Option(name: .customLong("progress-interval"), help: "Seconds between progress lines when stderr is not a terminal.")
     var progressInterval = 60.0
 
@@ -185,6 +191,7 @@ struct BatchCommand: ParsableCommand {
         guard archive != nil else { throw ValidationError("missing ARCHIVE (or --merge OUT)") }
         guard output != nil else { throw ValidationError("missing -o OUT") }
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64") }
+        guard model == nil || !noModel else { throw ValidationError("--model and --no-model exclude each other") }
         if let shard, Shard(parsing: shard) == nil {
             throw ValidationError("--shard must be K/N with 0 <= K < N, e.g. 0/4 (Slurm: $SLURM_ARRAY_TASK_ID/N)")
         }
@@ -207,7 +214,7 @@ struct BatchCommand: ParsableCommand {
         options.shard = shard.flatMap(Shard.init(parsing:))
         options.retryFailed = retryFailed
         options.progressInterval = progressInterval
-        options.models = try AnalysisModels.shipped()
+        options.models = try AnalysisModels.forCommandLine(model: model, none: noModel)
         let control = BatchControl()
         let signals = Self.stopOnSignals(control)
         let result = try Batch.run(options, control: control) { text in
