@@ -537,3 +537,24 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
     #expect(batchReport.lungPanel?.total.meanHU == single.lungPanel?.total.meanHU)
     #expect(batchReport.geometry.size == single.geometry.size)
 }
+
+@Test func batchRowsCarryTheStudyProbabilityAndTheModelThatRan() throws {
+    let archive = try smallArchive()
+    let out = try temporaryDirectory() + "/out"
+    var options = quietOptions(archive.root, out)
+    let model = try AnalysisModels.load(repositoryRoot() + "/Weights/" + AnalysisModels.ctFileName, requireManifest: true)
+    options.models = AnalysisModels(ct: model)
+    let result = try Batch.run(options)
+    #expect(result.ok == 3)
+    let rows = try summaryRows(out + "/summary.csv").filter { $0["status"] == "ok" }
+    #expect(rows.count == 3)
+    for row in rows {
+        let probability = try #require(Double(row["study_probability"] ?? ""), "\(row)")
+        #expect((0...1).contains(probability))
+        #expect(row["model_sha256"] == model.sha256)
+        let report = try JSONDecoder().decode(
+            AnalysisReport.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/" + row["case_id"]! + "/report.json")))
+        #expect(report.model.ran)
+        #expect(FileManager.default.fileExists(atPath: out + "/" + row["case_id"]! + "/" + OutputFile.probability))
+    }
+}
