@@ -12,13 +12,19 @@ public enum LineChart {
         }
     }
 
-    static let palette = [RGB(70, 160, 255), RGB(255, 150, 40), RGB(90, 210, 90), RGB(230, 80, 200), RGB(220, 220, 80)]
+    static let palette = [
+        RGB(70, 160, 255), RGB(255, 150, 40), RGB(90, 210, 90), RGB(230, 80, 200), RGB(220, 220, 80),
+        RGB(160, 120, 255), RGB(255, 90, 90), RGB(60, 220, 210), RGB(200, 160, 110), RGB(255, 205, 225),
+    ]
 
-    public static func render(_ series: [Series], title: String, xLabel: String, width: Int = 640, height: Int = 400) -> OverviewImage {
+    /// `height` holds the plot and two legend rows; the picture grows by a row for every two
+    /// more series, so every legend entry is shown.
+    public static func render(_ series: [Series], title: String, xLabel: String, width: Int = 640, height plotHeight: Int = 400) -> OverviewImage {
+        let height = plotHeight + max(0, (series.count + 1) / 2 - 2) * 18
         var canvas = Canvas(width: width, height: height, background: RGB(gray: 16))
         let scale = 2
         canvas.draw(text: title, x: 10, y: 8, scale: scale, colour: RGB(gray: 235))
-        let plot = PixelRect(x: 70, y: 40, width: width - 90, height: height - 110)
+        let plot = PixelRect(x: 70, y: 40, width: width - 90, height: plotHeight - 110)
         let all = series.flatMap(\.values).filter(\.isFinite)
         let count = series.map(\.values.count).max() ?? 0
         guard let low = all.min(), let high = all.max(), count > 0 else {
@@ -47,7 +53,7 @@ public enum LineChart {
                 canvas.fill(PixelRect(x: p.0 - 1, y: p.1 - 1, width: 3, height: 3), colour)
                 previous = p
             }
-            let legendY = height - 40 + (number / 2) * 18
+            let legendY = plotHeight - 40 + (number / 2) * 18
             let legendX = 10 + (number % 2) * (width / 2)
             canvas.fill(PixelRect(x: legendX, y: legendY + 6, width: 20, height: 3), colour)
             canvas.draw(text: line.name, x: legendX + 26, y: legendY, scale: scale, colour: RGB(gray: 235))

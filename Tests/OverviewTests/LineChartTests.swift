@@ -17,3 +17,23 @@ import TestSupport
     try LineChart.write([.init(name: "x", values: [1, 2])], title: "t", xLabel: "epoch", to: path)
     #expect(try Data(contentsOf: URL(fileURLWithPath: path)).prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
 }
+
+@Test func tenSeriesGetTenColoursAndEveryLegendRow() {
+    let series = (0..<10).map { LineChart.Series(name: "series \($0)", values: [Double($0), Double($0) + 1]) }
+    let image = LineChart.render(series, title: "ten", xLabel: "epoch")
+    // Five legend rows: three more than fit the default height.
+    #expect(image.height == 400 + 3 * 18)
+    func count(_ colour: (UInt8, UInt8, UInt8)) -> Int {
+        stride(from: 0, to: image.rgb.count, by: 3).filter {
+            image.rgb[$0] == colour.0 && image.rgb[$0 + 1] == colour.1 && image.rgb[$0 + 2] == colour.2
+        }.count
+    }
+    // The tenth series' colour appears, also in the last legend row (below the default height).
+    let tenth: (UInt8, UInt8, UInt8) = (255, 205, 225)
+    #expect(count(tenth) > 60)
+    let lastRowStart = (400 - 40 + 4 * 18 + 6) * image.width * 3
+    let legendPixels = stride(from: lastRowStart, to: lastRowStart + image.width * 3, by: 3).filter {
+        image.rgb[$0] == tenth.0 && image.rgb[$0 + 1] == tenth.1 && image.rgb[$0 + 2] == tenth.2
+    }
+    #expect(legendPixels.count >= 20)
+}
