@@ -14,8 +14,7 @@ LUNGCT=${LUNGCT:-.build/release/lungct}
 [[ -x $LUNGCT ]] || swift build -c release
 mkdir -p Weights
 
-CT_TRAINING=(--size 128 --width 16 --blocks 5 --dropout 0.3 --weight-decay 0.05 --epochs 50 --patience 12 --monitor auc
-    --augmentation strong)
+CT_TRAINING=(--size 128 --width 16 --blocks 5 --dropout 0.3 --weight-decay 0.05 --epochs 30)
 CT_CARD=(
     --card-data "UCSD-AI4H COVID-CT (cropped mirror GKasperek/data_c19_cropped), official train+val part: chest CT slice images taken from figures of COVID-19 papers (covid) and from other sources (noncovid), 8-bit PNG/JPEG, not Hounsfield units"
     --card-terms "research use only (UCSD-AI4H COVID-CT); the weights are lungct's own product and carry the same restriction"
