@@ -126,6 +126,11 @@ public enum Augmentation {
         public var brightness: Float
         /// Largest |log γ|: intensities become v^γ.
         public var logGamma: Float
+        /// Probability of re-windowing the image: v → (v − low)/(high − low), clipped, with low
+        /// in 0...0.45 and high in 0.7...1. A high low end blacks out aerated lung, as a
+        /// mediastinal window does, so the display window of a training image stops telling its
+        /// class (in figure collections the classes often differ in window).
+        public var rewindow: Float = 0
 
         /// ±8 % shift, ±10 % zoom, ±10°, ±10 % contrast and brightness.
         public static let standard = Strength(
@@ -136,10 +141,22 @@ public enum Augmentation {
         public static let strong = Strength(
             shift: 0.12, zoomMin: 0.85, zoomMax: 1.35, aspect: 0.1, rotationDegrees: 15, contrast: 0.2, brightness: 0.2, logGamma: 0.3)
 
+        /// `standard` plus re-windowing half of the images.
+        public static let window: Strength = {
+            var strength = Strength.standard
+            strength.rewindow = 0.5
+            return strength
+        }()
+
+        public var name: String {
+            self == .standard ? "standard" : self == .strong ? "strong" : self == .window ? "window" : "custom"
+        }
+
         public static func named(_ name: String) -> Strength? {
             switch name {
             case "standard": .standard
             case "strong": .strong
+            case "window": .window
             default: nil
             }
         }
@@ -159,6 +176,11 @@ public enum Augmentation {
         let contrast = 1 + (rng.uniform() - 0.5) * 2 * strength.contrast
         let brightness = (rng.uniform() - 0.5) * 2 * strength.brightness
         let gamma = strength.logGamma > 0 ? exp((rng.uniform() - 0.5) * 2 * strength.logGamma) : 1
+        var window: (low: Float, high: Float)?
+        if strength.rewindow > 0 {
+            let (draw, low, high) = (rng.uniform(), rng.uniform() * 0.45, 0.7 + rng.uniform() * 0.3)
+            if draw < strength.rewindow { window = (low, high) }
+        }
         let source = image
         let centre = Float(size - 1) / 2
         for y in 0..<size {
@@ -177,6 +199,7 @@ public enum Augmentation {
                     (1 - ay) * ((1 - ax) * source[iy * size + ix] + ax * source[iy * size + jx])
                     + ay * ((1 - ax) * source[jy * size + ix] + ax * source[jy * size + jx])
                 if gamma != 1 { value = pow(max(0, value), gamma) }
+                if let window { value = max(0, min(1, (value - window.low) / (window.high - window.low))) }
                 image[y * size + x] = max(0, min(1, (value - 0.5) * contrast + 0.5 + brightness))
             }
         }

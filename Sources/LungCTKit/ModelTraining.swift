@@ -224,7 +224,7 @@ public enum ModelTraining {
                 .merging(temperature.map { ["calibration": String(format: "temperature %.3f fitted on the out-of-fold predictions", $0)] } ?? [:]) { a, _ in a },
             knownBiases: job.knownBiases,
             createdBy: "lungct \(LungCTVersion.string) train, seed \(job.options.seed), \(job.blocks) blocks, width \(job.width), "
-                + "input \(job.size)², dropout \(job.dropout), augmentation \(job.augment ? (job.augmentation == .strong ? "strong" : "standard") : "none"), "
+                + "input \(job.size)², dropout \(job.dropout), augmentation \(job.augment ? job.augmentation.name : "none"), "
                 + "early stopping on the validation \(job.monitor)")
         var description = ModelDescription(
             layers: layers, input: ModelInput(width: job.size, height: job.size, channels: 1, normalization: ImageFolder.normalization),

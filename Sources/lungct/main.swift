@@ -607,7 +607,7 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("no-augment"), help: "Train without augmentation.")
     var noAugment = false
 
-    @Option(help: "Augmentation ranges: standard or strong.")
+    @Option(help: "Augmentation ranges: standard, strong, or window (standard plus random re-windowing).")
     var augmentation = "standard"
 
     @Option(help: "What early stopping follows on the validation fold: loss or auc.")
@@ -633,7 +633,7 @@ struct Train: ParsableCommand {
         }
         guard size >> (blocks - 1) >= 2 else { throw ValidationError("--size \(size) is too small for \(blocks) blocks") }
         guard monitor == "loss" || monitor == "auc" else { throw ValidationError("--monitor must be loss or auc") }
-        guard Augmentation.Strength.named(augmentation) != nil else { throw ValidationError("--augmentation must be standard or strong") }
+        guard Augmentation.Strength.named(augmentation) != nil else { throw ValidationError("--augmentation must be standard, strong or window") }
         guard (0..<1).contains(dropout), weightDecay >= 0 else { throw ValidationError("--dropout in 0..<1, --weight-decay ≥ 0") }
     }
 

@@ -105,6 +105,11 @@ func lungct(_ arguments: String...) throws -> Run {
     #expect(run.status == 0, "\(run.stderr)")
     let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
     #expect(report?["lungPanel"] != nil)
+    // The shipped CT model (found in Weights/ beside the build) ran.
+    let model = report?["model"] as? [String: Any]
+    #expect(model?["ran"] as? Bool == true)
+    #expect((model?["probability"] as? Double).map { (0...1).contains($0) } == true)
+    #expect(FileManager.default.fileExists(atPath: work + "/out/probability.nii.gz"))
     guard FileManager.default.isExecutableFile(atPath: "/usr/bin/h5dump") else { return }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/h5dump")
@@ -115,7 +120,8 @@ func lungct(_ arguments: String...) throws -> Run {
     let header = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     for name in ["GROUP \"image\"", "DATASET \"hu\"", "H5T_STD_I16LE", "GROUP \"segmentation\"", "DATASET \"lungs\"",
-        "H5T_STD_U8LE", "GROUP \"features\"", "GROUP \"provenance\"", "ATTRIBUTE \"spacing_mm\"", "ATTRIBUTE \"direction\""]
+        "H5T_STD_U8LE", "GROUP \"features\"", "GROUP \"provenance\"", "ATTRIBUTE \"spacing_mm\"", "ATTRIBUTE \"direction\"",
+        "GROUP \"maps\"", "DATASET \"covid_probability\"", "H5T_IEEE_F32LE", "GROUP \"model\"", "DATASET \"slice_probability\""]
     {
         #expect(header.contains(name), "h5dump -H lacks \(name)")
     }
@@ -131,4 +137,32 @@ func lungct(_ arguments: String...) throws -> Run {
     #expect(unwritable.status == 5)
     #expect(unwritable.stderr.contains("/proc/lungct-out"))
     #expect(try lungct("analyze", work + "/p/dicom", "-o", work + "/o", "--window", "abc").status == 1)
+}
+
+@Test func modelOptionsAndTheirExitCodes() throws {
+    let work = try temporaryDirectory()
+    #expect(try lungct("phantom", work + "/p", "--size", "48", "--slices", "12", "--spacing", "12").status == 0)
+    // --no-model: no probability, and the report says why.
+    let plain = try lungct("analyze", work + "/p/dicom", "-o", work + "/plain", "--no-model", "--json")
+    #expect(plain.status == 0, "\(plain.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: work + "/plain/probability.nii.gz"))
+    #expect(plain.stdout.contains("\"ran\" : false"))
+    #expect(try lungct("analyze", work + "/p/dicom", "-o", work + "/x", "--no-model", "--model", "m.h5").status == 1)
+    // A model that does not match the MANIFEST beside it is refused with 4, naming the file.
+    let weights = repositoryRoot() + "/Weights"
+    try FileManager.default.createDirectory(atPath: work + "/w", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: weights + "/MANIFEST", toPath: work + "/w/MANIFEST")
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: weights + "/ct-covid.h5"))
+    bytes[bytes.count / 2] ^= 0x01
+    try bytes.write(to: URL(fileURLWithPath: work + "/w/ct-covid.h5"))
+    let tampered = try lungct("analyze", work + "/p/dicom", "-o", work + "/t", "--model", work + "/w/ct-covid.h5")
+    #expect(tampered.status == 4)
+    #expect(tampered.stderr.contains("ct-covid.h5"))
+    #expect(try lungct("analyze", work + "/p/dicom", "-o", work + "/m", "--model", work + "/missing.h5").status == 4)
+    // A model given explicitly, with no MANIFEST beside it, is used.
+    try FileManager.default.createDirectory(atPath: work + "/v", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: weights + "/ct-covid.h5", toPath: work + "/v/ct-covid.h5")
+    let explicit = try lungct("analyze", work + "/p/dicom", "-o", work + "/e", "--model", work + "/v/ct-covid.h5", "--json")
+    #expect(explicit.status == 0, "\(explicit.stderr)")
+    #expect(FileManager.default.fileExists(atPath: work + "/e/probability.nii.gz"))
 }
