@@ -14,11 +14,12 @@ LUNGCT=${LUNGCT:-.build/release/lungct}
 [[ -x $LUNGCT ]] || swift build -c release
 mkdir -p Weights
 
-CT_TRAINING=(--size 128 --width 16 --blocks 5 --dropout 0.3 --weight-decay 0.05 --epochs 30)
+CT_TRAINING=(--size 128 --width 16 --blocks 5 --dropout 0.3 --weight-decay 0.05 --epochs 30 --augmentation window)
 CT_CARD=(
     --card-data "UCSD-AI4H COVID-CT (cropped mirror GKasperek/data_c19_cropped), official train+val part: chest CT slice images taken from figures of COVID-19 papers (covid) and from other sources (noncovid), 8-bit PNG/JPEG, not Hounsfield units"
     --card-terms "research use only (UCSD-AI4H COVID-CT); the weights are lungct's own product and carry the same restriction"
-    --card-bias "The two classes come from different sources: covid images are figures from papers (often lung window, arrows and labels), noncovid images often use a mediastinal window (black lungs); part of what the model separates may be the source and the window, not the disease"
+    --card-bias "The two classes come from different sources: covid images are figures from papers (often lung window, arrows and labels), noncovid images often use a mediastinal window (black lungs); part of what the model separates may be the source and the window, not the disease. Training re-windows half of the images at random to weaken the window cue"
+    --card-bias "On a real non-COVID chest CT (popi-00, a 4D-CT research scan) analyze gives a study probability of 0.83: lung-windowed HU slices look like the covid figures to this model. Its CT output demonstrates the pipeline and is not a finding"
     --card-bias "Trained on 2D figure images, applied in analyze to lung-windowed HU slices: a domain shift that the cross-validated metrics do not measure"
     --card-bias "The study probability is formed from slice probabilities by a fixed rule that was not calibrated on CT volumes (no labelled COVID-19 volumes were available); read it as a ranking score"
     --card-bias "Images of one article stay in one fold (grouped cross-validation), so the metrics are lower and more honest than random splits of this set; they are development results, not held-out results"
