@@ -170,9 +170,14 @@ public enum Analyzer {
                 lungPanel: panel, model: model, outputs: [:], timingsSeconds: [:])
             try writeMask(segmentation.labels, folder: options.output, description: "lungct lungs: 1 right, 2 left")
             lap("write lung_mask.nii.gz")
-            if let score { try writeProbability(score.map, folder: options.output) }
+            // probability.nii.gz is compressed on another core while study.h5 is finished.
+            let folder = options.output
+            let probabilityWritten = score.map { score in
+                BackgroundWrite { () throws(LungCTError) in try writeProbability(score.map, folder: folder) }
+            }
             try study.finish(labels: segmentation.labels, panel: panel, score: score, report: ctReport)
-            lap("write study.h5")
+            try probabilityWritten?.wait()
+            lap("write study.h5 and probability.nii.gz")
             var content = OverviewContent(
                 hu: hu, labels: segmentation.labels, probability: score?.map,
                 title: "lungct \(LungCTVersion.string)  \(chosen?.id ?? "")",
@@ -343,5 +348,24 @@ public enum Analyzer {
                 100 * (m.bandFractions["infiltrated"] ?? 0), 100 * (m.bandFractions["collapsed"] ?? 0))
         }
         return [line("Right lung", panel.right), line("Left lung ", panel.left), line("Both lungs", panel.total)]
+    }
+}
+
+/// A write running on a background thread; `wait` returns when it is done and rethrows its error.
+final class BackgroundWrite: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var failure: LungCTError?
+
+    init(_ body: @escaping @Sendable () throws(LungCTError) -> Void) {
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            defer { group.leave() }
+            do throws(LungCTError) { try body() } catch { failure = error }
+        }
+    }
+
+    func wait() throws(LungCTError) {
+        group.wait()
+        if let failure { throw failure }
     }
 }

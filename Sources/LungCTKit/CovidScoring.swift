@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import ModelStore
 import NeuralEngine
@@ -44,11 +45,13 @@ public enum CovidScoring {
     /// bounding box plus a margin, normalised and resized as `ImageFolder` prepares training
     /// images. Nil when there is no lung.
     public static func scoreCT(hu: Volume<Int16>, labels: Volume<UInt8>, model: LoadedModel) throws(LungCTError) -> StudyScore? {
+        // Most series are stored LPS already: then the volumes are used as they are, not copied.
         let lps: Volume<Int16>
         let lungs: Volume<UInt8>
+        let stored = hu.geometry.orientationCode
         do {
-            lps = try hu.reoriented(to: "LPS")
-            lungs = try labels.reoriented(to: "LPS")
+            lps = stored == "LPS" ? hu : try hu.reoriented(to: "LPS")
+            lungs = stored == "LPS" ? labels : try labels.reoriented(to: "LPS")
         } catch {
             throw .inputFailed("cannot view the CT in LPS for the model: \(error)")
         }
@@ -76,7 +79,6 @@ public enum CovidScoring {
         let scored = (0..<size.z).filter { area[$0] > 0 }
 
         // Slices go through the network in batches (images of a batch run on all cores).
-        let low = window.level - window.width / 2
         let mapsNetwork = Sequential(Array(model.network.layers.dropLast()))
         let temperature = Float(model.description.temperature ?? 1)
         let positive = ModelTraining.positiveClass(model.description.classes)
@@ -85,19 +87,14 @@ public enum CovidScoring {
         var sliceProbability = [Double](repeating: 0, count: size.z)
         for start in stride(from: 0, to: scored.count, by: 16) {
             let batch = Array(scored[start..<min(scored.count, start + 16)])
-            var pixels: [Float] = []
-            pixels.reserveCapacity(batch.count * input.width * input.height)
-            for z in batch {
-                var slice = [Float](repeating: 0, count: cropWidth * cropHeight)
-                for y in 0..<cropHeight {
-                    for x in 0..<cropWidth {
-                        let value = Double(lps.voxels[z * plane + (crop.y0 + y) * size.x + crop.x0 + x])
-                        slice[y * cropWidth + x] = Float(min(1, max(0, (value - low) / window.width)))
-                    }
-                }
-                pixels += ImageFolder.resize(
-                    RadiographNormalization.normalizeByPercentiles(slice), width: cropWidth, height: cropHeight, to: input.width)
+            let prepared = PreparedSlices(count: batch.count)
+            DispatchQueue.concurrentPerform(iterations: batch.count) { row in
+                prepared.set(
+                    row,
+                    modelInput(
+                        lps, slice: batch[row], crop: (crop.x0, crop.y0, cropWidth, cropHeight), size: input.width))
             }
+            let pixels = (0..<batch.count).flatMap { prepared.get($0) }
             let maps = mapsNetwork.infer(Tensor(shape: [batch.count, 1, input.height, input.width], storage: pixels))
             let (h, w) = (maps.shape[2], maps.shape[3])
             for (row, z) in batch.enumerated() {
@@ -119,7 +116,7 @@ public enum CovidScoring {
         // Back onto the input grid, and slice positions as the input counts them.
         let map: Volume<Float>
         do {
-            var back = try probabilityLPS.reoriented(to: hu.geometry.orientationCode)
+            var back = stored == "LPS" ? probabilityLPS : try probabilityLPS.reoriented(to: stored)
             back.geometry = hu.geometry
             map = back
         } catch {
@@ -140,6 +137,47 @@ public enum CovidScoring {
                 "\(scored.count) slices with lung scored, \(counted.count) counted; crop \(cropWidth)×\(cropHeight) voxels around the lungs, "
                     + "lung window L\(Int(window.level)) W\(Int(window.width)), resized to \(input.width)×\(input.height)"
             ])
+    }
+
+    /// One slice as the model sees it: the crop in the lung window, normalised between its
+    /// 0.5th and 99.5th percentiles (as `RadiographNormalization.normalizeByPercentiles` does,
+    /// found here from a histogram of the integer HU instead of a sort, which gives the same
+    /// values since the window is monotonic), resized to size×size.
+    static func modelInput(
+        _ lps: Volume<Int16>, slice z: Int, crop: (x0: Int, y0: Int, width: Int, height: Int), size: Int
+    ) -> [Float] {
+        let low = Int(window.level - window.width / 2)
+        let high = Int(window.level + window.width / 2)
+        let plane = lps.size.x * lps.size.y
+        var clamped = [Int](repeating: 0, count: crop.width * crop.height)
+        var histogram = [Int](repeating: 0, count: high - low + 1)
+        for y in 0..<crop.height {
+            let row = z * plane + (crop.y0 + y) * lps.size.x + crop.x0
+            for x in 0..<crop.width {
+                let value = min(high, max(low, Int(lps.voxels[row + x]))) - low
+                clamped[y * crop.width + x] = value
+                histogram[value] += 1
+            }
+        }
+        // The k-th smallest value, k as RadiographNormalization picks it.
+        func nth(_ k: Int) -> Int {
+            var seen = 0
+            for (value, count) in histogram.enumerated() {
+                seen += count
+                if seen > k { return value }
+            }
+            return histogram.count - 1
+        }
+        let n = clamped.count
+        let (p0, p1) = (
+            nth(Int(RadiographNormalization.lowerPercentile * Double(n - 1))),
+            nth(Int(RadiographNormalization.upperPercentile * Double(n - 1)))
+        )
+        // Windowed values are (v − low)/width; normalising them between the percentiles' windowed
+        // values is the same as normalising v between p0 and p1.
+        let span = Float(p1 > p0 ? p1 - p0 : Int(window.width))
+        let normalized = clamped.map { min(1, max(0, Float($0 - p0) / span)) }
+        return ImageFolder.resize(normalized, width: crop.width, height: crop.height, to: size)
     }
 
     /// Scores a radiograph (already normalised to 0...1 by `RadiographNormalization`, as the
@@ -227,4 +265,13 @@ public enum CovidScoring {
         let axis = (0..<3).max { abs(geometry.direction[$0].z) < abs(geometry.direction[$1].z) } ?? 2
         return Int(index[axis].rounded())
     }
+}
+
+/// Slices prepared by concurrent workers, one slot each.
+final class PreparedSlices: @unchecked Sendable {
+    private var slots: [[Float]]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: [], count: count) }
+    func set(_ index: Int, _ value: [Float]) { lock.withLock { slots[index] = value } }
+    func get(_ index: Int) -> [Float] { lock.withLock { slots[index] } }
 }
