@@ -113,6 +113,8 @@ struct PanelFrame: Equatable {
     enum Kind: Equatable {
         case axial
         case coronal
+        /// A single-slice input shown without the probability map.
+        case picture
     }
 
     var kind: Kind
@@ -161,13 +163,20 @@ func layOut(_ content: OverviewContent) -> Layout {
     let coronalIndex = min(grid.size.y - 1, max(0, Int(extent.centroid[1].rounded())))
     let centre = (Double(grid.size.x - 1) / 2, Double(grid.size.y - 1) / 2, Double(grid.size.z - 1) / 2)
 
-    var panels: [(plane: SlicePlane, kind: PanelFrame.Kind, caption: String, size: (width: Int, height: Int))] =
-        axialIndices.map { c in
+    var panels: [(plane: SlicePlane, kind: PanelFrame.Kind, caption: String, size: (width: Int, height: Int))]
+    if grid.size.z == 1 {
+        // One slice (a radiograph): the picture, and beside it the same picture under the map
+        // when there is one; no coronal view of a single slice.
+        panels = [(SlicePlane.axial(0), .picture, "image", axialSize)]
+        if content.probability != nil { panels.append((SlicePlane.axial(0), .axial, "model map", axialSize)) }
+    } else {
+        panels = axialIndices.map { c in
             let z = grid.physicalPoint(centre.0, centre.1, Double(c)).z
             return (SlicePlane.axial(c), .axial, "axial z=\(millimetres(z))" + (c == focusIndex ? " top slice" : ""), axialSize)
         }
-    let y = grid.physicalPoint(centre.0, Double(coronalIndex), centre.2).y
-    panels.append((SlicePlane.coronal(coronalIndex), .coronal, "coronal y=\(millimetres(y))", coronalSize))
+        let y = grid.physicalPoint(centre.0, Double(coronalIndex), centre.2).y
+        panels.append((SlicePlane.coronal(coronalIndex), .coronal, "coronal y=\(millimetres(y))", coronalSize))
+    }
 
     // Two panels per row, each in a panelSide-wide column; rows as tall as their tallest panel.
     let columns = 2
@@ -207,8 +216,9 @@ func layOut(_ content: OverviewContent) -> Layout {
             colour: Style.titleColour)
     }
     for (frame, panel) in zip(frames, panels) {
-        let samples = samplePlane(
+        var samples = samplePlane(
             panel.plane, width: frame.rect.width, height: frame.rect.height, grid: grid, content: content)
+        if frame.kind == .picture { samples.probability = nil }
         var picture = colour(samples)
         if frame.kind == .coronal {
             // Ticks on both edges at the levels of the axial panels.

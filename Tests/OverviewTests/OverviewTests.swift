@@ -258,3 +258,26 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
         #expect(BitmapFont.rows[0..<BitmapFont.glyphHeight].allSatisfy { $0 == 0 })
     }
 }
+
+@Test func aSingleSliceShowsThePictureAndItsMapSideBySide() {
+    let geometry = Geometry(size: Size3(80, 60, 1), spacing: Vector3(1, 1, 1))
+    var picture = Volume(geometry: geometry, repeating: Int16(0))
+    for index in picture.voxels.indices { picture.voxels[index] = Int16(index % 80 * 12) }
+    var map = Volume(geometry: geometry, repeating: Float(0))
+    for index in map.voxels.indices where index % 80 > 40 { map.voxels[index] = 0.9 }
+    let withMap = layOut(OverviewContent(hu: picture, probability: map, window: (500, 1000)))
+    #expect(withMap.panels.map(\.kind) == [.picture, .axial])
+    let without = layOut(OverviewContent(hu: picture, window: (500, 1000)))
+    #expect(without.panels.map(\.kind) == [.picture])
+    // Heat (red, little green and blue) only in the map panel, on its right half.
+    func reddish(_ panel: PanelFrame, _ x: Int, _ y: Int) -> Bool {
+        let offset = ((panel.rect.y + y) * withMap.image.width + panel.rect.x + x) * 3
+        let (r, g, b) = (withMap.image.rgb[offset], withMap.image.rgb[offset + 1], withMap.image.rgb[offset + 2])
+        return Int(r) > Int(g) + 60 && Int(r) > Int(b) + 60
+    }
+    let (plain, heat) = (withMap.panels[0], withMap.panels[1])
+    let row = heat.rect.height / 2
+    #expect(reddish(heat, heat.rect.width * 3 / 4, row))
+    #expect(!reddish(heat, heat.rect.width / 4, row))
+    #expect(!reddish(plain, plain.rect.width * 3 / 4, row))
+}
