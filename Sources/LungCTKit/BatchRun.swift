@@ -261,7 +261,7 @@ final class BatchRun: @unchecked Sendable {
             reason: notes, rightLungML: report.lungPanel.map { round1($0.right.volumeML) },
             leftLungML: report.lungPanel.map { round1($0.left.volumeML) },
             totalLungML: report.lungPanel.map { round1($0.total.volumeML) }, studyProbability: report.model.probability,
-            modelSHA256: report.model.sha256, seconds: 0)
+            modelSHA256: report.model.ran ? report.model.sha256 : nil, seconds: 0)
     }
 
     /// Scratch paths of unpacked zip files shown as the archive paths they came from.
