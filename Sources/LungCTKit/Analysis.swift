@@ -239,7 +239,7 @@ public enum Analyzer {
     /// The report's model part from a score (nil: the model had nothing to score).
     static func modelReport(_ score: StudyScore?, model: LoadedModel, noScoreReason: String) -> AnalysisReport.Model {
         var report = AnalysisReport.Model(
-            ran: score != nil, reason: score == nil ? noScoreReason : model.description.card.intendedUse,
+            ran: score != nil, reason: score == nil ? noScoreReason : "ran; \(model.description.card.intendedUse)",
             name: URL(fileURLWithPath: model.path).lastPathComponent, sha256: model.sha256)
         guard let score else { return report }
         report.probability = (score.probability * 10000).rounded() / 10000

@@ -63,7 +63,7 @@ public enum AnalysisFormatter {
         for note in report.segmentation.notes { lines.append("  segmentation: \(note)") }
         for warning in report.warnings { lines.append("  warning: \(warning)") }
         for finding in report.qualityFindings { lines.append("  quality: \(finding.message)") }
-        lines.append("  model: \(report.model.reason)")
+        lines += Analyzer.modelLines(report.model).map { "  " + $0 }
         let total = report.timingsSeconds["total"] ?? 0
         lines.append(String(format: "  wrote %@ (%.2f s)", report.outputs.values.sorted().joined(separator: ", "), total))
         return lines.joined(separator: "\n")
