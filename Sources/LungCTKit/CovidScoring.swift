@@ -87,7 +87,7 @@ public enum CovidScoring {
         var sliceProbability = [Double](repeating: 0, count: size.z)
         for start in stride(from: 0, to: scored.count, by: 16) {
             let batch = Array(scored[start..<min(scored.count, start + 16)])
-            let prepared = PreparedSlices(count: batch.count)
+            let prepared = Slots<[Float]>(count: batch.count, initial: [])
             DispatchQueue.concurrentPerform(iterations: batch.count) { row in
                 prepared.set(
                     row,
@@ -265,13 +265,4 @@ public enum CovidScoring {
         let axis = (0..<3).max { abs(geometry.direction[$0].z) < abs(geometry.direction[$1].z) } ?? 2
         return Int(index[axis].rounded())
     }
-}
-
-/// Slices prepared by concurrent workers, one slot each.
-final class PreparedSlices: @unchecked Sendable {
-    private var slots: [[Float]]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: [], count: count) }
-    func set(_ index: Int, _ value: [Float]) { lock.withLock { slots[index] = value } }
-    func get(_ index: Int) -> [Float] { lock.withLock { slots[index] } }
 }

@@ -35,7 +35,7 @@ public struct ImageFolder: Sendable {
             }
             for file in names.sorted() where !file.hasPrefix(".") { files.append((root + "/" + name + "/" + file, label)) }
         }
-        let results = PreparedImages(count: files.count)
+        let results = Slots<PreparedImage>(count: files.count, initial: .failure("not loaded"))
         let toLoad = files.map(\.path)
         DispatchQueue.concurrentPerform(iterations: toLoad.count) { index in
             do {
@@ -98,15 +98,8 @@ public struct ImageFolder: Sendable {
     }
 }
 
-/// Per-file results written by concurrent workers, one slot each.
-final class PreparedImages: @unchecked Sendable {
-    enum Outcome { case success([Float]), failure(String) }
-    private var slots: [Outcome]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: .failure("not loaded"), count: count) }
-    func set(_ index: Int, _ value: Outcome) { lock.withLock { slots[index] = value } }
-    func get(_ index: Int) -> Outcome { lock.withLock { slots[index] } }
-}
+/// A file's outcome while a folder is loaded.
+enum PreparedImage { case success([Float]), failure(String) }
 
 /// Training-time augmentation of one image (size×size, 0...1): one inverse-mapped affine
 /// transform (shift, zoom with a small aspect change, rotation; bilinear, edges clamped), a

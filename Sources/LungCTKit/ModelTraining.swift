@@ -122,7 +122,7 @@ public enum ModelTraining {
             batchSize: job.options.batchSize)
         // The folds train concurrently, one per core, each with single-threaded products: each
         // fold is seeded on its own, so the results do not depend on how many run at once.
-        let results = FoldResults(count: job.folds)
+        let results = Slots<FoldOutcome?>(count: job.folds, initial: nil)
         let networks: [Sequential]
         do {
             networks = try (0..<job.folds).map { try Architecture.build(layers, seed: job.options.seed &+ UInt64($0)) }
@@ -295,12 +295,4 @@ struct FoldOutcome: Sendable {
     var probabilities: [[Double]]
     var seconds: Double
     var images: Int
-}
-
-final class FoldResults: @unchecked Sendable {
-    private var slots: [FoldOutcome?]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: FoldOutcome) { lock.withLock { slots[index] = value } }
-    func get(_ index: Int) -> FoldOutcome? { lock.withLock { slots[index] } }
 }
