@@ -168,6 +168,9 @@ final class BatchRun: @unchecked Sendable {
             let image = try inspection.load()
             return .ready(
                 PreparedInput(inspection: inspection, image: image, loadSeconds: Date().timeIntervalSince(start)))
+        } catch .nothingToAnalyse(let input, let details) {
+            // A NIfTI mask or segmentation beside the CTs: nothing lungct analyses, not a failure.
+            return .skipped(kind: item.kind.rawValue, reason: "\(input): \(details)")
         } catch {
             return .failed(kind: item.kind.rawValue, reason: error.description)
         }

@@ -181,6 +181,26 @@ public struct Inspection: Sendable {
             source: .picture(image))
     }
 
+    /// The values of a volume that looks like a label map (a mask or segmentation) rather
+    /// than a CT: whole numbers in 0...255, at most 16 of them. Nil for anything else: a CT in
+    /// HU has air below 0, and raw unsigned CT values take hundreds of levels. Stops at the
+    /// first voxel that rules it out, so a CT costs almost nothing.
+    static func labelValues(_ volume: HUVolume) -> [Int]? {
+        var seen = Set<Int>()
+        func take(_ value: Double) -> Bool {
+            guard value >= 0, value <= 255, value == value.rounded() else { return false }
+            seen.insert(Int(value))
+            return seen.count <= 16
+        }
+        switch volume {
+        case .int16(let v):
+            for value in v.voxels where !take(Double(value)) { return nil }
+        case .float32(let v):
+            for value in v.voxels where !take(Double(value)) { return nil }
+        }
+        return seen.sorted()
+    }
+
     /// The first header of the chosen (or named) DICOM series; nil for NIfTI and pictures.
     public func header(series: String? = nil) -> DICOMHeader? {
         guard case .dicom(let candidates) = source else { return nil }
@@ -197,11 +217,18 @@ public struct Inspection: Sendable {
     public func load(series: String? = nil) throws(LungCTError) -> LoadedImage {
         switch source {
         case .nifti(let path):
+            let volume: HUVolume
             do {
-                return .ct(try NIfTI.read(path).0)
+                volume = try NIfTI.read(path).0
             } catch {
                 throw .inputFailed(error.description)
             }
+            if let values = Self.labelValues(volume) {
+                throw .nothingToAnalyse(
+                    input: path,
+                    details: "a label volume (values \(values.map(String.init).joined(separator: ", "))), not a CT in HU")
+            }
+            return .ct(volume)
         case .picture(let image):
             return .radiograph(image)
         case .dicom(let candidates):

@@ -558,3 +558,18 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
         #expect(FileManager.default.fileExists(atPath: out + "/" + row["case_id"]! + "/" + OutputFile.probability))
     }
 }
+
+@Test func maskVolumesBesideTheStudiesAreSkippedNotScored() throws {
+    let archive = try smallArchive()
+    var options = PhantomOptions()
+    options.size = 40
+    options.slices = 10
+    options.sliceSpacing = 12
+    try NIfTI.write(ChestPhantom.make(options).lungs, to: archive.root + "/c-mask.nii.gz")
+    let out = try temporaryDirectory() + "/out"
+    let result = try Batch.run(quietOptions(archive.root, out))
+    #expect(result.exitCode == 0, "a skipped mask is not a failure")
+    let mask = try #require(try summaryRows(out + "/summary.csv").first { $0["source"] == "c-mask.nii.gz" })
+    #expect(mask["status"] == "skipped")
+    #expect(mask["reason"]?.contains("label volume") == true)
+}

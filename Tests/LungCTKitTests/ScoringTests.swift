@@ -172,3 +172,21 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     let score = try #require(try CovidScoring.scoreCT(hu: phantom.ct, labels: phantom.lungs, model: ct))
     #expect((0...1).contains(score.probability))
 }
+
+@Test func aMaskVolumeIsNotAnalysedAsACT() throws {
+    let phantom = smallPhantom(seed: 6)
+    let folder = try temporaryDirectory()
+    try NIfTI.write(phantom.lungs, to: folder + "/mask.nii.gz")
+    do {
+        _ = try Analyzer.analyze(AnalysisOptions(input: folder + "/mask.nii.gz", output: folder + "/out"))
+        Issue.record("a lung mask was analysed as a CT")
+    } catch .nothingToAnalyse(let input, let details) {
+        #expect(input.hasSuffix("mask.nii.gz"))
+        #expect(details.contains("label volume (values 0, 1, 2)"))
+    } catch {
+        Issue.record("unexpected error \(error)")
+    }
+    // The CT itself still is.
+    try NIfTI.write(phantom.ct, to: folder + "/ct.nii.gz")
+    #expect(try Analyzer.analyze(AnalysisOptions(input: folder + "/ct.nii.gz", output: folder + "/ct")).lungPanel != nil)
+}
