@@ -9,6 +9,28 @@ public struct LoadedModel: @unchecked Sendable {
     public let description: ModelDescription
     public let path: String
     public let sha256: String
+
+    /// What the model is for, from its card's task (`lungct train` writes "... chest CT slice
+    /// images" or "chest radiograph: ..."); nil for a model of no stated kind (`lungct model
+    /// init`), which may serve either.
+    public var kind: ModelKind? { ModelKind(task: description.card.task) }
+}
+
+/// The kind of input a model was trained for.
+public enum ModelKind: String, Sendable {
+    case ct = "CT"
+    case radiograph
+
+    init?(task: String) {
+        let words = task.lowercased()
+        if words.contains("radiograph") {
+            self = .radiograph
+        } else if task.contains("CT") {
+            self = .ct
+        } else {
+            return nil
+        }
+    }
 }
 
 /// The models `analyze` and `batch` use: the CT slice model and the radiograph model, each
@@ -29,20 +51,54 @@ public struct AnalysisModels: Sendable {
     public static let radiographFileName = "cxr-3class.h5"
 
     /// Loads one model file, checking it against the MANIFEST beside it when there is one
-    /// (a model without a manifest is accepted only when given explicitly with --model).
+    /// (a model without a manifest is accepted only when given explicitly with --model), and
+    /// checking that `analyze` can apply it.
     public static func load(_ path: String, requireManifest: Bool) throws(LungCTError) -> LoadedModel {
         let manifest = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("MANIFEST").path
         let hasManifest = FileManager.default.fileExists(atPath: manifest)
         if requireManifest && !hasManifest {
             throw .modelInvalid("\(path): no MANIFEST beside the model to check its SHA-256 against")
         }
+        let network: Sequential
+        let description: ModelDescription
+        let sha256: String
         do {
-            let (network, description) = try ModelFile.load(path, manifest: hasManifest ? manifest : nil)
-            return LoadedModel(
-                network: network.foldedForInference(), description: description, path: path,
-                sha256: try ModelFile.sha256(path))
+            (network, description) = try ModelFile.load(path, manifest: hasManifest ? manifest : nil)
+            sha256 = try ModelFile.sha256(path)
         } catch {
             throw .modelInvalid(error.description)
+        }
+        try checkApplicable(description, path: path)
+        return LoadedModel(network: network.foldedForInference(), description: description, path: path, sha256: sha256)
+    }
+
+    /// Refuses a model whose description `analyze` and `evaluate` cannot feed: they prepare one
+    /// gray, square image normalised as `ImageFolder` does, and read the per-location logits
+    /// in front of a final global average pooling.
+    static func checkApplicable(_ description: ModelDescription, path: String) throws(LungCTError) {
+        func refuse(_ problem: String) -> LungCTError {
+            .modelInvalid("\(path): \(problem): lungct cannot apply this model (train one with lungct train)")
+        }
+        let input = description.input
+        guard input.channels == 1 else {
+            throw refuse("the model takes \(input.channels) input channels, lungct prepares 1")
+        }
+        guard input.width == input.height, input.width >= 8 else {
+            throw refuse(
+                "the model's input is \(input.width)×\(input.height); lungct prepares square images of at least 8 pixels"
+            )
+        }
+        guard input.normalization == ImageFolder.normalization else {
+            throw refuse("the model expects input normalised as \"\(input.normalization)\"")
+        }
+        let layers = description.layers
+        guard layers.count >= 2, layers.last?.kind == "globalavgpool",
+            let classifier = layers.dropLast().last(where: { $0.kind == "conv2d" }),
+            description.classes.count >= 2, classifier.outputChannels == description.classes.count
+        else {
+            throw refuse(
+                "the model does not end in a convolution to its \(description.classes.count) classes and global average pooling"
+            )
         }
     }
 
@@ -52,7 +108,10 @@ public struct AnalysisModels: Sendable {
     public static func weightsFolder() -> String? {
         let fm = FileManager.default
         if let explicit = ProcessInfo.processInfo.environment["LUNGCT_WEIGHTS"], !explicit.isEmpty { return explicit }
-        var folder = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        // /proc/self/exe names the program even when it was started from PATH (argv[0] = "lungct").
+        let program =
+            (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? "."
+        var folder = URL(fileURLWithPath: program).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
             let candidate = folder.appendingPathComponent("Weights")
             if fm.fileExists(atPath: candidate.appendingPathComponent("MANIFEST").path) { return candidate.path }
@@ -62,28 +121,42 @@ public struct AnalysisModels: Sendable {
         return fm.fileExists(atPath: installed + "/MANIFEST") ? installed : nil
     }
 
-    /// The shipped models that exist in the weights folder (absent files are simply not loaded).
-    public static func shipped() throws(LungCTError) -> AnalysisModels {
-        guard let folder = weightsFolder() else { return .none }
-        var models = AnalysisModels()
-        let fm = FileManager.default
-        if fm.fileExists(atPath: folder + "/" + ctFileName) {
-            models.ct = try load(folder + "/" + ctFileName, requireManifest: true)
+    /// The shipped models of the given kinds in the weights folder. A model the MANIFEST lists
+    /// but the folder lacks is refused (exit 4), not quietly skipped; one it does not list is
+    /// simply not shipped there.
+    public static func shipped(
+        _ kinds: Set<ModelKind> = [.ct, .radiograph], in weights: String? = weightsFolder()
+    ) throws(LungCTError) -> AnalysisModels {
+        guard let folder = weights else { return .none }
+        let listed = ((try? String(contentsOfFile: folder + "/MANIFEST", encoding: .utf8)) ?? "")
+            .split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last }
+            .map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "*")) }
+        func shippedModel(_ name: String, _ kind: ModelKind) throws(LungCTError) -> LoadedModel? {
+            let path = folder + "/" + name
+            guard kinds.contains(kind) else { return nil }
+            if FileManager.default.fileExists(atPath: path) { return try load(path, requireManifest: true) }
+            if listed.contains(name) {
+                throw .modelInvalid(
+                    "\(path): listed in \(folder)/MANIFEST but missing; restore it (git checkout Weights/), or run with --no-model"
+                )
+            }
+            return nil
         }
-        if fm.fileExists(atPath: folder + "/" + radiographFileName) {
-            models.radiograph = try load(folder + "/" + radiographFileName, requireManifest: true)
-        }
-        return models
+        return AnalysisModels(
+            ct: try shippedModel(ctFileName, .ct), radiograph: try shippedModel(radiographFileName, .radiograph))
     }
 
-    /// What --model / --no-model ask for: no model, the given file for either kind of input,
-    /// or the shipped models.
+    /// What --model / --no-model ask for: no model; the given file in place of the shipped
+    /// model of its kind (the other kind keeps the shipped one; a model of no stated kind
+    /// serves both); or the shipped models.
     public static func forCommandLine(model: String?, none: Bool) throws(LungCTError) -> AnalysisModels {
         if none { return .none }
-        if let model {
-            let loaded = try load(model, requireManifest: false)
-            return AnalysisModels(ct: loaded, radiograph: loaded)
+        guard let model else { return try shipped() }
+        let loaded = try load(model, requireManifest: false)
+        switch loaded.kind {
+        case .ct?: return AnalysisModels(ct: loaded, radiograph: try shipped([.radiograph]).radiograph)
+        case .radiograph?: return AnalysisModels(ct: try shipped([.ct]).ct, radiograph: loaded)
+        case nil: return AnalysisModels(ct: loaded, radiograph: loaded)
         }
-        return try shipped()
     }
 }

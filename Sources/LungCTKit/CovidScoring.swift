@@ -44,7 +44,9 @@ public enum CovidScoring {
     /// radiological convention the training images use), windowed, cropped to the lungs'
     /// bounding box plus a margin, normalised and resized as `ImageFolder` prepares training
     /// images. Nil when there is no lung.
-    public static func scoreCT(hu: Volume<Int16>, labels: Volume<UInt8>, model: LoadedModel) throws(LungCTError) -> StudyScore? {
+    public static func scoreCT(hu: Volume<Int16>, labels: Volume<UInt8>, model: LoadedModel) throws(LungCTError)
+        -> StudyScore?
+    {
         // Most series are stored LPS already: then the volumes are used as they are, not copied.
         let lps: Volume<Int16>
         let lungs: Volume<UInt8>
@@ -98,7 +100,8 @@ public enum CovidScoring {
             let maps = mapsNetwork.infer(Tensor(shape: [batch.count, 1, input.height, input.width], storage: pixels))
             let (h, w) = (maps.shape[2], maps.shape[3])
             for (row, z) in batch.enumerated() {
-                let (image, location) = locationProbabilities(maps, image: row, classes: classes, positive: positive, temperature: temperature)
+                let (image, location) = locationProbabilities(
+                    maps, image: row, classes: classes, positive: positive, temperature: temperature)
                 sliceProbability[z] = image
                 // The map, bilinearly enlarged onto the crop, kept inside the lungs.
                 let enlarged = enlarge(location, width: w, height: h, toWidth: cropWidth, height: cropHeight)
@@ -129,9 +132,11 @@ public enum CovidScoring {
                 probability: sliceProbability[z], counted: counted.contains(z))
         }
         let study = studyProbability(slices)
-        let name = model.description.classes[positive]
+        // A binary model's other class gets the rest; with more classes, "other" does.
+        let names = model.description.classes
+        let rest = names.count == 2 ? names[1 - positive] : "other"
         return StudyScore(
-            probability: study, classProbabilities: [name: study, "other": 1 - study], slices: slices, map: map,
+            probability: study, classProbabilities: [names[positive]: study, rest: 1 - study], slices: slices, map: map,
             aggregation: ctAggregation,
             notes: [
                 "\(scored.count) slices with lung scored, \(counted.count) counted; crop \(cropWidth)×\(cropHeight) voxels around the lungs, "
@@ -185,7 +190,8 @@ public enum CovidScoring {
     public static func scoreRadiograph(_ picture: Volume<Float>, model: LoadedModel) -> StudyScore {
         let input = model.description.input
         let (width, height) = (picture.size.x, picture.size.y)
-        let pixels = ImageFolder.resize(Array(picture.voxels[0..<(width * height)]), width: width, height: height, to: input.width)
+        let pixels = ImageFolder.resize(
+            Array(picture.voxels[0..<(width * height)]), width: width, height: height, to: input.width)
         let mapsNetwork = Sequential(Array(model.network.layers.dropLast()))
         let maps = mapsNetwork.infer(Tensor(shape: [1, 1, input.height, input.width], storage: pixels))
         let classes = model.description.classes
@@ -193,7 +199,8 @@ public enum CovidScoring {
         let positive = ModelTraining.positiveClass(classes)
         let logits = imageLogits(maps, image: 0, classes: classes.count)
         let probabilities = Activation.softmax(logits.map { $0 / temperature })
-        let (_, location) = locationProbabilities(maps, image: 0, classes: classes.count, positive: positive, temperature: temperature)
+        let (_, location) = locationProbabilities(
+            maps, image: 0, classes: classes.count, positive: positive, temperature: temperature)
         var map = Volume(geometry: picture.geometry, repeating: Float(0))
         let enlarged = enlarge(location, width: maps.shape[3], height: maps.shape[2], toWidth: width, height: height)
         for index in 0..<(width * height) { map.voxels[index] = enlarged[index] }
@@ -202,7 +209,9 @@ public enum CovidScoring {
         return StudyScore(
             probability: Double(probabilities[positive]), classProbabilities: byClass, slices: [], map: map,
             aggregation: "one image: the calibrated softmax of the model's \(classes.count) classes",
-            notes: ["class-activation map of \(classes[positive]): per-location calibrated probability, enlarged to the picture"])
+            notes: [
+                "class-activation map of \(classes[positive]): per-location calibrated probability, enlarged to the picture"
+            ])
     }
 
     /// The study rule (`ctAggregation`): the mean of the highest quarter (at least one) of the
@@ -229,7 +238,8 @@ public enum CovidScoring {
         _ maps: Tensor, image: Int, classes: Int, positive: Int, temperature: Float
     ) -> (Double, [Float]) {
         let locations = maps.shape[2] * maps.shape[3]
-        let imageProbability = Activation.softmax(imageLogits(maps, image: image, classes: classes).map { $0 / temperature })[positive]
+        let imageProbability = Activation.softmax(
+            imageLogits(maps, image: image, classes: classes).map { $0 / temperature })[positive]
         var location = [Float](repeating: 0, count: locations)
         for l in 0..<locations {
             let logits = (0..<classes).map { maps.storage[(image * classes + $0) * locations + l] / temperature }

@@ -33,6 +33,7 @@ public enum ModelEvaluationRun {
         } catch {
             throw .modelInvalid(error.description)
         }
+        try AnalysisModels.checkApplicable(description, path: model)
         let folder = try ImageFolder.load(data, size: description.input.width, classes: description.classes)
         let inference = network.foldedForInference()
         var logits: [[Double]] = []
@@ -64,12 +65,17 @@ public enum ModelEvaluationRun {
         if let predictions {
             let table = PredictionTable(
                 classes: classes,
-                rows: folder.paths.indices.map { PredictionRow(path: folder.paths[$0], label: classes[truth[$0]], probabilities: probabilities[$0]) })
+                rows: folder.paths.indices.map {
+                    PredictionRow(path: folder.paths[$0], label: classes[truth[$0]], probabilities: probabilities[$0])
+                })
             do { try PredictionsCSV.write(table, to: predictions) } catch { throw .outputFailed("\(error)") }
         }
-        if let maps { try writeMaps(inference, folder: folder, probabilities: probabilities, classes: classes, to: maps) }
+        if let maps {
+            try writeMaps(inference, folder: folder, probabilities: probabilities, classes: classes, to: maps)
+        }
         return EvaluationReport(
-            model: model, data: data, images: images.count, confusion: confusion, accuracy: confusion.accuracy, auc: auc,
+            model: model, data: data, images: images.count, confusion: confusion, accuracy: confusion.accuracy,
+            auc: auc,
             sensitivity: sensitivity, specificity: specificity,
             expectedCalibrationError: Calibration.expectedCalibrationError(probabilities: probabilities, truth: truth),
             skipped: folder.skipped)
@@ -88,12 +94,15 @@ public enum ModelEvaluationRun {
         for index in 0..<images.count {
             let pixels = Array(images.pixels[(index * images.imageSize)..<((index + 1) * images.imageSize)])
             guard let maps = network.probabilityMaps(Tensor(shape: [1, 1, size, size], storage: pixels)) else { return }
-            let predicted = probabilities[index].indices.max { probabilities[index][$0] < probabilities[index][$1] } ?? 0
+            let predicted =
+                probabilities[index].indices.max { probabilities[index][$0] < probabilities[index][$1] } ?? 0
             let (h, w) = (maps.shape[2], maps.shape[3])
             // Upsample the class's map (nearest cell) onto the image grid.
             var heat = [Float](repeating: 0, count: size * size)
             for y in 0..<size {
-                for x in 0..<size { heat[y * size + x] = maps.storage[(predicted * h + y * h / size) * w + x * w / size] }
+                for x in 0..<size {
+                    heat[y * size + x] = maps.storage[(predicted * h + y * h / size) * w + x * w / size]
+                }
             }
             // Gray image with the map over it: transparent below 0.5, then yellow to red.
             var rgb = [UInt8](repeating: 0, count: size * size * 3)
@@ -106,7 +115,8 @@ public enum ModelEvaluationRun {
                 rgb[p * 3 + 2] = UInt8((1 - alpha * 0.6) * gray + alpha * 0.6 * colour.2)
             }
             let name = URL(fileURLWithPath: folder.paths[index]).deletingPathExtension().lastPathComponent
-            try AtomicFile.write(to: output + "/\(classes[images.labels[index]])-\(name)-\(classes[predicted]).png") { partial in
+            try AtomicFile.write(to: output + "/\(classes[images.labels[index]])-\(name)-\(classes[predicted]).png") {
+                partial in
                 try PNGWriter.write(path: partial, width: size, height: size, channels: 3, pixels: rgb)
             }
         }

@@ -13,7 +13,9 @@ public enum ModelTools {
             let layers = Architecture.fullyConvolutional(inputChannels: channels, classes: classes.count, width: width)
             let network = try Architecture.build(layers, seed: seed)
             let description = ModelDescription(
-                layers: layers, input: ModelInput(width: size, height: size, channels: channels, normalization: "none (untrained)"),
+                layers: layers,
+                input: ModelInput(
+                    width: size, height: size, channels: channels, normalization: ImageFolder.normalization),
                 classes: classes,
                 card: ModelCard(
                     name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent, task: "untrained",
@@ -49,12 +51,15 @@ public enum ModelTools {
         } catch {
             throw .modelInvalid(error.description)
         }
-        guard let data = FileManager.default.contents(atPath: input) else { throw .inputFailed("\(input): cannot read") }
+        guard let data = FileManager.default.contents(atPath: input) else {
+            throw .inputFailed("\(input): cannot read")
+        }
         let spec = description.input
         let count = batch * spec.channels * spec.height * spec.width
         guard data.count == count * 4 else {
             throw .inputFailed(
-                "\(input): holds \(data.count) bytes; batch \(batch) × \(spec.channels)×\(spec.height)×\(spec.width) float32 needs \(count * 4)")
+                "\(input): holds \(data.count) bytes; batch \(batch) × \(spec.channels)×\(spec.height)×\(spec.width) float32 needs \(count * 4)"
+            )
         }
         let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         let tensor = Tensor(shape: [batch, spec.channels, spec.height, spec.width], storage: values)
@@ -68,7 +73,9 @@ public enum ModelTools {
         }
         if let output {
             let bytes = logits.storage.withUnsafeBytes { Data($0) }
-            do { try bytes.write(to: URL(fileURLWithPath: output)) } catch { throw .outputFailed("\(output): \(error.localizedDescription)") }
+            do { try bytes.write(to: URL(fileURLWithPath: output)) } catch {
+                throw .outputFailed("\(output): \(error.localizedDescription)")
+            }
         }
         let sorted = times.sorted()
         return RunResult(

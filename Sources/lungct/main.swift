@@ -11,15 +11,17 @@ import Phantom
 struct LungCT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lungct",
-        abstract: "Volumetric CT lung analysis: lung masks, a lung panel and standard outputs from CT series and radiographs.",
+        abstract:
+            "Volumetric CT lung analysis: lung masks, a lung panel and standard outputs from CT series and radiographs.",
         discussion: """
-            Exit codes: 0 done, 1 usage error, 2 nothing to analyse, 3 an input could not be loaded,
-            4 model missing or hash mismatch, 5 an output could not be written; batch also 6 some
+            Exit codes: 0 done, 1 usage error, 2 nothing to analyse, 3 an input could not be loaded, \
+            4 model missing or hash mismatch, 5 an output could not be written; batch also 6 some \
             cases failed, 7 shards unfinished (--merge), 130 interrupted.
             """,
         version: LungCTVersion.string,
         subcommands: [
-            Analyze.self, BatchCommand.self, Info.self, Convert.self, PhantomCommand.self, Train.self, Evaluate.self, ModelCommand.self,
+            Analyze.self, BatchCommand.self, Info.self, Convert.self, PhantomCommand.self, Train.self, Evaluate.self,
+            ModelCommand.self,
         ])
 
     /// ArgumentParser exits with 64 (EX_USAGE) on a usage error; lungct's documented code is 1.
@@ -58,13 +60,13 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Segment the lungs of the chosen series, measure them and write every output.",
         discussion: """
-            Writes into OUT: lung_mask.nii.gz (0 background, 1 right lung, 2 left lung, on the input
-            grid), probability.nii.gz (the COVID-19 model's per-voxel probability, 0 outside the
-            lungs), study.h5 (HU volume, mask, map, geometry, lung panel, model answer, provenance),
-            report.json (series chosen and rejected, geometry, warnings, lung panel, study
-            probability and top slices, timings) and overview.png. The models come from Weights/
-            (checked against Weights/MANIFEST); --model replaces one, --no-model runs none.
-            Research use only, not for clinical use. Patient name, ID and birth date appear only
+            Writes into OUT: lung_mask.nii.gz (0 background, 1 right lung, 2 left lung, on the input \
+            grid), probability.nii.gz (the COVID-19 model's per-voxel probability, 0 outside the \
+            lungs), study.h5 (HU volume, mask, map, geometry, lung panel, model answer, provenance), \
+            report.json (series chosen and rejected, geometry, warnings, lung panel, study \
+            probability and top slices, timings) and overview.png. The models come from Weights/ \
+            (checked against Weights/MANIFEST); --model replaces one, --no-model runs none. \
+            Research use only, not for clinical use. Patient name, ID and birth date appear only \
             with --keep-phi. Example:
 
               lungct analyze ../shared/data/ct/popi-00 -o out/popi
@@ -86,7 +88,10 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("keep-phi"), help: "Write patient name, ID and birth date into report.json.")
     var keepPHI = false
 
-    @Option(help: "A model file (.h5) to use instead of the shipped one for this input's kind (checked against the MANIFEST beside it when there is one).")
+    @Option(
+        help:
+            "A model file (.h5) in place of the shipped model of its kind, CT or radiograph (checked against the MANIFEST beside it when there is one)."
+    )
     var model: String?
 
     @Flag(name: .customLong("no-model"), help: "Run no model: segmentation and lung panel only.")
@@ -124,24 +129,24 @@ struct BatchCommand: ParsableCommand {
         commandName: "batch",
         abstract: "Score every study in an archive (folders and zip files), resumably, with a summary.csv.",
         discussion: """
-            ARCHIVE is a folder tree (or a zip file) of DICOM studies, NIfTI volumes and radiographs in
-            any nesting, zip files included. Every DICOM series (grouped by Study and Series Instance
-            UID across folders), NIfTI file and picture is one case, analysed as `lungct analyze` does
-            and written to OUT/<case id>/ (16 hex digits, a hash of the series' UIDs or of the path:
-            no patient identifiers). OUT/summary.csv gets one row per case as it finishes: case_id,
-            source, kind, series, status (ok, skipped, failed), reason, lung volumes, study
+            ARCHIVE is a folder tree (or a zip file) of DICOM studies, NIfTI volumes and radiographs in \
+            any nesting, zip files included. Every DICOM series (grouped by Study and Series Instance \
+            UID across folders), NIfTI file and picture is one case, analysed as `lungct analyze` does \
+            and written to OUT/<case id>/ (16 hex digits, a hash of the series' UIDs or of the path: \
+            no patient identifiers). OUT/summary.csv gets one row per case as it finishes: case_id, \
+            source, kind, series, status (ok, skipped, failed), reason, lung volumes, study \
             probability, model SHA-256, seconds. A damaged study is a failed row and the run goes on.
 
-            Interrupted at any moment (Ctrl-C, kill -9, power loss), the same command finishes what
-            is missing: nothing finished is redone or duplicated. Ctrl-C (or SIGTERM) once: the
+            Interrupted at any moment (Ctrl-C, kill -9, power loss), the same command finishes what \
+            is missing: nothing finished is redone or duplicated. Ctrl-C (or SIGTERM) once: the \
             cases in progress finish, no new one starts; twice: stop at once.
 
-            --shard K/N takes a deterministic share (0 <= K < N) into one shared OUT, writing
+            --shard K/N takes a deterministic share (0 <= K < N) into one shared OUT, writing \
             OUT/summary.shard-K-of-N.csv; `lungct batch --merge OUT` then writes OUT/summary.csv.
 
-            Exit codes: 0 every case ok (or skipped), 1 usage error, 2 nothing to analyse in the
-            archive, 3 the archive cannot be read, 4 model missing or hash mismatch, 5 an output could
-            not be written (disk full, no permission), 6 some cases failed (see summary.csv), 7 (--merge)
+            Exit codes: 0 every case ok (or skipped), 1 usage error, 2 nothing to analyse in the \
+            archive, 3 the archive cannot be read, 4 model missing or hash mismatch, 5 an output could \
+            not be written (disk full, no permission), 6 some cases failed (see summary.csv), 7 (--merge) \
             some shards have not finished, 130 interrupted (rerun to finish).
 
             Example:
@@ -169,13 +174,17 @@ struct BatchCommand: ParsableCommand {
     @Flag(name: .customLong("retry-failed"), help: "Analyse the cases that failed in an earlier run again.")
     var retryFailed = false
 
-    @Option(help: "A model file (.h5) to use instead of the shipped one for each case's kind.")
+    @Option(
+        help:
+            "A model file (.h5) in place of the shipped model of its kind, CT or radiograph; the other kind keeps the shipped one."
+    )
     var model: String?
 
     @Flag(name: .customLong("no-model"), help: "Run no model: segmentation and lung panel only.")
     var noModel = false
 
-    @Option(name: .customLong("progress-interval"), help: "Seconds between progress lines when stderr is not a terminal.")
+    @Option(
+        name: .customLong("progress-interval"), help: "Seconds between progress lines when stderr is not a terminal.")
     var progressInterval = 60.0
 
     @Flag(help: "Print the result as JSON on stdout.")
@@ -234,12 +243,18 @@ struct BatchCommand: ParsableCommand {
         if json {
             try printJSON(result)
         } else {
-            print("wrote \(result.summary): \(result.cases) case(s), \(result.ok) ok, \(result.skipped) skipped, \(result.failed) failed")
+            print(
+                "wrote \(result.summary): \(result.cases) case(s), \(result.ok) ok, \(result.skipped) skipped, \(result.failed) failed"
+            )
             for state in result.shards {
-                print("  shard \(state.shard): \(state.cases) case(s), \(state.unfinished) unfinished, at \(state.finishedAt)")
+                print(
+                    "  shard \(state.shard): \(state.cases) case(s), \(state.unfinished) unfinished, at \(state.finishedAt)"
+                )
             }
             if !result.unfinishedShards.isEmpty {
-                print("unfinished shards: \(result.unfinishedShards.joined(separator: ", ")) (rerun them, then --merge again)")
+                print(
+                    "unfinished shards: \(result.unfinishedShards.joined(separator: ", ")) (rerun them, then --merge again)"
+                )
             }
         }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
@@ -254,7 +269,9 @@ struct BatchCommand: ParsableCommand {
             source.setEventHandler {
                 if control.requestStop() {
                     FileHandle.standardError.write(
-                        Data("\nbatch: stopping after the cases in progress (again to stop now; a rerun finishes the rest)\n".utf8))
+                        Data(
+                            "\nbatch: stopping after the cases in progress (again to stop now; a rerun finishes the rest)\n"
+                                .utf8))
                 } else {
                     _exit(ExitStatus.interrupted)
                 }
@@ -268,17 +285,22 @@ struct BatchCommand: ParsableCommand {
         var lines = [
             "\(r.archive): \(r.casesInArchive) case(s) in \(r.filesScanned) file(s)"
                 + (r.shard.map { ", \(r.cases) in shard \($0)" } ?? "")
-                + ": \(r.ok) ok, \(r.skipped) skipped, \(r.failed) failed" + (r.unfinished > 0 ? ", \(r.unfinished) unfinished" : "")
+                + ": \(r.ok) ok, \(r.skipped) skipped, \(r.failed) failed"
+                + (r.unfinished > 0 ? ", \(r.unfinished) unfinished" : "")
         ]
         var run = "  this run: \(r.analysedThisRun) case(s) in " + String(format: "%.0f s", r.seconds)
         if let rate = r.studiesPerHour { run += String(format: " (%.0f studies/hour)", rate) }
         if r.alreadyDone > 0 { run += ", \(r.alreadyDone) already done" }
         lines.append(run + String(format: ", peak memory %.0f MB", r.peakMemoryMB))
-        if !r.setAsideFiles.isEmpty { lines.append("  \(r.setAsideFiles.count) file(s) set aside (not images; --json lists them)") }
+        if !r.setAsideFiles.isEmpty {
+            lines.append("  \(r.setAsideFiles.count) file(s) set aside (not images; --json lists them)")
+        }
         for row in r.failures.prefix(10) { lines.append("  failed \(row.caseID) \(row.source): \(row.reason)") }
         if r.failures.count > 10 { lines.append("  ... \(r.failures.count - 10) more failed case(s) in the summary") }
         lines.append("  summary: \(r.summary)")
-        if r.interrupted { lines.append("interrupted: rerun the same command to finish the \(r.unfinished) case(s) left") }
+        if r.interrupted {
+            lines.append("interrupted: rerun the same command to finish the \(r.unfinished) case(s) left")
+        }
         return lines.joined(separator: "\n")
     }
 }
@@ -287,9 +309,9 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List every series in a DICOM folder, NIfTI file or radiograph, and which one would be analysed.",
         discussion: """
-            Reads headers only (add --stats to load the chosen image). Shows each series with its
-            modality, description, slice count, size, spacing and transfer syntax; the one that would
-            be chosen; every rejection with its reason; geometry corrections and warnings; quality
+            Reads headers only (add --stats to load the chosen image). Shows each series with its \
+            modality, description, slice count, size, spacing and transfer syntax; the one that would \
+            be chosen; every rejection with its reason; geometry corrections and warnings; quality \
             findings for radiographs. Example:
 
               lungct info ../shared/data/ct/popi-00
@@ -319,7 +341,8 @@ struct Info: ParsableCommand {
                 print(InfoFormatter.text(inspection.report))
             }
             if inspection.report.chosen == nil {
-                throw LungCTError.nothingToAnalyse(input: input, details: "No series can be analysed (see the list above).")
+                throw LungCTError.nothingToAnalyse(
+                    input: input, details: "No series can be analysed (see the list above).")
             }
         }
     }
@@ -329,8 +352,8 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the chosen series as a NIfTI volume in Hounsfield units.",
         discussion: """
-            Like dcm2niix, but the voxels are HU (int16 when exact, float32 otherwise) and the series
-            goes through lungct's checks (ordering by position, gaps, tilt). The affine maps DICOM's
+            Like dcm2niix, but the voxels are HU (int16 when exact, float32 otherwise) and the series \
+            goes through lungct's checks (ordering by position, gaps, tilt). The affine maps DICOM's \
             LPS to NIfTI's RAS, so the file overlays the series in 3D Slicer or ITK-SNAP. Example:
 
               lungct convert ../shared/data/ct/popi-00 popi.nii.gz
@@ -375,10 +398,10 @@ struct PhantomCommand: ParsableCommand {
         commandName: "phantom",
         abstract: "Write a synthetic chest CT as a DICOM series, with its true lung and lesion masks.",
         discussion: """
-            The phantom has a body with a fat layer, a table, spine and ribs, heart and aorta, trachea
-            and main bronchi, two lungs at about -850 HU with vessels, a domed diaphragm, ground-glass
-            and consolidation lesions touching the pleura, and noise. OUT gets dicom/ (the series),
-            lung_mask_truth.nii.gz (1 right lung, 2 left lung), lesion_mask_truth.nii.gz (1 ground
+            The phantom has a body with a fat layer, a table, spine and ribs, heart and aorta, trachea \
+            and main bronchi, two lungs at about -850 HU with vessels, a domed diaphragm, ground-glass \
+            and consolidation lesions touching the pleura, and noise. OUT gets dicom/ (the series), \
+            lung_mask_truth.nii.gz (1 right lung, 2 left lung), lesion_mask_truth.nii.gz (1 ground \
             glass, 2 consolidation) and phantom.json. Example:
 
               lungct phantom /tmp/chest --size 512 --slices 300 --spacing 1.0
@@ -415,7 +438,8 @@ struct PhantomCommand: ParsableCommand {
     @Flag(help: "Give the files names in random order relative to their positions.")
     var shuffle = false
 
-    @Flag(name: .customLong("feet-first"), help: "Write a feet-first series (FFS orientation, slices from head to feet).")
+    @Flag(
+        name: .customLong("feet-first"), help: "Write a feet-first series (FFS orientation, slices from head to feet).")
     var feetFirst = false
 
     func validate() throws {
@@ -424,7 +448,8 @@ struct PhantomCommand: ParsableCommand {
         guard spacing > 0, (pixelSpacing ?? 1) > 0 else { throw ValidationError("spacings must be positive") }
         guard lesions >= 0 else { throw ValidationError("--lesions cannot be negative") }
         guard OutputTransferSyntax(rawValue: syntax) != nil else {
-            throw ValidationError("--syntax must be one of \(OutputTransferSyntax.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--syntax must be one of \(OutputTransferSyntax.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
@@ -489,8 +514,12 @@ struct ModelInit: ParsableCommand {
     var seed: UInt64 = 1
 
     func validate() throws {
-        guard classes.split(separator: ",").count >= 2 else { throw ValidationError("--classes needs at least two names") }
-        guard size >= 8, channels >= 1, width >= 1 else { throw ValidationError("--size ≥ 8, --channels ≥ 1, --width ≥ 1") }
+        guard classes.split(separator: ",").count >= 2 else {
+            throw ValidationError("--classes needs at least two names")
+        }
+        guard size >= 8, channels >= 1, width >= 1 else {
+            throw ValidationError("--size ≥ 8, --channels ≥ 1, --width ≥ 1")
+        }
     }
 
     func run() throws {
@@ -508,7 +537,7 @@ struct ModelRun: ParsableCommand {
         commandName: "run",
         abstract: "Run a model on raw float32 input and time it (what benchmarks/ compares with ONNX Runtime).",
         discussion: """
-            INPUT holds N×C×H×W little-endian float32 values (C, H, W from the model). The logits
+            INPUT holds N×C×H×W little-endian float32 values (C, H, W from the model). The logits \
             (N×classes) are written as raw float32 to --output. Example:
 
               lungct model run m.h5 --input x.f32 --batch 16 --output y.f32 --repeat 10 --json
@@ -542,7 +571,10 @@ struct ModelRun: ParsableCommand {
             if json {
                 try printJSON(result)
             } else {
-                print(String(format: "batch %d: %.4f s median over %d run(s)", result.batch, result.medianSeconds, result.repeats))
+                print(
+                    String(
+                        format: "batch %d: %.4f s median over %d run(s)", result.batch, result.medianSeconds,
+                        result.repeats))
             }
         }
     }
@@ -552,11 +584,11 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a classifier on a folder of images with grouped k-fold cross-validation.",
         discussion: """
-            DATA holds one subfolder per class (PNG, JPEG or DICOM images). Images named NAME%k
-            (and other parts of one figure from one article) stay in one fold. Each fold trains on
-            k-2 folds, stops early on one and is tested on the last; the final model is trained on
-            all images for the median best epoch count and calibrated (temperature) on the held-out
-            predictions. Writes OUT (the model, with its card), its line in MANIFEST beside it,
+            DATA holds one subfolder per class (PNG, JPEG or DICOM images). Images named NAME%k \
+            (and other parts of one figure from one article) stay in one fold. Each fold trains on \
+            k-2 folds, stops early on one and is tested on the last; the final model is trained on \
+            all images for the median best epoch count and calibrated (temperature) on the held-out \
+            predictions. Writes OUT (the model, with its card), its line in MANIFEST beside it, \
             OUT's NAME.report.json (per-fold metrics, loss histories) and NAME.curves.png. Example:
 
               lungct train --task ct --data ../shared/data/ct-slices --out Weights/ct-slices.h5 --folds 5
@@ -629,12 +661,19 @@ struct Train: ParsableCommand {
         guard task == "ct" || task == "cxr" else { throw ValidationError("--task must be ct or cxr") }
         guard folds >= 3 else { throw ValidationError("--folds must be at least 3 (test, validation, training)") }
         guard epochs >= 1, size >= 16, width >= 1, batchSize >= 1, blocks >= 1, patience >= 1 else {
-            throw ValidationError("--epochs ≥ 1, --size ≥ 16, --width ≥ 1, --batch-size ≥ 1, --blocks ≥ 1, --patience ≥ 1")
+            throw ValidationError(
+                "--epochs ≥ 1, --size ≥ 16, --width ≥ 1, --batch-size ≥ 1, --blocks ≥ 1, --patience ≥ 1")
         }
-        guard size >> (blocks - 1) >= 2 else { throw ValidationError("--size \(size) is too small for \(blocks) blocks") }
+        guard size >> (blocks - 1) >= 2 else {
+            throw ValidationError("--size \(size) is too small for \(blocks) blocks")
+        }
         guard monitor == "loss" || monitor == "auc" else { throw ValidationError("--monitor must be loss or auc") }
-        guard Augmentation.Strength.named(augmentation) != nil else { throw ValidationError("--augmentation must be standard, strong or window") }
-        guard (0..<1).contains(dropout), weightDecay >= 0 else { throw ValidationError("--dropout in 0..<1, --weight-decay ≥ 0") }
+        guard Augmentation.Strength.named(augmentation) != nil else {
+            throw ValidationError("--augmentation must be standard, strong or window")
+        }
+        guard (0..<1).contains(dropout), weightDecay >= 0 else {
+            throw ValidationError("--dropout in 0..<1, --weight-decay ≥ 0")
+        }
     }
 
     func run() throws {
@@ -666,7 +705,10 @@ struct Train: ParsableCommand {
             } else {
                 print("wrote \(report.model) (sha256 \(report.sha256.prefix(16))…)")
                 for (name, value) in report.summary.sorted(by: { $0.key < $1.key }) { print("  \(name): \(value)") }
-                print(String(format: "  %.1f training images/s, %.0f s in all", report.trainingImagesPerSecond, report.seconds))
+                print(
+                    String(
+                        format: "  %.1f training images/s, %.0f s in all", report.trainingImagesPerSecond,
+                        report.seconds))
             }
         }
     }
@@ -676,9 +718,9 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score a folder of labelled images with a model: confusion matrix, AUC, calibration.",
         discussion: """
-            DATA holds one subfolder per class, named as the model's classes. --predictions writes
-            path,label,prob_<class>... per image (README, "Predictions CSV"); --maps writes each image
-            with the class-activation map of its predicted class. The model must be listed with its
+            DATA holds one subfolder per class, named as the model's classes. --predictions writes \
+            path,label,prob_<class>... per image (README, "Predictions CSV"); --maps writes each image \
+            with the class-activation map of its predicted class. The model must be listed with its \
             SHA-256 in the MANIFEST beside it (or --manifest). Example:
 
               lungct evaluate --model Weights/ct-slices.h5 --data held-out/ --predictions p.csv --json
@@ -715,9 +757,13 @@ struct Evaluate: ParsableCommand {
                 for (name, row) in zip(report.confusion.classes, report.confusion.counts) { print("  \(name): \(row)") }
                 for name in report.confusion.classes {
                     let f = { (v: Double??) in (v ?? nil).map { String(format: "%.3f", $0) } ?? "-" }
-                    print("  \(name): AUC \(f(report.auc[name])), sensitivity \(f(report.sensitivity[name])), specificity \(f(report.specificity[name]))")
+                    print(
+                        "  \(name): AUC \(f(report.auc[name])), sensitivity \(f(report.sensitivity[name])), specificity \(f(report.specificity[name]))"
+                    )
                 }
-                print("  expected calibration error: \(report.expectedCalibrationError.map { String(format: "%.3f", $0) } ?? "-")")
+                print(
+                    "  expected calibration error: \(report.expectedCalibrationError.map { String(format: "%.3f", $0) } ?? "-")"
+                )
             }
         }
     }

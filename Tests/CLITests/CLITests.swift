@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The lungct executable built beside this test bundle (same build folder, whatever
 /// --scratch-path was used).
@@ -56,7 +56,8 @@ func lungct(_ arguments: String...) throws -> Run {
 
 @Test func phantomInfoConvertEndToEnd() throws {
     let work = try temporaryDirectory()
-    let made = try lungct("phantom", work + "/p", "--size", "48", "--slices", "12", "--spacing", "10", "--syntax", "rle", "--shuffle")
+    let made = try lungct(
+        "phantom", work + "/p", "--size", "48", "--slices", "12", "--spacing", "10", "--syntax", "rle", "--shuffle")
     #expect(made.status == 0, "\(made.stderr)")
     let info = try lungct("info", work + "/p", "--json")
     #expect(info.status == 0)
@@ -119,10 +120,13 @@ func lungct(_ arguments: String...) throws -> Run {
     try process.run()
     let header = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    for name in ["GROUP \"image\"", "DATASET \"hu\"", "H5T_STD_I16LE", "GROUP \"segmentation\"", "DATASET \"lungs\"",
-        "H5T_STD_U8LE", "GROUP \"features\"", "GROUP \"provenance\"", "ATTRIBUTE \"spacing_mm\"", "ATTRIBUTE \"direction\"",
-        "GROUP \"maps\"", "DATASET \"covid_probability\"", "H5T_IEEE_F32LE", "GROUP \"model\"", "DATASET \"slice_probability\""]
-    {
+    for name in [
+        "GROUP \"image\"", "DATASET \"hu\"", "H5T_STD_I16LE", "GROUP \"segmentation\"", "DATASET \"lungs\"",
+        "H5T_STD_U8LE", "GROUP \"features\"", "GROUP \"provenance\"", "ATTRIBUTE \"spacing_mm\"",
+        "ATTRIBUTE \"direction\"",
+        "GROUP \"maps\"", "DATASET \"covid_probability\"", "H5T_IEEE_F32LE", "GROUP \"model\"",
+        "DATASET \"slice_probability\"",
+    ] {
         #expect(header.contains(name), "h5dump -H lacks \(name)")
     }
 }
@@ -157,12 +161,25 @@ func lungct(_ arguments: String...) throws -> Run {
     try bytes.write(to: URL(fileURLWithPath: work + "/w/ct-covid.h5"))
     let tampered = try lungct("analyze", work + "/p/dicom", "-o", work + "/t", "--model", work + "/w/ct-covid.h5")
     #expect(tampered.status == 4)
-    #expect(tampered.stderr.contains("ct-covid.h5"))
+    #expect(tampered.stderr.contains("ct-covid.h5") && tampered.stderr.contains("does not match"), "\(tampered.stderr)")
     #expect(try lungct("analyze", work + "/p/dicom", "-o", work + "/m", "--model", work + "/missing.h5").status == 4)
     // A model given explicitly, with no MANIFEST beside it, is used.
     try FileManager.default.createDirectory(atPath: work + "/v", withIntermediateDirectories: true)
     try FileManager.default.copyItem(atPath: weights + "/ct-covid.h5", toPath: work + "/v/ct-covid.h5")
-    let explicit = try lungct("analyze", work + "/p/dicom", "-o", work + "/e", "--model", work + "/v/ct-covid.h5", "--json")
+    let explicit = try lungct(
+        "analyze", work + "/p/dicom", "-o", work + "/e", "--model", work + "/v/ct-covid.h5", "--json")
     #expect(explicit.status == 0, "\(explicit.stderr)")
     #expect(FileManager.default.fileExists(atPath: work + "/e/probability.nii.gz"))
+    // A model lungct cannot feed (three input channels) is refused with 4, not run into a crash.
+    #expect(try lungct("model", "init", work + "/rgb.h5", "--channels", "3", "--size", "32").status == 0)
+    let rgb = try lungct("analyze", work + "/p/dicom", "-o", work + "/rgb", "--model", work + "/rgb.h5")
+    #expect(rgb.status == 4)
+    #expect(rgb.stderr.contains("rgb.h5") && rgb.stderr.contains("3 input channels"), "\(rgb.stderr)")
+    // --model replaces the shipped model of its own kind only: a radiograph model given for a CT
+    // leaves the CT to the shipped CT model.
+    let radiographModel = try lungct(
+        "analyze", work + "/p/dicom", "-o", work + "/r", "--model", weights + "/cxr-3class.h5", "--json")
+    #expect(radiographModel.status == 0, "\(radiographModel.stderr)")
+    #expect(radiographModel.stdout.contains("\"name\" : \"ct-covid.h5\""), "\(radiographModel.stdout)")
+    #expect(!radiographModel.stdout.contains("cxr-3class.h5"))
 }

@@ -1,14 +1,15 @@
 import Foundation
 import HDF5Store
-import LungCTKit
 import ModelStore
-import Radiograph
-import NeuralEngine
 import NIfTIIO
+import NeuralEngine
 import Phantom
-import Testing
+import Radiograph
 import TestSupport
+import Testing
 import VolumeCore
+
+@testable import LungCTKit
 
 /// A small untrained (seeded) model written and loaded as the shipped ones are: the tests
 /// below check how `analyze` uses a model, not what it learned.
@@ -17,8 +18,10 @@ func smallModel(classes: [String] = ["covid", "noncovid"], size: Int = 64) throw
     let layers = Architecture.fullyConvolutional(inputChannels: 1, classes: classes.count, width: 4, blocks: 3)
     let network = try Architecture.build(layers, seed: 5)
     var description = ModelDescription(
-        layers: layers, input: ModelInput(width: size, height: size, channels: 1, normalization: ImageFolder.normalization),
-        classes: classes, card: ModelCard(name: "test", task: "test", trainingData: "none", dataTerms: "none", createdBy: "test"))
+        layers: layers,
+        input: ModelInput(width: size, height: size, channels: 1, normalization: ImageFolder.normalization),
+        classes: classes,
+        card: ModelCard(name: "test", task: "test", trainingData: "none", dataTerms: "none", createdBy: "test"))
     description.temperature = 1.5
     let path = folder + "/model.h5"
     try ModelFile.save(network, description: description, to: path)
@@ -53,12 +56,14 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     #expect(inside > 0)
     // Every slice with lung is scored once; the study probability is the documented rule.
     let plane = phantom.ct.size.x * phantom.ct.size.y
-    let lungSlices = (0..<phantom.ct.size.z).filter { z in phantom.lungs.voxels[(z * plane)..<((z + 1) * plane)].contains { $0 != 0 } }
+    let lungSlices = (0..<phantom.ct.size.z).filter { z in
+        phantom.lungs.voxels[(z * plane)..<((z + 1) * plane)].contains { $0 != 0 }
+    }
     #expect(score.slices.map(\.z).sorted() == lungSlices)
     let counted = score.slices.filter(\.counted).map(\.probability).sorted(by: >)
     let top = Int((Double(counted.count) / 4).rounded(.up))
     #expect(abs(score.probability - counted.prefix(top).reduce(0, +) / Double(top)) < 1e-12)
-    #expect(abs(score.classProbabilities["covid"]! + score.classProbabilities["other"]! - 1) < 1e-12)
+    #expect(abs(score.classProbabilities["covid"]! + score.classProbabilities["noncovid"]! - 1) < 1e-12)
 }
 
 @Test func ctScoreDoesNotDependOnHowTheVolumeIsStored() throws {
@@ -77,6 +82,29 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     // Slice indices are the input's: reversed along z.
     let z = phantom.ct.size.z
     #expect(Set(flipped.slices.map { z - 1 - $0.z }) == Set(direct.slices.map(\.z)))
+}
+
+@Test func aCTSliceReachesTheModelAsTrainingImagesDo() throws {
+    // The slice in the lung window, normalised between its percentiles and resized exactly as
+    // `lungct train` prepares an image, from a non-square crop in LPS order (column 0 is the
+    // patient's right): a transposition, a flip or another normalisation would differ.
+    let phantom = smallPhantom()
+    let lps = try phantom.ct.reoriented(to: "LPS")
+    let (z, crop) = (lps.size.z / 2, (x0: 7, y0: 12, width: 60, height: 44))
+    let (low, width) = (CovidScoring.window.level - CovidScoring.window.width / 2, CovidScoring.window.width)
+    var windowed: [Float] = []
+    for y in 0..<crop.height {
+        for x in 0..<crop.width {
+            let hu = Double(lps.voxels[(z * lps.size.y + crop.y0 + y) * lps.size.x + crop.x0 + x])
+            windowed.append(Float(min(1, max(0, (hu - low) / width))))
+        }
+    }
+    let expected = ImageFolder.resize(
+        RadiographNormalization.normalizeByPercentiles(windowed), width: crop.width, height: crop.height, to: 32)
+    let input = CovidScoring.modelInput(lps, slice: z, crop: crop, size: 32)
+    #expect(input.count == 32 * 32)
+    let largest = zip(input, expected).map { abs($0 - $1) }.max() ?? 1
+    #expect(largest < 1e-5, "largest difference \(largest)")
 }
 
 @Test func studyRuleAveragesTheTopQuarterOfCountedSlices() {
@@ -146,7 +174,8 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
 @Test func shippedModelsLoadWithTheirCards() throws {
     let weights = repositoryRoot() + "/Weights"
     for (file, classes) in [
-        (AnalysisModels.ctFileName, ["covid", "noncovid"]), (AnalysisModels.radiographFileName, ["covid", "normal", "viral-pneumonia"]),
+        (AnalysisModels.ctFileName, ["covid", "noncovid"]),
+        (AnalysisModels.radiographFileName, ["covid", "normal", "viral-pneumonia"]),
     ] {
         let model = try AnalysisModels.load(weights + "/" + file, requireManifest: true)
         #expect(model.description.classes == classes)
@@ -165,9 +194,35 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     var bytes = try Data(contentsOf: URL(fileURLWithPath: weights + "/" + AnalysisModels.ctFileName))
     bytes[bytes.count - 100] ^= 0xFF
     try bytes.write(to: URL(fileURLWithPath: folder + "/" + AnalysisModels.ctFileName))
-    #expect(throws: LungCTError.self) { try AnalysisModels.load(folder + "/" + AnalysisModels.ctFileName, requireManifest: true) }
+    do {
+        _ = try AnalysisModels.load(folder + "/" + AnalysisModels.ctFileName, requireManifest: true)
+        Issue.record("a tampered model was loaded")
+    } catch {
+        #expect(error.description.contains("does not match"), "\(error)")
+    }
+
+    // A shipped model that its MANIFEST lists but the folder lacks is an error, not a quiet
+    // run without it; a folder holding only the radiograph model and its line ships no CT model.
+    let partial = try temporaryDirectory()
+    try FileManager.default.copyItem(atPath: weights + "/MANIFEST", toPath: partial + "/MANIFEST")
+    try FileManager.default.copyItem(
+        atPath: weights + "/" + AnalysisModels.radiographFileName,
+        toPath: partial + "/" + AnalysisModels.radiographFileName)
+    do {
+        _ = try AnalysisModels.shipped(in: partial)
+        Issue.record("a missing shipped model went unnoticed")
+    } catch {
+        #expect(
+            error.description.contains(AnalysisModels.ctFileName) && error.description.contains("missing"), "\(error)")
+    }
+    let manifest = try String(contentsOfFile: weights + "/MANIFEST", encoding: .utf8)
+    try manifest.split(separator: "\n").filter { !$0.hasSuffix(AnalysisModels.ctFileName) }.joined(separator: "\n")
+        .write(toFile: partial + "/MANIFEST", atomically: true, encoding: .utf8)
+    let radiographOnly = try AnalysisModels.shipped(in: partial)
+    #expect(radiographOnly.ct == nil && radiographOnly.radiograph?.kind == .radiograph)
 
     let ct = try AnalysisModels.load(weights + "/" + AnalysisModels.ctFileName, requireManifest: true)
+    #expect(ct.kind == .ct)
     let phantom = smallPhantom(seed: 9)
     let score = try #require(try CovidScoring.scoreCT(hu: phantom.ct, labels: phantom.lungs, model: ct))
     #expect((0...1).contains(score.probability))
@@ -188,5 +243,6 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     }
     // The CT itself still is.
     try NIfTI.write(phantom.ct, to: folder + "/ct.nii.gz")
-    #expect(try Analyzer.analyze(AnalysisOptions(input: folder + "/ct.nii.gz", output: folder + "/ct")).lungPanel != nil)
+    #expect(
+        try Analyzer.analyze(AnalysisOptions(input: folder + "/ct.nii.gz", output: folder + "/ct")).lungPanel != nil)
 }
