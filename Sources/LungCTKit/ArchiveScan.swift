@@ -147,7 +147,7 @@ public enum ArchiveScan {
                 cases.append(BatchCase(id: caseID("file", display), kind: .nifti, source: display, files: [path]))
                 return
             }
-            let magic = [UInt8](FileHandle(forReadingAtPath: path)?.readData(ofLength: 4) ?? Data())
+            let magic = leadingBytes(of: path, count: 4)
             if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) || magic.starts(with: [0xFF, 0xD8]) {
                 cases.append(BatchCase(id: caseID("file", display), kind: .picture, source: display, files: [path]))
                 return
@@ -286,6 +286,18 @@ enum ZipUnpacker {
         return .success(parts.joined(separator: "/"))
     }
 
+    /// Deflate expands at most about 1032:1 (RFC 1951: a 258-byte match in under two bits);
+    /// the margin covers headers of tiny members.
+    static let maximumExpansion: UInt64 = 1032
+
+    /// Whether a member's declared size can be true: no more than deflate can expand its
+    /// compressed bytes to, which lie inside the zip file.
+    static func plausibleSize(_ entry: Entry, zipBytes: UInt64) -> Bool {
+        let compressed = min(entry.compressedSize, zipBytes)
+        let (limit, overflow) = compressed.multipliedReportingOverflow(by: maximumExpansion)
+        return overflow || entry.uncompressedSize <= limit + 65_536
+    }
+
     /// Unpacks every file member of `zip` into `folder`. Returns the members refused with
     /// their reasons; fails as a whole when the zip cannot be read or would not fit.
     static func unpack(_ zip: String, into folder: String, reserveBytes: Int64) -> Result<[(String, String)], Problem> {
@@ -302,7 +314,22 @@ enum ZipUnpacker {
                 Problem(message: "cannot create the scratch folder \(folder): \(error.localizedDescription)"))
         }
         let entries = Array(archive)
-        let needed = entries.reduce(Int64(0)) { $0 + Int64(clamping: $1.uncompressedSize) }
+        // A member claiming more than deflate can produce from its compressed bytes (or, stored,
+        // more than it holds) has a damaged size field, or is a zip bomb: the zip is one failed
+        // case, not a reason to stop the run for want of space.
+        let zipBytes =
+            (try? FileManager.default.attributesOfItem(atPath: zip)[.size] as? Int).map { UInt64($0) } ?? .max
+        if let bad = entries.first(where: { !plausibleSize($0, zipBytes: zipBytes) }) {
+            return .failure(
+                Problem(
+                    message:
+                        "member \(bad.path) claims \(bad.uncompressedSize) bytes from \(bad.compressedSize) compressed: a damaged or hostile zip, not unpacked"
+                ))
+        }
+        let needed = entries.reduce(Int64(0)) { sum, entry in
+            let (total, overflow) = sum.addingReportingOverflow(Int64(clamping: entry.uncompressedSize))
+            return overflow ? .max : total
+        }
         if let free = DiskSpace.freeBytes(folder), needed > free - reserveBytes {
             return .failure(
                 Problem(
@@ -356,7 +383,9 @@ enum DiskSpace {
     static func freeBytes(_ path: String) -> Int64? {
         var info = statvfs()
         guard statvfs(path, &info) == 0 else { return nil }
-        return Int64(info.f_bavail) * Int64(info.f_frsize)
+        let (bytes, overflow) = Int64(clamping: info.f_bavail).multipliedReportingOverflow(
+            by: Int64(clamping: info.f_frsize))
+        return overflow ? .max : bytes
     }
 
     static func describe(_ bytes: Int64) -> String {

@@ -146,9 +146,9 @@ public enum Batch {
                 + ", \(inventory.setAside.count) file(s) set aside, "
                 + String(format: "scanned in %.1f s\n", scanSeconds))
 
-        var done = reconcile(out, cases: mine, shard: options.shard, retryFailed: options.retryFailed)
+        var done = try reconcile(out, cases: mine, shard: options.shard, retryFailed: options.retryFailed)
         let summaryPath = out.summaryPath(options.shard)
-        try rebuildSummary(out, path: summaryPath, rows: summaryRows(out, done: done, shard: options.shard))
+        try rebuildSummary(out, path: summaryPath, rows: try summaryRows(out, done: done, shard: options.shard))
         let log = try SummaryLog(path: summaryPath)
 
         let pending = mine.filter { done[$0.id] == nil }
@@ -165,7 +165,7 @@ public enum Batch {
         let seconds = Date().timeIntervalSince(runStart)
         for row in run.finishedRows { done[row.caseID] = row }
         // A case another run finished meanwhile (a second shard count over the same OUT).
-        for item in pending where done[item.id] == nil { done[item.id] = out.finishedRow(item.id) }
+        for item in pending where done[item.id] == nil { done[item.id] = try out.finishedRow(item.id) }
 
         let rows = mine.compactMap { done[$0.id] }
         let unfinished = mine.count - rows.count
@@ -207,12 +207,13 @@ public enum Batch {
     /// Repairs what an interrupted run left and returns the finished cases among `cases`:
     /// stale partial folders are removed, a case folder without a readable case.json is
     /// removed (its case is done again), and with `retryFailed` failed cases are removed too.
-    static func reconcile(_ out: BatchOutput, cases: [BatchCase], shard: Shard?, retryFailed: Bool) -> [String: CaseRow]
-    {
+    static func reconcile(
+        _ out: BatchOutput, cases: [BatchCase], shard: Shard?, retryFailed: Bool
+    ) throws(LungCTError) -> [String: CaseRow] {
         out.removeStalePartials(for: shard == nil ? nil : Set(cases.map(\.id)))
         var done: [String: CaseRow] = [:]
         for item in cases where FileManager.default.fileExists(atPath: out.caseFolder(item.id)) {
-            guard let row = out.finishedRow(item.id) else {
+            guard let row = try out.finishedRow(item.id) else {
                 out.discard(item.id)
                 continue
             }
@@ -228,9 +229,10 @@ public enum Batch {
 
     /// The rows a summary must hold: this shard's finished cases, or for an unsharded run
     /// every finished case folder in OUT (what `--merge` would write).
-    static func summaryRows(_ out: BatchOutput, done: [String: CaseRow], shard: Shard?) -> [CaseRow] {
+    static func summaryRows(_ out: BatchOutput, done: [String: CaseRow], shard: Shard?) throws(LungCTError) -> [CaseRow]
+    {
         guard shard == nil else { return Array(done.values) }
-        return out.allCaseFolders().compactMap { done[$0] ?? out.finishedRow($0) }
+        return try out.finishedRows(known: done)
     }
 
     /// Rewrites a summary atomically with exactly `rows`, in the order of the rows it held
@@ -287,7 +289,7 @@ public enum Batch {
         let out = BatchOutput(root: URL(fileURLWithPath: output).standardizedFileURL.path)
         let lock = try OutputLock(sharedOn: out.root)
         defer { withExtendedLifetime(lock) {} }
-        let rows = out.allCaseFolders().compactMap(out.finishedRow)
+        let rows = try out.finishedRows()
         let summary = out.summaryPath(nil)
         try SummaryCSV.write(rows, to: summary)
 

@@ -36,10 +36,36 @@ struct BatchOutput {
         name.count == 16 && name.allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 
-    /// The row of a finished case, or nil when its folder does not exist or holds no readable case.json.
-    func finishedRow(_ id: String) -> CaseRow? {
-        guard let data = FileManager.default.contents(atPath: caseFolder(id) + "/" + Self.caseFile) else { return nil }
-        return try? JSONDecoder().decode(CaseRow.self, from: data)
+    /// The row of a finished case, or nil when its folder or its case.json does not exist (a
+    /// folder is published whole, so that is a folder lungct did not finish). A case.json that
+    /// exists but cannot be read or decoded throws instead: an I/O error or a record of another
+    /// lungct version must not get a finished result deleted and redone.
+    func finishedRow(_ id: String) throws(LungCTError) -> CaseRow? {
+        let path = caseFolder(id) + "/" + Self.caseFile
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .outputFailed("\(path): a finished case's record cannot be read; check the file system, then rerun")
+        }
+        do {
+            return try JSONDecoder().decode(CaseRow.self, from: data)
+        } catch {
+            throw .outputFailed(
+                "\(path): not a case record this lungct reads (\(error)); remove \(caseFolder(id)) to have the case done again"
+            )
+        }
+    }
+
+    /// The rows of every finished case folder in OUT, with `known` rows used where given.
+    func finishedRows(known: [String: CaseRow] = [:]) throws(LungCTError) -> [CaseRow] {
+        var rows: [CaseRow] = []
+        for id in allCaseFolders() {
+            if let row = known[id] {
+                rows.append(row)
+            } else if let row = try finishedRow(id) {
+                rows.append(row)
+            }
+        }
+        return rows
     }
 
     /// Every case folder in OUT, whoever wrote it (any shard, an earlier archive).

@@ -107,6 +107,8 @@ final class BatchRun: @unchecked Sendable {
                         "lungct stopped while this case was in progress in \(attempts - 1) runs (a crash on this study, or the run was killed each time); --retry-failed tries it again"
                 )
                 : prepare(item)
+            // Decoding survived: waiting in the queue is not an attempt (`work` counts the analysis).
+            out.setAttempts(item.id, attempts - 1)
             condition.withLock {
                 ready.append(Item(item: item, outcome: outcome, loadSeconds: Date().timeIntervalSince(start)))
                 condition.signal()
@@ -128,13 +130,16 @@ final class BatchRun: @unchecked Sendable {
             }
             let next = ready.removeFirst()
             condition.unlock()
-            if stopping {
-                // Not started: not an attempt.
-                out.setAttempts(next.item.id, out.attempts(next.item.id) - 1)
-            } else {
+            if !stopping {
+                // An attempt from here until the case is published: a run that dies meanwhile
+                // (a crash on this study, or kill -9) leaves it counted.
+                let attempts = out.attempts(next.item.id) + 1
+                out.setAttempts(next.item.id, attempts)
                 do {
                     try process(next)
                 } catch {
+                    // An output error (disk full) stops the run; it says nothing about the study.
+                    out.setAttempts(next.item.id, attempts - 1)
                     condition.withLock { if fatalError == nil { fatalError = error } }
                 }
             }

@@ -72,10 +72,9 @@ public struct Inspection: Sendable {
             guard FileManager.default.isReadableFile(atPath: path) else { throw .inputFailed("\(path): not readable") }
             let lower = path.lowercased()
             if lower.hasSuffix(".nii") || lower.hasSuffix(".nii.gz") { return try inspectNIfTI(path) }
-            if let magic = FileHandle(forReadingAtPath: path)?.readData(ofLength: 8) {
-                let bytes = [UInt8](magic)
-                let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47]
-                if bytes.starts(with: png) || bytes.starts(with: [0xFF, 0xD8]) { return try inspectPicture(path) }
+            let bytes = leadingBytes(of: path, count: 8)
+            if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) || bytes.starts(with: [0xFF, 0xD8]) {
+                return try inspectPicture(path)
             }
         }
         return try inspectDICOM(path)
@@ -122,7 +121,9 @@ public struct Inspection: Sendable {
             description: header.seriesDescription,
             kind: candidate.kind.rawValue,
             images: group.headers.count,
-            size: geometry.map { [$0.size.x, $0.size.y, $0.size.z] } ?? [header.columns, header.rows, group.headers.count],
+            size: geometry.map { [$0.size.x, $0.size.y, $0.size.z] } ?? [
+                header.columns, header.rows, group.headers.count,
+            ],
             spacingMM: geometry.map { [$0.spacing.x, $0.spacing.y, $0.spacing.z].map(round3) }
                 ?? (spacing.map { [round3($0.column), round3($0.row)] } ?? []),
             orientation: geometry?.orientationCode,
@@ -148,7 +149,8 @@ public struct Inspection: Sendable {
             warnings.append("no sform or qform: orientation unknown, voxel grid assumed RAS-aligned")
         }
         let entry = SeriesEntry(
-            id: URL(fileURLWithPath: path).lastPathComponent, seriesUID: "", modality: "", description: header.description,
+            id: URL(fileURLWithPath: path).lastPathComponent, seriesUID: "", modality: "",
+            description: header.description,
             kind: SeriesKind.ctVolume.rawValue, images: 1, size: [g.size.x, g.size.y, g.size.z],
             spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z].map(round3), orientation: g.orientationCode,
             transferSyntaxes: ["NIfTI-\(header.version) (\(header.transform))"], status: "chosen", reason: nil,
@@ -206,7 +208,8 @@ public struct Inspection: Sendable {
         guard case .dicom(let candidates) = source else { return nil }
         if let series {
             return candidates.first {
-                $0.group.seriesInstanceUID == series || shortUID($0.group.seriesInstanceUID) == series || $0.group.label == series
+                $0.group.seriesInstanceUID == series || shortUID($0.group.seriesInstanceUID) == series
+                    || $0.group.label == series
             }?.group.first
         }
         return candidates.first(where: \.isChosen)?.group.first
@@ -226,7 +229,8 @@ public struct Inspection: Sendable {
             if let values = Self.labelValues(volume) {
                 throw .nothingToAnalyse(
                     input: path,
-                    details: "a label volume (values \(values.map(String.init).joined(separator: ", "))), not a CT in HU")
+                    details:
+                        "a label volume (values \(values.map(String.init).joined(separator: ", "))), not a CT in HU")
             }
             return .ct(volume)
         case .picture(let image):
@@ -248,7 +252,8 @@ public struct Inspection: Sendable {
             } else {
                 guard let chosen = candidates.first(where: \.isChosen) else {
                     let reasons = candidates.map { "\($0.group.label): \($0.rejection ?? "not chosen")" }
-                    let details = candidates.isEmpty
+                    let details =
+                        candidates.isEmpty
                         ? "No DICOM image found among \(report.filesScanned) file(s)."
                         : "Every series was rejected: " + reasons.joined(separator: "; ")
                     throw .nothingToAnalyse(input: report.input, details: details)
@@ -274,3 +279,12 @@ public struct Inspection: Sendable {
 }
 
 func round3(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+
+/// The first `count` bytes of a file (fewer when it is shorter, none when it cannot be read),
+/// to tell pictures and zip files by their signature. `read(upToCount:)` throws on an I/O
+/// error, where Foundation's `readData(ofLength:)` would trap.
+func leadingBytes(of path: String, count: Int) -> [UInt8] {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+    defer { try? handle.close() }
+    return [UInt8]((try? handle.read(upToCount: count)) ?? Data())
+}
