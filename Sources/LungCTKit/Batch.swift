@@ -127,7 +127,7 @@ public enum Batch {
         let scratch = out.root + "/" + BatchOutput.workFolder + "/" + (options.shard?.fileLabel ?? "all")
         try? FileManager.default.removeItem(atPath: scratch)
         do {
-            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            try BatchOutput.createFolder(scratch)
         } catch {
             throw .outputFailed("\(scratch): cannot create the scratch folder: \(error.localizedDescription)")
         }
@@ -336,7 +336,8 @@ public enum Batch {
 
     static func removeScratch(_ scratch: String, root: String) {
         try? FileManager.default.removeItem(atPath: scratch)
-        // The parents go too once empty (no other shard uses them).
+        // The parents go too once empty; a shard creating its folder in them at this moment
+        // creates them again (`BatchOutput.createFolder`, `setAttempts`).
         _ = rmdir(root + "/" + BatchOutput.workFolder)
         _ = rmdir(root + "/" + BatchOutput.attemptsFolder)
     }

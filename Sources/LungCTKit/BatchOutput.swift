@@ -145,9 +145,25 @@ struct BatchOutput {
             try? FileManager.default.removeItem(atPath: attemptsPath(id))
             return
         }
-        try? FileManager.default.createDirectory(
-            atPath: root + "/" + Self.attemptsFolder, withIntermediateDirectories: true)
-        try? Data("\(count)".utf8).write(to: URL(fileURLWithPath: attemptsPath(id)))
+        // Another run may remove the empty folder between the two steps (`Batch.removeScratch`).
+        for _ in 0..<3 {
+            try? FileManager.default.createDirectory(
+                atPath: root + "/" + Self.attemptsFolder, withIntermediateDirectories: true)
+            if (try? Data("\(count)".utf8).write(to: URL(fileURLWithPath: attemptsPath(id)))) != nil { return }
+        }
+    }
+
+    /// Creates `path` and its parents, again if another run removed an empty parent meanwhile
+    /// (`Batch.removeScratch` removes OUT/.work once no run uses it).
+    static func createFolder(_ path: String) throws {
+        for attempt in 1...3 {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                return
+            } catch  where attempt < 3 {
+                continue
+            }
+        }
     }
 }
 
@@ -167,7 +183,31 @@ final class OutputLock {
             try take(root + "/.lock.\(shard.fileLabel)", exclusive: true) {
                 "\(root): another lungct batch is already running shard \(shard); wait for it to end"
             }
+            // Shards of one count own disjoint cases; shards of two counts at once would share
+            // cases and remove each other's partial folders. Each count is held shared by its
+            // shards, and a shard refuses to start while another count is held.
+            try take(root + "/.lock.count-\(shard.count)", exclusive: false) {
+                "\(root): a lungct batch is finishing this output folder; wait for it to end"
+            }
+            let others = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+                .filter { $0.hasPrefix(".lock.count-") && $0 != ".lock.count-\(shard.count)" }
+            for other in others {
+                let count = other.dropFirst(".lock.count-".count)
+                guard Self.isFree(root + "/" + other) else {
+                    throw .outputFailed(
+                        "\(root): shards of another count (--shard K/\(count)) are writing this output folder; "
+                            + "run every shard of one archive with the same N, or wait for them to end")
+                }
+            }
         }
+    }
+
+    /// Whether nobody holds a lock on `path` (tried exclusively without waiting, then let go).
+    private static func isFree(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { return true }
+        defer { close(descriptor) }
+        return flock(descriptor, LOCK_EX | LOCK_NB) == 0
     }
 
     /// For `--merge`: shared with shards, excluded by an unsharded run.
@@ -183,7 +223,15 @@ final class OutputLock {
             throw .outputFailed("\(path): cannot create the lock file: \(String(cString: strerror(errno)))")
         }
         guard flock(descriptor, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
+            let code = errno
             close(descriptor)
+            // EWOULDBLOCK: held by another run. Anything else (ENOLCK, ENOSYS on a file system
+            // without locks) is a different problem, said as it is.
+            guard code == EWOULDBLOCK else {
+                throw .outputFailed(
+                    "\(path): cannot lock (\(String(cString: strerror(code)))); lungct batch needs flock(2) on the output's file system"
+                )
+            }
             throw .outputFailed(busy())
         }
         descriptors.append(descriptor)

@@ -408,6 +408,22 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
     #expect(Shard(parsing: "3/3") == nil && Shard(parsing: "-1/3") == nil && Shard(parsing: "2/3") != nil)
 }
 
+@Test func shardsOfAnotherCountCannotWriteTheSameOutputAtOnce() throws {
+    let archive = try smallArchive()
+    let out = try temporaryDirectory() + "/out"
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    // Shard 0/3 is running (its locks held) while someone starts shard 1/2 on the same OUT.
+    let running = try OutputLock(root: out, shard: Shard(index: 0, count: 3))
+    var options = quietOptions(archive.root, out)
+    options.shard = Shard(index: 1, count: 2)
+    let error = #expect(throws: LungCTError.self) { try Batch.run(options) }
+    #expect(error?.description.contains("--shard K/3") == true, "\(String(describing: error))")
+    // Another shard of the same count may run beside it.
+    options.shard = Shard(index: 1, count: 3)
+    #expect(try Batch.run(options).unfinished == 0)
+    withExtendedLifetime(running) {}
+}
+
 @Test func threeShardsIntoOneOutputCoverEveryCaseOnceAndMerge() throws {
     let archive = try smallArchive()
     let out = try temporaryDirectory() + "/out"
