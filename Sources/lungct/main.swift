@@ -40,6 +40,27 @@ struct LungCT: ParsableCommand {
     }
 }
 
+/// --model and --no-model, shared by `analyze` and `batch`.
+struct ModelOptions: ParsableArguments {
+    @Option(
+        help:
+            "A model file (.h5) in place of the shipped model of its kind, CT or radiograph (the other kind keeps the shipped one), checked against the MANIFEST beside it when there is one."
+    )
+    var model: String?
+
+    @Flag(name: .customLong("no-model"), help: "Run no model: segmentation and lung panel only.")
+    var noModel = false
+
+    func validate() throws {
+        guard model == nil || !noModel else { throw ValidationError("--model and --no-model exclude each other") }
+    }
+
+    /// The models the command runs (exit code 4 for a model that cannot be used).
+    func load() throws(LungCTError) -> AnalysisModels {
+        try AnalysisModels.forCommandLine(model: model, none: noModel)
+    }
+}
+
 /// Runs a command body, turning lungct's errors into a message on stderr and an exit code.
 func run(_ body: () throws -> Void) throws {
     do {
@@ -88,20 +109,12 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("keep-phi"), help: "Write patient name, ID and birth date into report.json.")
     var keepPHI = false
 
-    @Option(
-        help:
-            "A model file (.h5) in place of the shipped model of its kind, CT or radiograph (checked against the MANIFEST beside it when there is one)."
-    )
-    var model: String?
-
-    @Flag(name: .customLong("no-model"), help: "Run no model: segmentation and lung panel only.")
-    var noModel = false
+    @OptionGroup var models: ModelOptions
 
     @Flag(help: "Print report.json on stdout.")
     var json = false
 
     func validate() throws {
-        guard model == nil || !noModel else { throw ValidationError("--model and --no-model exclude each other") }
         guard HUWindow(parsing: window) != nil else {
             throw ValidationError("--window must be lung, mediastinum or L,W with W > 0 (e.g. -600,1500)")
         }
@@ -113,7 +126,7 @@ struct Analyze: ParsableCommand {
             options.series = series
             options.keepPHI = keepPHI
             options.window = HUWindow(parsing: window)!
-            options.models = try AnalysisModels.forCommandLine(model: model, none: noModel)
+            options.models = try models.load()
             let report = try Analyzer.analyze(options)
             if json {
                 try printJSON(report)
@@ -174,14 +187,7 @@ struct BatchCommand: ParsableCommand {
     @Flag(name: .customLong("retry-failed"), help: "Analyse the cases that failed in an earlier run again.")
     var retryFailed = false
 
-    @Option(
-        help:
-            "A model file (.h5) in place of the shipped model of its kind, CT or radiograph; the other kind keeps the shipped one."
-    )
-    var model: String?
-
-    @Flag(name: .customLong("no-model"), help: "Run no model: segmentation and lung panel only.")
-    var noModel = false
+    @OptionGroup var models: ModelOptions
 
     @Option(
         name: .customLong("progress-interval"), help: "Seconds between progress lines when stderr is not a terminal.")
@@ -200,7 +206,6 @@ struct BatchCommand: ParsableCommand {
         guard archive != nil else { throw ValidationError("missing ARCHIVE (or --merge OUT)") }
         guard output != nil else { throw ValidationError("missing -o OUT") }
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64") }
-        guard model == nil || !noModel else { throw ValidationError("--model and --no-model exclude each other") }
         if let shard, Shard(parsing: shard) == nil {
             throw ValidationError("--shard must be K/N with 0 <= K < N, e.g. 0/4 (Slurm: $SLURM_ARRAY_TASK_ID/N)")
         }
@@ -223,7 +228,7 @@ struct BatchCommand: ParsableCommand {
         options.shard = shard.flatMap(Shard.init(parsing:))
         options.retryFailed = retryFailed
         options.progressInterval = progressInterval
-        options.models = try AnalysisModels.forCommandLine(model: model, none: noModel)
+        options.models = try models.load()
         let control = BatchControl()
         let signals = Self.stopOnSignals(control)
         let result = try Batch.run(options, control: control) { text in
