@@ -122,28 +122,36 @@ final class BatchRun: @unchecked Sendable {
 
     private func work() {
         while true {
-            condition.lock()
-            while ready.isEmpty && loading { condition.wait() }
-            if ready.isEmpty {
-                condition.unlock()
-                return
-            }
-            let next = ready.removeFirst()
-            condition.unlock()
-            if !stopping {
-                // An attempt from here until the case is published: a run that dies meanwhile
-                // (a crash on this study, or kill -9) leaves it counted.
-                let attempts = out.attempts(next.item.id) + 1
-                out.setAttempts(next.item.id, attempts)
-                do {
-                    try process(next)
-                } catch {
-                    // An output error (disk full) stops the run; it says nothing about the study.
-                    out.setAttempts(next.item.id, attempts - 1)
-                    condition.withLock { if fatalError == nil { fatalError = error } }
-                }
+            // The decoded study is released at the end of this scope, before its slot is given
+            // back: never more than jobs + 1 studies in memory.
+            do {
+                guard let next = nextReady() else { return }
+                if !stopping { analyse(next) }
             }
             slots.signal()
+        }
+    }
+
+    /// The next decoded case, waiting for one; nil when the loader has finished.
+    private func nextReady() -> Item? {
+        condition.withLock {
+            while ready.isEmpty && loading { condition.wait() }
+            return ready.isEmpty ? nil : ready.removeFirst()
+        }
+    }
+
+    private func analyse(_ next: Item) {
+        let id = next.item.id
+        // An attempt from here until the case is published: a run that dies meanwhile (a
+        // crash on this study, or kill -9) leaves it counted.
+        let attempts = out.attempts(id) + 1
+        out.setAttempts(id, attempts)
+        do {
+            try process(next)
+        } catch {
+            // An output error (disk full) stops the run; it says nothing about the study.
+            out.setAttempts(id, attempts - 1)
+            condition.withLock { if fatalError == nil { fatalError = error } }
         }
     }
 
