@@ -189,25 +189,6 @@ func checkComplete(_ out: String, summary: String, archive: TestArchive) throws 
 
 // MARK: The archive test, with a SIGKILL
 
-/// The lungct executable built beside this test bundle.
-func lungctBinary() -> String {
-    var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    if folder.lastPathComponent.hasSuffix(".xctest") { folder = folder.deletingLastPathComponent() }
-    return folder.appendingPathComponent("lungct").path
-}
-
-/// Starts lungct with stdout to `log`.out and stderr to `log`.err.
-func startLungct(_ arguments: [String], log: String) throws -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: lungctBinary())
-    process.arguments = arguments
-    for suffix in [".out", ".err"] { _ = FileManager.default.createFile(atPath: log + suffix, contents: nil) }
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log + ".out"))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log + ".err"))
-    try process.run()
-    return process
-}
-
 /// The --json result a finished run printed.
 func jsonResult(_ log: String) throws -> [String: Any] {
     let data = try Data(contentsOf: URL(fileURLWithPath: log + ".out"))
@@ -528,16 +509,6 @@ func diskFullIsAClearErrorAndTheRerunFinishes() throws {
 }
 
 // MARK: The command line
-
-func lungct(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
-    let log = try temporaryDirectory() + "/run"
-    let process = try startLungct(arguments, log: log)
-    process.waitUntilExit()
-    return (
-        process.terminationStatus, try String(contentsOfFile: log + ".out", encoding: .utf8),
-        try String(contentsOfFile: log + ".err", encoding: .utf8)
-    )
-}
 
 @Test func batchHelpAndExitCodes() throws {
     let help = try lungct("batch", "--help")

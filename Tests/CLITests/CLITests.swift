@@ -2,39 +2,6 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The lungct executable built beside this test bundle (same build folder, whatever
-/// --scratch-path was used).
-func lungctBinary() -> String {
-    let testExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    var folder = testExecutable.deletingLastPathComponent()
-    // On Linux the tests run from .build/<triple>/debug/lungctPackageTests.xctest.
-    if folder.lastPathComponent.hasSuffix(".xctest") { folder = folder.deletingLastPathComponent() }
-    return folder.appendingPathComponent("lungct").path
-}
-
-struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-func lungct(_ arguments: String...) throws -> Run {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: lungctBinary())
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(
-        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-        stderr: String(decoding: stderr, as: UTF8.self))
-}
-
 @Test func helpShowsEveryCommandWithExamples() throws {
     let help = try lungct("--help")
     #expect(help.status == 0)
