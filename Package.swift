@@ -70,12 +70,15 @@ let package = Package(
         // Tests, and what they share (a library, so every test target can import it).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "VolumeCoreTests", dependencies: ["TestSupport", "VolumeCore"]),
-        .testTarget(name: "DICOMSeriesTests", dependencies: ["TestSupport", "DICOMSeries", "VolumeCore", "Phantom", "NIfTIIO"]),
+        .testTarget(
+            name: "DICOMSeriesTests", dependencies: ["TestSupport", "DICOMSeries", "VolumeCore", "Phantom", "NIfTIIO"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "NIfTIIOTests", dependencies: ["TestSupport", "NIfTIIO", "VolumeCore"]),
         .testTarget(name: "HDF5StoreTests", dependencies: ["TestSupport", "HDF5Store"]),
         .testTarget(name: "NeuralEngineTests", dependencies: ["TestSupport", "NeuralEngine"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["TestSupport", "ModelStore", "NeuralEngine"]),
-        .testTarget(name: "RadiographTests", dependencies: ["TestSupport", "Radiograph", "VolumeCore", "DICOMSeries"]),
+        .testTarget(
+            name: "RadiographTests", dependencies: ["TestSupport", "Radiograph", "VolumeCore", "DICOMSeries"], exclude: ["Fixtures"]),
         .testTarget(name: "OverviewTests", dependencies: ["TestSupport", "Overview", "VolumeCore"]),
         .testTarget(name: "PhantomTests", dependencies: ["TestSupport", "Phantom", "VolumeCore"]),
         .testTarget(name: "LungSegmentationTests", dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),

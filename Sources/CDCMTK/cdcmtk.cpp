@@ -7,6 +7,7 @@
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmimgle/dcmimage.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpeg/djencode.h>
 #include <dcmtk/dcmjpeg/djrplol.h>
@@ -298,6 +299,36 @@ extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes
             return LCT_DCM_READ_FAILED;
         }
         std::memcpy(dst, bytes, dst_bytes);
+        return LCT_DCM_OK;
+    });
+}
+
+extern "C" int lct_dcm_render_voi_lut(const char *path, uint16_t *dst, size_t dst_count, char *message,
+                                      size_t message_len) {
+    return guarded(path, message, message_len, [&]() -> int {
+        registerCodecs();
+        DicomImage image(path, 0, 0, 1);
+        if (image.getStatus() != EIS_Normal) {
+            setMessage(message, message_len,
+                       std::string(path) + ": DCMTK cannot render the image: " + DicomImage::getString(image.getStatus()));
+            return LCT_DCM_DECODE_FAILED;
+        }
+        if (!image.isMonochrome()) {
+            setMessage(message, message_len, std::string(path) + ": a VOI LUT applies to monochrome images only");
+            return LCT_DCM_DECODE_FAILED;
+        }
+        if (static_cast<size_t>(image.getWidth()) * image.getHeight() != dst_count) {
+            setMessage(message, message_len, std::string(path) + ": the rendered image's size differs from its header's");
+            return LCT_DCM_BAD_SIZE;
+        }
+        if (image.getVoiLutCount() == 0 || !image.setVoiLut(0)) {
+            setMessage(message, message_len, std::string(path) + ": (0028,3010) VOI LUT Sequence holds no usable LUT");
+            return LCT_DCM_READ_FAILED;
+        }
+        if (!image.getOutputData(dst, dst_count * sizeof(uint16_t), 16, 0, 0)) {
+            setMessage(message, message_len, std::string(path) + ": DCMTK could not render the image through its VOI LUT");
+            return LCT_DCM_DECODE_FAILED;
+        }
         return LCT_DCM_OK;
     });
 }

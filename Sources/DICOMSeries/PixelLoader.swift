@@ -54,12 +54,15 @@ public enum SeriesLoader {
             if header.samplesPerPixel != 1 || !header.photometricInterpretation.hasPrefix("MONOCHROME") {
                 throw DICOMError(
                     .unsupported, path: header.path,
-                    message: "\(header.path): \(header.photometricInterpretation) with \(header.samplesPerPixel) samples per pixel is not a CT image")
+                    message:
+                        "\(header.path): \(header.photometricInterpretation) with \(header.samplesPerPixel) samples per pixel is not a CT image"
+                )
             }
             if header.bitsAllocated != 8 && header.bitsAllocated != 16 {
                 throw DICOMError(
                     .unsupported, path: header.path,
-                    message: "\(header.path): (0028,0100) Bits Allocated \(header.bitsAllocated) is not supported (8 or 16)")
+                    message:
+                        "\(header.path): (0028,0100) Bits Allocated \(header.bitsAllocated) is not supported (8 or 16)")
             }
         }
     }
@@ -71,7 +74,8 @@ public enum SeriesLoader {
         let (voxels, fits) = try decodePlanes(plan, as: Int16.self) { base, header throws(DICOMError) in
             // 16-bit samples are read straight into their output plane and rescaled in
             // place: no second buffer for a 512×512 slice.
-            let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: UnsafeMutableRawPointer(base), count: planeSize)
+            let (raw, decoded, scratch) = try readIntoPlaneOrScratch(
+                header, plane: UnsafeMutableRawPointer(base), count: planeSize)
             defer { scratch?.deallocate() }
             let samples = SampleDecoder(decoded)
             let slope = Int32(decoded.rescaleSlope ?? 1)
@@ -130,7 +134,8 @@ public enum SeriesLoader {
             let padding = Padding(decoded)
             for index in 0..<planeSize {
                 let value = samples.value(raw, index)
-                base[index] = Float(padding.contains(value) ? PixelConstants.paddingHU : Double(value) * slope + intercept)
+                base[index] = Float(
+                    padding.contains(value) ? PixelConstants.paddingHU : Double(value) * slope + intercept)
             }
             return true
         }
@@ -214,10 +219,13 @@ public enum SeriesLoader {
 
     /// Reads the stored samples of a single-frame image into `buffer` (decompressing when the
     /// transfer syntax is encapsulated) and returns the header as it is after decoding.
-    static func readRaw(_ header: DICOMHeader, into buffer: UnsafeMutableRawBufferPointer) throws(DICOMError) -> DICOMHeader {
+    static func readRaw(_ header: DICOMHeader, into buffer: UnsafeMutableRawBufferPointer) throws(DICOMError)
+        -> DICOMHeader
+    {
         var refreshed = lct_dicom_header()
         var message = [CChar](repeating: 0, count: 1024)
-        let status = lct_dcm_read_pixels(header.path, buffer.baseAddress, buffer.count, &refreshed, &message, message.count)
+        let status = lct_dcm_read_pixels(
+            header.path, buffer.baseAddress, buffer.count, &refreshed, &message, message.count)
         try check(status, path: header.path, message: message)
         return DICOMHeader(refreshed, path: header.path)
     }
@@ -226,10 +234,29 @@ public enum SeriesLoader {
     /// (0028,0101) Bits Stored, with the header refreshed after decompression.
     public static func readStoredValues(_ header: DICOMHeader) throws(DICOMError) -> ([Int32], DICOMHeader) {
         let count = header.rows * header.columns * header.samplesPerPixel
-        let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: nil, count: header.rows * header.columns)
+        let (raw, decoded, scratch) = try readIntoPlaneOrScratch(
+            header, plane: nil, count: header.rows * header.columns)
         defer { scratch?.deallocate() }
         let samples = SampleDecoder(decoded)
         return ((0..<count).map { samples.value(raw, $0) }, decoded)
+    }
+
+    /// A single-frame monochrome image as a viewer displays it through its first (0028,3010)
+    /// VOI LUT Sequence item (PS3.3 C.11.2.1.1), rendered by DCMTK: modality transformation,
+    /// VOI LUT, then presentation (MONOCHROME1 inverted), as rows × columns values from 0
+    /// (black) to 65535 (white). The corresponding C function is `lct_dcm_render_voi_lut`.
+    public static func renderThroughVOILUT(_ header: DICOMHeader) throws(DICOMError) -> [UInt16] {
+        let count = header.rows * header.columns
+        var message = [CChar](repeating: 0, count: 1024)
+        var status: Int32 = 0
+        let values = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+            status = lct_dcm_render_voi_lut(header.path, buffer.baseAddress, count, &message, message.count)
+            // Filled whole on success; zeros otherwise, so the array is never uninitialised.
+            if status != 0 { buffer.initialize(repeating: 0) }
+            initialized = count
+        }
+        try check(status, path: header.path, message: message)
+        return values
     }
 
     /// Interpolated slices and tilt correction, after every input slice is in place.
@@ -301,7 +328,9 @@ struct SampleDecoder {
             return signed ? Int32(Int16(bitPattern: word &<< UInt16(shift)) &>> Int16(shift)) : Int32(word & mask)
         }
         let byte = raw.load(fromByteOffset: index, as: UInt8.self)
-        return signed ? Int32(Int8(bitPattern: byte &<< UInt8(shift)) &>> Int8(shift)) : Int32(byte & UInt8(truncatingIfNeeded: mask))
+        return signed
+            ? Int32(Int8(bitPattern: byte &<< UInt8(shift)) &>> Int8(shift))
+            : Int32(byte & UInt8(truncatingIfNeeded: mask))
     }
 }
 
@@ -334,4 +363,3 @@ struct Padding {
 
     @inline(__always) func contains(_ value: Int32) -> Bool { active && value >= low && value <= high }
 }
-

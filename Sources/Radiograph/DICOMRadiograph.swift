@@ -75,10 +75,37 @@ extension RadiographLoader {
             let intercept = decoded.rescaleIntercept ?? 0
             window = slope != 0 ? ((w.center - intercept) / slope, w.width / abs(slope)) : nil
         }
+        if window == nil && decoded.hasVOILUTSequence && photometric.hasPrefix("MONOCHROME") {
+            // PS3.3 C.11.2.1.1: without a window, the VOI LUT is how the image is meant to be seen.
+            do {
+                let rendered = try SeriesLoader.renderThroughVOILUT(header)
+                findings.append(
+                    QualityFinding(
+                        code: QualityFinding.Code.voiLUTApplied,
+                        message:
+                            "The image carries a (0028,3010) VOI LUT and no window; lungct shows and scores it through that LUT (rendered by DCMTK"
+                            + (photometric == "MONOCHROME1"
+                                ? ", MONOCHROME1 inverted so that higher values are brighter)." : ")."))
+                )
+                var image = assemble(
+                    gray: rendered.map { Float($0) }, width: header.columns, height: header.rows, bitDepth: 16,
+                    source: "dicom", spacing: dicomSpacing(decoded), findings: findings)
+                image.voiLUTApplied = true
+                return image
+            } catch {
+                findings.append(
+                    QualityFinding(
+                        code: QualityFinding.Code.voiLUTUnusable,
+                        message:
+                            "The image carries a (0028,3010) VOI LUT that could not be applied (\(error.message)); lungct normalises it between its own percentiles instead."
+                    ))
+            }
+        }
         switch photometric {
         case "MONOCHROME1", "MONOCHROME2":
             guard stored.count == header.rows * header.columns else {
-                throw RadiographError(.undecodable, path: path, message: "expected one sample per pixel, got \(stored.count) values")
+                throw RadiographError(
+                    .undecodable, path: path, message: "expected one sample per pixel, got \(stored.count) values")
             }
             if photometric == "MONOCHROME1" {
                 // Lowest + highest representable value: 2^bits − 1 unsigned, −1 two's complement.
@@ -151,7 +178,8 @@ extension RadiographLoader {
         guard header.bitsAllocated == 8 || header.bitsAllocated == 16 else {
             throw RadiographError(
                 .unsupported, path: path,
-                message: "(0028,0100) Bits Allocated is \(header.bitsAllocated); lungct reads 8- and 16-bit radiographs")
+                message: "(0028,0100) Bits Allocated is \(header.bitsAllocated); lungct reads 8- and 16-bit radiographs"
+            )
         }
         let photometric = header.photometricInterpretation
         switch (header.samplesPerPixel, photometric) {

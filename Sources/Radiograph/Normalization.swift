@@ -8,13 +8,16 @@ public struct NormalizedRadiograph: Sendable {
     /// The value mapped to 0 and the value mapped to 1, in the image's own scale.
     public var low: Double
     public var high: Double
-    /// "window" when the DICOM's (0028,1050)/(0028,1051) were used, else "percentiles".
+    /// "window" when the DICOM's (0028,1050)/(0028,1051) were used, "voi-lut" when the image
+    /// was rendered through its (0028,3010) VOI LUT, else "percentiles".
     public var method: String
 
     public var description: String {
-        method == "window"
-            ? "radiograph normalised to 0...1 with its DICOM window (\(low)...\(high))"
-            : "radiograph normalised to 0...1 between its 0.5th and 99.5th percentiles (\(low)...\(high))"
+        switch method {
+        case "window": "radiograph normalised to 0...1 with its DICOM window (\(low)...\(high))"
+        case "voi-lut": "radiograph normalised to 0...1 as rendered through its DICOM VOI LUT"
+        default: "radiograph normalised to 0...1 between its 0.5th and 99.5th percentiles (\(low)...\(high))"
+        }
     }
 }
 
@@ -31,7 +34,11 @@ public enum RadiographNormalization {
         var low: Double
         var high: Double
         let method: String
-        if let window = image.window, window.width > 1 {
+        if image.voiLUTApplied {
+            // The LUT already maps the image to its display range: all of it is 0...1.
+            (low, high) = (0, image.fullScale)
+            method = "voi-lut"
+        } else if let window = image.window, window.width > 1 {
             low = window.center - window.width / 2
             high = window.center + window.width / 2
             method = "window"

@@ -23,6 +23,9 @@ public struct RadiographImage: Sendable {
     /// (0028,1050) Window Center and (0028,1051) Window Width, first values, converted to the
     /// scale of `volume` (stored values, inverted for MONOCHROME1). Nil when absent or not DICOM.
     public var window: (center: Double, width: Double)?
+    /// True when `volume` holds the image as rendered through its DICOM VOI LUT (0 black ...
+    /// 65535 white, `bitDepth` 16): its whole range is then the display range.
+    public var voiLUTApplied = false
 
     public init(
         volume: Volume<Float>, bitDepth: Int, source: String, pixelSpacingKnown: Bool,
@@ -72,6 +75,10 @@ public struct QualityFinding: Sendable, Codable, Hashable {
         public static let corruptData = "corrupt-data"
         /// DICOM MONOCHROME1 inverted so that higher values are brighter.
         public static let monochrome1Inverted = "monochrome1-inverted"
+        /// DICOM with a (0028,3010) VOI LUT Sequence and no window: shown through the LUT.
+        public static let voiLUTApplied = "voi-lut-applied"
+        /// DICOM with a (0028,3010) VOI LUT Sequence that could not be applied.
+        public static let voiLUTUnusable = "voi-lut-unusable"
         /// PNG palette (indexed colour) image.
         public static let palette = "palette"
         /// The image had an alpha channel, which lungct ignores.

@@ -1,7 +1,7 @@
 import DICOMSeries
 import Foundation
-import TestSupport
 import Phantom
+import TestSupport
 import VolumeCore
 
 /// A small phantom quick enough for unit tests.
@@ -35,17 +35,10 @@ func loadOnlySeries(_ folder: String) throws -> (HUVolume, StackPlan) {
     return (try SeriesLoader.load(plan), plan)
 }
 
-/// Builds a DICOM file from a committed text dump with DCMTK's dump2dcm, or nil without it.
+/// Builds a DICOM file from a committed text dump in Fixtures/ with DCMTK's dump2dcm, or nil without it.
 func dicomFromDump(_ name: String, in folder: String) throws -> String? {
-    guard let tool = ["/usr/bin/dump2dcm", "/usr/local/bin/dump2dcm"].first(where: FileManager.default.isExecutableFile)
-    else { return nil }
-    let dump = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name).dump").path
-    let output = folder + "/\(name).dcm"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = ["--write-xfer-same", dump, output]
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw TestFailure("dump2dcm failed on \(name)") }
-    return output
+    let dump = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures/\(name).dump"
+    ).path
+    return try TestSupport.dicomFromDump(at: dump, to: folder + "/\(name).dcm")
 }

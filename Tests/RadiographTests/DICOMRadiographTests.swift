@@ -1,8 +1,8 @@
 import DICOMSeries
 import Foundation
 import Radiograph
-import Testing
 import TestSupport
+import Testing
 import VolumeCore
 
 /// Writes a single-frame DX file with DICOMWriter (no position: a projection image).
@@ -80,4 +80,44 @@ func writeDX<Sample: FixedWidthInteger>(
     let error = loadError(path)
     #expect(error?.kind == .unsupported)
     #expect(error?.description.contains("Modality is CT") == true)
+}
+
+/// The 32×32 DX fixtures with a VOI LUT Sequence (Fixtures/dx-voi-lut*.dump), or nil without dump2dcm.
+func voiLUTFixture(_ name: String, in folder: String) throws -> String? {
+    let dump = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures/\(name).dump"
+    ).path
+    return try dicomFromDump(at: dump, to: folder + "/\(name).dcm")
+}
+
+/// The fixtures' LUT (8 entries from stored value 100) applied as PS3.3 C.11.2.1.1 says, and
+/// their 16 repeating stored values.
+let fixtureLUT: [Float] = [0, 1000, 3000, 9000, 20000, 40000, 60000, 65535]
+let fixtureStored = [0, 50, 100, 101, 102, 103, 104, 105, 106, 107, 108, 200, 1000, 2000, 4000, 4095]
+func throughFixtureLUT(_ stored: Int) -> Float { fixtureLUT[min(7, max(0, stored - 100))] }
+
+@Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/dump2dcm"), "needs DCMTK's dump2dcm"))
+func aVOILUTWithoutAWindowIsHowTheRadiographIsShownAndScored() throws {
+    let folder = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let path = try #require(try voiLUTFixture("dx-voi-lut", in: folder))
+    let image = try RadiographLoader.load(path: path)
+    #expect(image.voiLUTApplied && image.bitDepth == 16)
+    #expect(image.has(QualityFinding.Code.voiLUTApplied))
+    let expected = (0..<(32 * 32)).map { throughFixtureLUT(fixtureStored[$0 % 16]) }
+    #expect(image.volume.voxels == expected, "the LUT as PS3.3 C.11.2.1.1 applies it")
+    // The LUT's output range is the display range.
+    let normalized = RadiographNormalization.normalize(image)
+    #expect(normalized.method == "voi-lut")
+    #expect(normalized.volume.voxels[2] == 0 && normalized.volume.voxels[9] == 1)
+    #expect(abs(normalized.volume.voxels[5] - 9000 / 65535) < 1e-6)
+
+    // MONOCHROME1: the same LUT, then shown inverted (PS3.3 C.7.6.3.1.2).
+    let inverted = try RadiographLoader.load(
+        path: try #require(try voiLUTFixture("dx-voi-lut-monochrome1", in: folder)))
+    #expect(inverted.voiLUTApplied && inverted.has(QualityFinding.Code.voiLUTApplied))
+    // DCMTK's inversion rounds in floating point: within one step of 65535.
+    let largest = zip(inverted.volume.voxels, expected).map { abs($0 - (65535 - $1)) }.max() ?? .infinity
+    #expect(largest <= 1, "largest difference \(largest)")
+    #expect(inverted.volume.voxels[2] == 65535, "the LUT's darkest entry is shown white")
 }

@@ -68,3 +68,18 @@ public func lungct(_ arguments: String...) throws -> Run {
         status: process.terminationStatus, stdout: try String(contentsOfFile: log + ".out", encoding: .utf8),
         stderr: try String(contentsOfFile: log + ".err", encoding: .utf8))
 }
+
+/// Builds `output` from a DICOM text dump with DCMTK's dump2dcm (lines of any length), or
+/// returns nil when dump2dcm is not installed.
+public func dicomFromDump(at dump: String, to output: String) throws -> String? {
+    guard
+        let tool = ["/usr/bin/dump2dcm", "/usr/local/bin/dump2dcm"].first(where: FileManager.default.isExecutableFile)
+    else { return nil }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = ["--write-xfer-same", "--line", "65536", dump, output]
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw TestFailure("dump2dcm failed on \(dump)") }
+    return output
+}

@@ -100,6 +100,13 @@ int lct_dcm_read_header(const char *path, lct_dicom_header *out, char *message, 
 int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes,
                         lct_dicom_header *header, char *message, size_t message_len);
 
+/** Renders frame 0 of a monochrome image as a viewer shows it through its first
+ *  (0028,3010) VOI LUT Sequence item (PS3.3 C.11.2): modality rescale or LUT, then the VOI
+ *  LUT, then the presentation, so that MONOCHROME1 comes out inverted. `dst` receives
+ *  `dst_count` = rows * columns 16-bit values, 0 black ... 65535 white. The corresponding
+ *  DCMTK calls are DicomImage::setVoiLut and DicomImage::getOutputData. */
+int lct_dcm_render_voi_lut(const char *path, uint16_t *dst, size_t dst_count, char *message, size_t message_len);
+
 /** Transfer syntaxes that lct_dcm_write_image can produce. */
 typedef enum {
     LCT_TS_EXPLICIT_LE = 0,
