@@ -25,7 +25,8 @@ static inline hid_t lct_h5s_all(void) { return H5S_ALL; }
  */
 static inline unsigned lct_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned lct_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
-/* H5P_LINK_CREATE is a run-time global like H5P_DATASET_CREATE above (same reason). */
+/* H5P_LINK_CREATE and H5P_FILE_ACCESS are run-time globals like H5P_DATASET_CREATE above (same reason). */
+static inline hid_t lct_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t lct_h5p_link_create(void) { return H5P_LINK_CREATE; }
 /*
  * H5T_VARIABLE is "((size_t)(-1))", a cast Swift does not import; it marks a

@@ -16,7 +16,8 @@ public final class HDF5File {
         self.path = path
         id = try check(
             H5Fcreate(path, lct_h5f_acc_trunc(), lct_h5p_default(), lct_h5p_default()), "create the file", file: path,
-            object: nil, hint: "check that the folder exists and is writable, and that no other program holds the file open")
+            object: nil,
+            hint: "check that the folder exists and is writable, and that no other program holds the file open")
     }
 
     /// Opens an existing file read-only.
@@ -25,8 +26,33 @@ public final class HDF5File {
         silenceAutomaticErrorPrinting()
         self.path = path
         id = try check(
-            H5Fopen(path, lct_h5f_acc_rdonly(), lct_h5p_default()), "open the file for reading", file: path, object: nil,
+            H5Fopen(path, lct_h5f_acc_rdonly(), lct_h5p_default()), "open the file for reading", file: path,
+            object: nil,
             hint: "check that the file exists and is an HDF5 file (`h5dump -H` lists its contents)")
+    }
+
+    /// Opens, read-only, a whole HDF5 file already read into memory: what is checked (a
+    /// hash) is then exactly what is read, with no second trip to the disk. `path` names it in
+    /// errors. The corresponding C functions are `H5Pset_fapl_core` (no backing store),
+    /// `H5Pset_file_image` and `H5Fopen`.
+    public init(image: [UInt8], path: String) throws(HDF5Error) {
+        silenceAutomaticErrorPrinting()
+        self.path = path
+        let access = try check(H5Pcreate(lct_h5p_file_access()), "create a file access list", file: path, object: nil)
+        defer { H5Pclose(access) }
+        // The core driver's growth step; nothing grows in a read-only image.
+        let increment = max(image.count, 1 << 16)
+        try check(H5Pset_fapl_core(access, increment, false), "use the in-memory driver", file: path, object: nil)
+        // HDF5 copies the image into its own buffer here.
+        let status = image.withUnsafeBytes { bytes in
+            H5Pset_file_image(access, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+        }
+        try check(status, "hand the file image to HDF5", file: path, object: nil)
+        // The core driver refuses a name that exists on disk when it is given an image, so
+        // the image gets a name of its own; errors still name `path`.
+        id = try check(
+            H5Fopen(path + " (in memory)", lct_h5f_acc_rdonly(), access), "open the file for reading", file: path,
+            object: nil, hint: "check that the file is an HDF5 file (`h5dump -H` lists its contents)")
     }
 
     deinit {
@@ -44,8 +70,9 @@ public final class HDF5File {
         silenceAutomaticErrorPrinting()
         let fileID = id
         id = -1
-        try check(H5Fclose(fileID), "close the file (this writes its remaining data)", file: path, object: nil,
-                  hint: "the disk may be full")
+        try check(
+            H5Fclose(fileID), "close the file (this writes its remaining data)", file: path, object: nil,
+            hint: "the disk may be full")
     }
 
     /// Creates a group, and any missing groups above it ("/maps/extra" creates "/maps").
@@ -84,15 +111,18 @@ public final class HDF5File {
         let chunk: [hsize_t] = [1, dims[1], dims[2]]
         try check(H5Pset_chunk(creation, 3, chunk), "set one chunk per slice", file: path, object: datasetPath)
         try check(H5Pset_shuffle(creation), "add the shuffle filter", file: path, object: datasetPath)
-        try check(H5Pset_deflate(creation, UInt32(gzipLevel)), "add the gzip filter", file: path, object: datasetPath,
-                  hint: "this HDF5 library may lack zlib")
+        try check(
+            H5Pset_deflate(creation, UInt32(gzipLevel)), "add the gzip filter", file: path, object: datasetPath,
+            hint: "this HDF5 library may lack zlib")
         try write(datasetPath, values: values, space: space, creation: creation)
     }
 
     /// Writes a small array of any rank (model parameters, tables) contiguously, without
     /// chunking or compression. A count that does not fill the shape is a programmer error.
     /// The corresponding C functions are `H5Dcreate2` and `H5Dwrite`.
-    public func writeArray<Element: HDF5Element>(_ datasetPath: String, values: [Element], shape: [Int]) throws(HDF5Error) {
+    public func writeArray<Element: HDF5Element>(_ datasetPath: String, values: [Element], shape: [Int])
+        throws(HDF5Error)
+    {
         precondition(!shape.isEmpty && shape.allSatisfy { $0 > 0 }, "writeArray needs extents > 0, got \(shape)")
         precondition(values.count == shape.reduce(1, *), "\(values.count) values do not fill shape \(shape)")
         let dims = shape.map { hsize_t($0) }
@@ -111,7 +141,8 @@ public final class HDF5File {
         defer { H5Pclose(links) }
         let type = Element.hdf5ElementType.nativeTypeID
         let dataset = try check(
-            H5Dcreate2(file, datasetPath, type, space, links, creation, lct_h5p_default()), "create dataset", file: path,
+            H5Dcreate2(file, datasetPath, type, space, links, creation, lct_h5p_default()), "create dataset",
+            file: path,
             object: datasetPath)
         var open = true
         defer { if open { H5Dclose(dataset) } }
@@ -121,8 +152,9 @@ public final class HDF5File {
         try check(status, "write dataset", file: path, object: datasetPath, hint: "the disk may be full")
         open = false
         // Closing flushes the chunk cache, so this is where a full disk can show up.
-        try check(H5Dclose(dataset), "finish writing dataset", file: path, object: datasetPath,
-                  hint: "the disk may be full")
+        try check(
+            H5Dclose(dataset), "finish writing dataset", file: path, object: datasetPath,
+            hint: "the disk may be full")
     }
 
     /// Reads a whole dataset of any rank. Its stored type must be `Element`'s: lungct does
@@ -143,8 +175,9 @@ public final class HDF5File {
                 message: "it holds \(stored.description)", hint: "read it as its stored type")
         }
         guard let count = elementCount(shape) else {
-            throw HDF5Error(operation: "read dataset", file: path, object: datasetPath,
-                            message: "its shape \(shape) is too large to hold in memory")
+            throw HDF5Error(
+                operation: "read dataset", file: path, object: datasetPath,
+                message: "its shape \(shape) is too large to hold in memory")
         }
         var status: herr_t = 0
         let values = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -155,8 +188,9 @@ public final class HDF5File {
             }
             initialized = status < 0 ? 0 : count
         }
-        try check(status, "read dataset", file: path, object: datasetPath,
-                  hint: "the file may be truncated or its compression filter unavailable")
+        try check(
+            status, "read dataset", file: path, object: datasetPath,
+            hint: "the file may be truncated or its compression filter unavailable")
         return HDF5Array(shape: shape, values: values)
     }
 
@@ -182,7 +216,8 @@ public final class HDF5File {
                 object: datasetPath)
             chunk = dims.prefix(Int(rank)).map { Int($0) }
         }
-        let count = try check(H5Pget_nfilters(creation), "count the filters of dataset", file: path, object: datasetPath)
+        let count = try check(
+            H5Pget_nfilters(creation), "count the filters of dataset", file: path, object: datasetPath)
         var filters: [HDF5Filter] = []
         for index in 0..<UInt32(count) {
             var flags: UInt32 = 0
@@ -191,7 +226,8 @@ public final class HDF5File {
             var name = [CChar](repeating: 0, count: 256)
             var configuration: UInt32 = 0
             let filter = try check(
-                H5Pget_filter2(creation, index, &flags, &parameterCount, &parameters, name.count, &name, &configuration),
+                H5Pget_filter2(
+                    creation, index, &flags, &parameterCount, &parameters, name.count, &name, &configuration),
                 "get filter \(index) of dataset", file: path, object: datasetPath)
             switch filter {
             case H5Z_FILTER_SHUFFLE: filters.append(.shuffle)
@@ -208,10 +244,12 @@ public final class HDF5File {
         let file = openFileID()
         let object = "\(objectPath) attribute \(name)"
         let exists = try check(
-            H5Aexists_by_name(file, objectPath, name, lct_h5p_default()), "look up attribute", file: path, object: object)
+            H5Aexists_by_name(file, objectPath, name, lct_h5p_default()), "look up attribute", file: path,
+            object: object)
         if exists > 0 {
-            try check(H5Adelete_by_name(file, objectPath, name, lct_h5p_default()), "replace attribute", file: path,
-                      object: object)
+            try check(
+                H5Adelete_by_name(file, objectPath, name, lct_h5p_default()), "replace attribute", file: path,
+                object: object)
         }
         let type: hid_t
         let space: hid_t
@@ -219,8 +257,9 @@ public final class HDF5File {
         case .string:
             type = try check(H5Tcopy(lct_h5t_c_s1()), "create a string type", file: path, object: object)
             do throws(HDF5Error) {
-                try check(H5Tset_size(type, lct_h5t_variable()), "make a variable-length string type", file: path,
-                          object: object)
+                try check(
+                    H5Tset_size(type, lct_h5t_variable()), "make a variable-length string type", file: path,
+                    object: object)
                 try check(H5Tset_cset(type, H5T_CSET_UTF8), "make a UTF-8 string type", file: path, object: object)
             } catch {
                 H5Tclose(type)
@@ -241,8 +280,9 @@ public final class HDF5File {
         try check(space, "create a dataspace", file: path, object: object)
         defer { H5Sclose(space) }
         let attribute = try check(
-            H5Acreate_by_name(file, objectPath, name, type, space, lct_h5p_default(), lct_h5p_default(),
-                              lct_h5p_default()),
+            H5Acreate_by_name(
+                file, objectPath, name, type, space, lct_h5p_default(), lct_h5p_default(),
+                lct_h5p_default()),
             "create attribute", file: path, object: object, hint: "check that \(objectPath) exists")
         var open = true
         defer { if open { H5Aclose(attribute) } }
@@ -282,7 +322,8 @@ public final class HDF5File {
         let rank = try check(H5Sget_simple_extent_ndims(space), "get the rank of attribute", file: path, object: object)
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         if rank > 0 {
-            try check(H5Sget_simple_extent_dims(space, &dims, nil), "get the shape of attribute", file: path, object: object)
+            try check(
+                H5Sget_simple_extent_dims(space, &dims, nil), "get the shape of attribute", file: path, object: object)
         }
         let typeClass = H5Tget_class(type)
         switch (typeClass, rank) {
@@ -294,7 +335,8 @@ public final class HDF5File {
             return .int(Int(number))
         case (H5T_FLOAT, 0):
             var number = 0.0
-            try check(H5Aread(attribute, lct_h5t_native_double(), &number), "read attribute", file: path, object: object)
+            try check(
+                H5Aread(attribute, lct_h5t_native_double(), &number), "read attribute", file: path, object: object)
             return .double(number)
         case (H5T_FLOAT, 1):
             var status: herr_t = 0
@@ -330,8 +372,9 @@ public final class HDF5File {
         let list = try check(
             H5Pcreate(lct_h5p_link_create()), "create a link property list", file: path, object: objectPath)
         do throws(HDF5Error) {
-            try check(H5Pset_create_intermediate_group(list, 1), "ask for intermediate groups", file: path,
-                      object: objectPath)
+            try check(
+                H5Pset_create_intermediate_group(list, 1), "ask for intermediate groups", file: path,
+                object: objectPath)
         } catch {
             H5Pclose(list)
             throw error
@@ -342,11 +385,13 @@ public final class HDF5File {
     private func extent(ofDataset dataset: hid_t, _ datasetPath: String) throws(HDF5Error) -> [Int] {
         let space = try check(H5Dget_space(dataset), "get the shape of dataset", file: path, object: datasetPath)
         defer { H5Sclose(space) }
-        let rank = try check(H5Sget_simple_extent_ndims(space), "get the rank of dataset", file: path, object: datasetPath)
+        let rank = try check(
+            H5Sget_simple_extent_ndims(space), "get the rank of dataset", file: path, object: datasetPath)
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         if rank > 0 {
-            try check(H5Sget_simple_extent_dims(space, &dims, nil), "get the shape of dataset", file: path,
-                      object: datasetPath)
+            try check(
+                H5Sget_simple_extent_dims(space, &dims, nil), "get the shape of dataset", file: path,
+                object: datasetPath)
         }
         return dims.map { Int($0) }
     }
@@ -375,8 +420,9 @@ public final class HDF5File {
         defer { H5Tclose(memoryType) }
         try check(H5Tset_cset(memoryType, H5Tget_cset(type)), "set a string encoding", file: path, object: object)
         if try check(H5Tis_variable_str(type), "inspect a string type", file: path, object: object) > 0 {
-            try check(H5Tset_size(memoryType, lct_h5t_variable()), "make a variable-length string type", file: path,
-                      object: object)
+            try check(
+                H5Tset_size(memoryType, lct_h5t_variable()), "make a variable-length string type", file: path,
+                object: object)
             var characters: UnsafeMutablePointer<CChar>?
             try check(H5Aread(attribute, memoryType, &characters), "read attribute", file: path, object: object)
             // HDF5 allocated the characters; only H5free_memory may release them.

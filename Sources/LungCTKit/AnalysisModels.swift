@@ -59,17 +59,16 @@ public struct AnalysisModels: Sendable {
         if requireManifest && !hasManifest {
             throw .modelInvalid("\(path): no MANIFEST beside the model to check its SHA-256 against")
         }
-        let network: Sequential
-        let description: ModelDescription
-        let sha256: String
+        let loaded: ModelFile.Loaded
         do {
-            (network, description) = try ModelFile.load(path, manifest: hasManifest ? manifest : nil)
-            sha256 = try ModelFile.sha256(path)
+            loaded = try ModelFile.open(path, manifest: hasManifest ? manifest : nil)
         } catch {
             throw .modelInvalid(error.description)
         }
-        try checkApplicable(description, path: path)
-        return LoadedModel(network: network.foldedForInference(), description: description, path: path, sha256: sha256)
+        try checkApplicable(loaded.description, path: path)
+        return LoadedModel(
+            network: loaded.network.foldedForInference(), description: loaded.description, path: path,
+            sha256: loaded.sha256)
     }
 
     /// Refuses a model whose description `analyze` and `evaluate` cannot feed: they prepare one

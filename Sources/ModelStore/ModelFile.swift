@@ -89,7 +89,8 @@ public enum ModelFile {
             for (index, layer) in network.layers.enumerated() {
                 for (position, parameter) in (layer.parameters + layer.buffers).enumerated() {
                     try file.writeArray(
-                        datasetPath(index, layer, position, parameter), values: parameter.value.storage, shape: parameter.value.shape)
+                        datasetPath(index, layer, position, parameter), values: parameter.value.storage,
+                        shape: parameter.value.shape)
                 }
             }
             try file.close()
@@ -106,16 +107,37 @@ public enum ModelFile {
         return "/parameters/\(String(format: "%03d", index))_\(layer.specification.kind)/\(name)"
     }
 
+    /// A model as loaded: the network, its description and the SHA-256 of the very bytes it
+    /// was built from.
+    public struct Loaded {
+        public var network: Sequential
+        public var description: ModelDescription
+        public var sha256: String
+    }
+
     /// Loads a model after checking its SHA-256 against `manifest` (lines "<sha256>  <file name>",
     /// as sha256sum writes them); a missing entry or a mismatch is refused.
     public static func load(_ path: String, manifest: String?) throws(ModelError) -> (Sequential, ModelDescription) {
-        if let manifest { try verify(path, manifest: manifest) }
+        let loaded = try open(path, manifest: manifest)
+        return (loaded.network, loaded.description)
+    }
+
+    /// As `load`, reading the file once: the bytes that are hashed and checked are the bytes
+    /// HDF5 parses, so a file replaced in between cannot slip through unchecked.
+    public static func open(_ path: String, manifest: String?) throws(ModelError) -> Loaded {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError(path: path, message: "model file missing or unreadable")
+        }
+        let bytes = [UInt8](data)
+        let sha = hex(SHA256.hash(data: bytes))
+        if let manifest { try verify(path, sha256: sha, manifest: manifest) }
         do throws(HDF5Error) {
-            let file = try HDF5File(openingForReading: path)
+            let file = try HDF5File(image: bytes, path: path)
             guard case .string(let json) = try file.attribute("architecture", at: "/"),
                 let description = try? JSONDecoder().decode(ModelDescription.self, from: Data(json.utf8))
             else {
-                throw HDF5Error(operation: "read", file: path, message: "no readable model description (architecture attribute)")
+                throw HDF5Error(
+                    operation: "read", file: path, message: "no readable model description (architecture attribute)")
             }
             let network: Sequential
             do {
@@ -136,35 +158,43 @@ public enum ModelFile {
                 }
             }
             try file.close()
-            return (network, description)
+            return Loaded(network: network, description: description, sha256: sha)
         } catch {
             throw ModelError(path: path, message: "cannot load the model: \(error)")
         }
     }
+
+    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 
     /// SHA-256 of a file, hex.
     public static func sha256(_ path: String) throws(ModelError) -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError(path: path, message: "model file missing or unreadable")
         }
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return hex(SHA256.hash(data: data))
     }
 
     /// Refuses a model whose SHA-256 is not the one `manifest` lists for its file name.
     public static func verify(_ path: String, manifest: String) throws(ModelError) {
+        try verify(path, sha256: try sha256(path), manifest: manifest)
+    }
+
+    /// Refuses `sha256` (of the file at `path`) unless `manifest` lists it for that file name.
+    static func verify(_ path: String, sha256 actual: String, manifest: String) throws(ModelError) {
         guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else {
             throw ModelError(path: path, message: "manifest \(manifest) missing or unreadable")
         }
         let name = URL(fileURLWithPath: path).lastPathComponent
         let expected = text.split(separator: "\n").compactMap { line -> String? in
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count == 2, parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "*")) == name else { return nil }
+            guard parts.count == 2, parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "*")) == name else {
+                return nil
+            }
             return String(parts[0]).lowercased()
         }.first
         guard let expected else {
             throw ModelError(path: path, message: "not listed in \(manifest): refusing an unknown model")
         }
-        let actual = try sha256(path)
         guard actual == expected else {
             throw ModelError(
                 path: path,

@@ -45,6 +45,24 @@ private func checkRoundTrip<Element: HDF5Element & Equatable>(
     try checkRoundTrip([Int16.min, -1024, 0, 1, 3071, Int16.max], shape: [1, 2, 3])
 }
 
+@Test func aFileReadIntoMemoryOpensAsTheFileDoes() throws {
+    try withScratchFolder { folder in
+        let path = folder + "/image.h5"
+        let file = try HDF5File(creating: path)
+        let values: [Int16] = (0..<60).map { Int16($0) * 7 - 100 }
+        try file.writeDataset("/volume/data", values: values, shape: [3, 4, 5])
+        try file.close()
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let image = try HDF5File(image: bytes, path: path)
+        #expect(try image.readDataset("/volume/data", as: Int16.self).values == values)
+        try image.close()
+        // Half a file is an error naming it, not a crash.
+        #expect { try HDF5File(image: Array(bytes.prefix(bytes.count / 2)), path: path) } throws: {
+            String(describing: $0).contains("image.h5")
+        }
+    }
+}
+
 @Test func uint8VolumeRoundTripsChunkedAndCompressed() throws {
     try checkRoundTrip((0..<2 * 3 * 7).map { UInt8($0 % 3) }, shape: [2, 3, 7])
 }

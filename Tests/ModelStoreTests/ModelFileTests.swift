@@ -1,8 +1,8 @@
 import Foundation
 import ModelStore
 import NeuralEngine
-import Testing
 import TestSupport
+import Testing
 
 func smallNetwork(seed: UInt64) throws -> Sequential {
     try Architecture.build(
@@ -36,6 +36,8 @@ func description(_ network: Sequential) -> ModelDescription {
     #expect(loadedDescription.classes == ["negative", "positive"])
     #expect(loadedDescription.card.intendedUse.contains("not for clinical use"))
     #expect(loaded.forward(input, training: false) == network.forward(input, training: false))
+    // One read: the hash returned is that of the bytes the network was built from.
+    #expect(try ModelFile.open(path, manifest: manifest).sha256 == (try ModelFile.sha256(path)))
 }
 
 @Test func aChangedOrUnlistedModelIsRefused() throws {
@@ -45,7 +47,9 @@ func description(_ network: Sequential) -> ModelDescription {
     try ModelFile.save(network, description: description(network), to: path)
     let manifest = folder + "/MANIFEST"
     try "\(String(repeating: "0", count: 64))  m.h5\n".write(toFile: manifest, atomically: true, encoding: .utf8)
-    #expect { try ModelFile.load(path, manifest: manifest) } throws: { String(describing: $0).contains("does not match") }
+    #expect { try ModelFile.load(path, manifest: manifest) } throws: {
+        String(describing: $0).contains("does not match")
+    }
     try "\(try ModelFile.sha256(path))  other.h5\n".write(toFile: manifest, atomically: true, encoding: .utf8)
     #expect { try ModelFile.load(path, manifest: manifest) } throws: { String(describing: $0).contains("not listed") }
     #expect(ModelError.exitCode == 4)
@@ -62,8 +66,11 @@ func description(_ network: Sequential) -> ModelDescription {
                 LayerSpecification(kind: "batchnorm2d", outputChannels: 4), LayerSpecification(kind: "relu"),
                 LayerSpecification(kind: "upsample-bilinear", stride: 2),
             ]),
-        LayerSpecification(kind: "skip-add", branch: [LayerSpecification(kind: "conv2d", inputChannels: 8, outputChannels: 8, kernel: 1)]),
-        LayerSpecification(kind: "conv2d", inputChannels: 8, outputChannels: 2, kernel: 1), LayerSpecification(kind: "globalavgpool"),
+        LayerSpecification(
+            kind: "skip-add",
+            branch: [LayerSpecification(kind: "conv2d", inputChannels: 8, outputChannels: 8, kernel: 1)]),
+        LayerSpecification(kind: "conv2d", inputChannels: 8, outputChannels: 2, kernel: 1),
+        LayerSpecification(kind: "globalavgpool"),
     ]
     let network = try Architecture.build(layers, seed: 2)
     let input = Tensor(shape: [1, 1, 8, 8], storage: (0..<64).map { Float($0) / 64 })
