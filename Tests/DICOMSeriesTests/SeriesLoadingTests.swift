@@ -1,9 +1,10 @@
-@testable import DICOMSeries
 import Foundation
 import Phantom
-import Testing
 import TestSupport
+import Testing
 import VolumeCore
+
+@testable import DICOMSeries
 
 @Test func phantomSeriesLoadsToTheExactVoxelsAndGeometry() throws {
     let (phantom, options) = smallPhantom()
@@ -30,7 +31,8 @@ func compressedSyntaxesDecodeToTheSameVoxels(syntax: OutputTransferSyntax) throw
 
 @Test func shuffledFeetFirstSeriesIsOrderedByPosition() throws {
     let (phantom, options) = smallPhantom()
-    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory(), shuffle: true, feetFirst: true)
+    let folder = try writePhantom(
+        phantom, options: options, to: try temporaryDirectory(), shuffle: true, feetFirst: true)
     let (volume, _) = try loadOnlySeries(folder)
     let loaded = volume.asInt16
     #expect(loaded.geometry.orientationCode == "RPI")
@@ -61,7 +63,9 @@ func compressedSyntaxesDecodeToTheSameVoxels(syntax: OutputTransferSyntax) throw
 @Test func largeGapsAndUnevenSpacingAreRefused() throws {
     let (phantom, options) = smallPhantom()
     let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory())
-    for instance in 6...8 { try FileManager.default.removeItem(atPath: folder + String(format: "/IM%05d.dcm", instance)) }
+    for instance in 6...8 {
+        try FileManager.default.removeItem(atPath: folder + String(format: "/IM%05d.dcm", instance))
+    }
     let groups = SeriesGrouping.group(try FolderScan.scan(folder).headers)
     guard case .failure(let refusal) = SliceStack.plan(groups[0].headers) else {
         Issue.record("a 3-slice hole must be refused")
@@ -237,12 +241,7 @@ func seriesCompressedByDCMTKToolsDecodesToTheSameVoxels(tool: String, options: [
     let source = try writePhantom(phantom, options: phantomOptions, to: try temporaryDirectory())
     let target = try temporaryDirectory()
     for name in try FileManager.default.contentsOfDirectory(atPath: source) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = options + [source + "/" + name, target + "/" + name]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        try runTool(path, options + [source + "/" + name, target + "/" + name])
     }
     let (volume, _) = try loadOnlySeries(target)
     #expect(volume.asInt16.voxels == phantom.ct.voxels)

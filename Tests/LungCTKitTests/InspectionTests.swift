@@ -3,8 +3,8 @@ import Foundation
 import LungCTKit
 import NIfTIIO
 import Phantom
-import Testing
 import TestSupport
+import Testing
 import VolumeCore
 
 func phantom(size: Int, slices: Int, spacing: Double, seed: UInt64) -> (Phantom, PhantomOptions) {
@@ -150,19 +150,6 @@ func popiSeriesInfo() throws {
     #expect(abs(series.spacingMM[0] - 0.977) < 0.001 && abs(series.spacingMM[1] - 0.977) < 0.001)
     #expect(abs(series.spacingMM[2] - 2.0) < 0.001)
     #expect(series.corrections.isEmpty)
-}
-
-/// Runs a tool, returning its exit status.
-@discardableResult
-func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
 }
 
 @Test(

@@ -1,6 +1,6 @@
 import Foundation
-import TestSupport
 import Radiograph
+import TestSupport
 
 /// A smooth gray test picture with every level 0...255 present.
 func grayPicture(width: Int, height: Int) -> [UInt8] {
@@ -47,7 +47,8 @@ enum RawPNG {
         palette: [[UInt8]] = [], pixelsPerMetre: UInt32? = nil
     ) throws {
         var file: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        file += chunk("IHDR", bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [bitDepth, colourType.rawValue, 0, 0, 0])
+        file += chunk(
+            "IHDR", bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [bitDepth, colourType.rawValue, 0, 0, 0])
         if let density = pixelsPerMetre {
             file += chunk("pHYs", bigEndian(density) + bigEndian(density) + [1])  // unit 1: metre
         }
@@ -73,7 +74,10 @@ enum RawPNG {
         repeat {
             let end = min(start + 65535, data.count)
             let length = UInt16(end - start)
-            out += [end == data.count ? 1 : 0, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)]
+            out += [
+                end == data.count ? 1 : 0, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF),
+                UInt8(~length >> 8),
+            ]
             out += data[start..<end]
             start = end
         } while start < data.count
@@ -109,12 +113,7 @@ enum JPEGTool {
         let pnm = path + (channels == 1 ? ".pgm" : ".ppm")
         let header = "\(channels == 1 ? "P5" : "P6")\n\(width) \(height)\n255\n"
         try (Data(header.utf8) + Data(pixels)).write(to: URL(fileURLWithPath: pnm))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: cjpeg)
-        process.arguments = ["-quality", "\(quality)", "-outfile", path, pnm]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("cjpeg failed on \(pnm)") }
+        try runTool(cjpeg, ["-quality", "\(quality)", "-outfile", path, pnm])
     }
 
     /// Sets the JFIF APP0 density (unit 1 = dots per inch, 2 = dots per cm) of a cjpeg output.
@@ -125,7 +124,8 @@ enum JPEGTool {
             throw TestFailure("\(path) does not start with a JFIF APP0 segment")
         }
         bytes[13] = unit
-        bytes.replaceSubrange(14..<18, with: [UInt8(dots >> 8), UInt8(dots & 0xFF), UInt8(dots >> 8), UInt8(dots & 0xFF)])
+        bytes.replaceSubrange(
+            14..<18, with: [UInt8(dots >> 8), UInt8(dots & 0xFF), UInt8(dots >> 8), UInt8(dots & 0xFF)])
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 }

@@ -75,11 +75,20 @@ public func dicomFromDump(at dump: String, to output: String) throws -> String? 
     guard
         let tool = ["/usr/bin/dump2dcm", "/usr/local/bin/dump2dcm"].first(where: FileManager.default.isExecutableFile)
     else { return nil }
+    try runTool(tool, ["--write-xfer-same", "--line", "65536", dump, output])
+    return output
+}
+
+/// Runs a command-line tool to the end, its stdout discarded (its stderr stays in the test
+/// log); a non-zero exit is a `TestFailure` naming the tool.
+public func runTool(_ tool: String, _ arguments: [String]) throws {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = ["--write-xfer-same", "--line", "65536", dump, output]
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
     try process.run()
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw TestFailure("dump2dcm failed on \(dump)") }
-    return output
+    guard process.terminationStatus == 0 else {
+        throw TestFailure("\(tool) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+    }
 }
