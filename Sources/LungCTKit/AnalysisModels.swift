@@ -17,8 +17,8 @@ public struct LoadedModel: @unchecked Sendable {
 }
 
 /// The kind of input a model was trained for.
-public enum ModelKind: String, Sendable {
-    case ct = "CT"
+public enum ModelKind: Sendable {
+    case ct
     case radiograph
 
     init?(task: String) {
@@ -127,14 +127,12 @@ public struct AnalysisModels: Sendable {
         _ kinds: Set<ModelKind> = [.ct, .radiograph], in weights: String? = weightsFolder()
     ) throws(LungCTError) -> AnalysisModels {
         guard let folder = weights else { return .none }
-        let listed = ((try? String(contentsOfFile: folder + "/MANIFEST", encoding: .utf8)) ?? "")
-            .split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last }
-            .map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "*")) }
+        let listed = ModelFile.manifestEntries(folder + "/MANIFEST") ?? [:]
         func shippedModel(_ name: String, _ kind: ModelKind) throws(LungCTError) -> LoadedModel? {
             let path = folder + "/" + name
             guard kinds.contains(kind) else { return nil }
             if FileManager.default.fileExists(atPath: path) { return try load(path, requireManifest: true) }
-            if listed.contains(name) {
+            if listed[name] != nil {
                 throw .modelInvalid(
                     "\(path): listed in \(folder)/MANIFEST but missing; restore it (git checkout Weights/), or run with --no-model"
                 )

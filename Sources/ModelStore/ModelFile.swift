@@ -174,6 +174,21 @@ public enum ModelFile {
         return hex(SHA256.hash(data: data))
     }
 
+    /// A MANIFEST's entries, file name → lower-case SHA-256 (lines "<sha256>  <name>", or
+    /// "<sha256> *<name>", as sha256sum writes them; the first line for a name counts). Nil when
+    /// the file cannot be read.
+    public static func manifestEntries(_ manifest: String) -> [String: String]? {
+        guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else { return nil }
+        var entries: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 2 else { continue }
+            let name = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "*"))
+            if entries[name] == nil { entries[name] = String(parts[0]).lowercased() }
+        }
+        return entries
+    }
+
     /// Refuses a model whose SHA-256 is not the one `manifest` lists for its file name.
     public static func verify(_ path: String, manifest: String) throws(ModelError) {
         try verify(path, sha256: try sha256(path), manifest: manifest)
@@ -181,18 +196,10 @@ public enum ModelFile {
 
     /// Refuses `sha256` (of the file at `path`) unless `manifest` lists it for that file name.
     static func verify(_ path: String, sha256 actual: String, manifest: String) throws(ModelError) {
-        guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else {
+        guard let entries = manifestEntries(manifest) else {
             throw ModelError(path: path, message: "manifest \(manifest) missing or unreadable")
         }
-        let name = URL(fileURLWithPath: path).lastPathComponent
-        let expected = text.split(separator: "\n").compactMap { line -> String? in
-            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count == 2, parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "*")) == name else {
-                return nil
-            }
-            return String(parts[0]).lowercased()
-        }.first
-        guard let expected else {
+        guard let expected = entries[URL(fileURLWithPath: path).lastPathComponent] else {
             throw ModelError(path: path, message: "not listed in \(manifest): refusing an unknown model")
         }
         guard actual == expected else {
