@@ -160,7 +160,7 @@ struct BatchOutput {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
                 return
-            } catch  where attempt < 3 {
+            } catch where attempt < 3 {
                 continue
             }
         }
@@ -187,7 +187,7 @@ final class OutputLock {
             // cases and remove each other's partial folders. Each count is held shared by its
             // shards, and a shard refuses to start while another count is held.
             try take(root + "/.lock.count-\(shard.count)", exclusive: false) {
-                "\(root): a lungct batch is finishing this output folder; wait for it to end"
+                "\(root): shards of another count are starting on this output folder; run every shard of one archive with the same N"
             }
             let others = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
                 .filter { $0.hasPrefix(".lock.count-") && $0 != ".lock.count-\(shard.count)" }
