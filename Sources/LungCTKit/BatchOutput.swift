@@ -160,7 +160,7 @@ struct BatchOutput {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
                 return
-            } catch where attempt < 3 {
+            } catch _ where attempt < 3 {
                 continue
             }
         }
