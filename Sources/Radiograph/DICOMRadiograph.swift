@@ -43,15 +43,6 @@ extension RadiographLoader {
         let bytesPerPixel = samples * (2 * header.bitsAllocated / 8 + 4) + 4
         try checkSize(width: header.columns, height: header.rows, bytesPerPixel: bytesPerPixel, path: path)
 
-        let stored: [Int32]
-        let decoded: DICOMHeader
-        do {
-            (stored, decoded) = try SeriesLoader.readStoredValues(header)
-        } catch {
-            throw RadiographError(.undecodable, path: path, message: error.description)
-        }
-        let bits = max(1, min(decoded.bitsStored, decoded.bitsAllocated))
-        let photometric = decoded.photometricInterpretation
         var findings: [QualityFinding] = []
         let lossySyntax = TransferSyntax.lossy.contains(header.transferSyntaxUID)
         if lossySyntax || header.lossyCompressionFlag {
@@ -67,16 +58,18 @@ extension RadiographLoader {
                 ))
         }
 
-        let gray: [Float]
-        var window = decoded.window ?? header.window
+        // Window, rescale, VOI LUT and a monochrome photometric interpretation are attributes
+        // that decompression leaves as they are, so the header decides before any pixel is decoded.
+        var window = header.window
         if let w = window {
             // The window applies to rescaled values (PS3.3 C.11.2.1.2); bring it back to stored values.
-            let slope = decoded.rescaleSlope ?? 1
-            let intercept = decoded.rescaleIntercept ?? 0
+            let slope = header.rescaleSlope ?? 1
+            let intercept = header.rescaleIntercept ?? 0
             window = slope != 0 ? ((w.center - intercept) / slope, w.width / abs(slope)) : nil
         }
-        if window == nil && decoded.hasVOILUTSequence && photometric.hasPrefix("MONOCHROME") {
+        if window == nil && header.hasVOILUTSequence && header.photometricInterpretation.hasPrefix("MONOCHROME") {
             // PS3.3 C.11.2.1.1: without a window, the VOI LUT is how the image is meant to be seen.
+            // DCMTK decodes and renders the pixels itself: they are not decoded here first.
             do {
                 let rendered = try SeriesLoader.renderThroughVOILUT(header)
                 findings.append(
@@ -84,12 +77,12 @@ extension RadiographLoader {
                         code: QualityFinding.Code.voiLUTApplied,
                         message:
                             "The image carries a (0028,3010) VOI LUT and no window; lungct shows and scores it through that LUT (rendered by DCMTK"
-                            + (photometric == "MONOCHROME1"
+                            + (header.photometricInterpretation == "MONOCHROME1"
                                 ? ", MONOCHROME1 inverted so that higher values are brighter)." : ")."))
                 )
                 var image = assemble(
                     gray: rendered.map { Float($0) }, width: header.columns, height: header.rows, bitDepth: 16,
-                    source: "dicom", spacing: dicomSpacing(decoded), findings: findings)
+                    source: "dicom", spacing: dicomSpacing(header), findings: findings)
                 image.voiLUTApplied = true
                 return image
             } catch {
@@ -101,6 +94,17 @@ extension RadiographLoader {
                     ))
             }
         }
+
+        let stored: [Int32]
+        let decoded: DICOMHeader
+        do {
+            (stored, decoded) = try SeriesLoader.readStoredValues(header)
+        } catch {
+            throw RadiographError(.undecodable, path: path, message: error.description)
+        }
+        let bits = max(1, min(decoded.bitsStored, decoded.bitsAllocated))
+        let photometric = decoded.photometricInterpretation
+        let gray: [Float]
         switch photometric {
         case "MONOCHROME1", "MONOCHROME2":
             guard stored.count == header.rows * header.columns else {
