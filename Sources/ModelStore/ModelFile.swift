@@ -189,11 +189,6 @@ public enum ModelFile {
         return entries
     }
 
-    /// Refuses a model whose SHA-256 is not the one `manifest` lists for its file name.
-    public static func verify(_ path: String, manifest: String) throws(ModelError) {
-        try verify(path, sha256: try sha256(path), manifest: manifest)
-    }
-
     /// Refuses `sha256` (of the file at `path`) unless `manifest` lists it for that file name.
     static func verify(_ path: String, sha256 actual: String, manifest: String) throws(ModelError) {
         guard let entries = manifestEntries(manifest) else {
