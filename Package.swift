@@ -38,33 +38,62 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
         ),
 
-        // Swift modules.
+        // Swift modules, in layers; a target depends only on targets of lower layers
+        // (ARCHITECTURE.md draws the graph).
+        // Core: pure Swift, no C.
         .target(name: "VolumeCore"),
         .target(name: "SeededRandom"),
-        .target(name: "DICOMSeries", dependencies: ["VolumeCore", "CDCMTK"]),
+        .target(name: "AppSupport"),
+        // Formats and engines: each the only importer of its C module.
+        .target(name: "DICOMSeries", dependencies: ["VolumeCore", "AppSupport", "CDCMTK"]),
         .target(name: "NIfTIIO", dependencies: ["VolumeCore", "CNIfTI"]),
         .target(name: "HDF5Store", dependencies: ["CHDF5"]),
+        .target(name: "ImageCodecs", dependencies: ["CImageCodecs"]),
         .target(name: "NeuralEngine", dependencies: ["COpenBLAS", "SeededRandom"]),
+        .target(name: "ModelEvaluation", dependencies: ["SeededRandom"]),
+        .target(name: "LungSegmentation", dependencies: ["VolumeCore"]),
+        // Domain: built on the formats.
+        .target(name: "Radiograph", dependencies: ["VolumeCore", "DICOMSeries", "ImageCodecs"]),
+        .target(name: "Overview", dependencies: ["VolumeCore", "AppSupport", "ImageCodecs"]),
+        .target(name: "Phantom", dependencies: ["VolumeCore", "AppSupport", "DICOMSeries", "NIfTIIO", "SeededRandom"]),
         .target(
             name: "ModelStore",
             dependencies: ["NeuralEngine", "HDF5Store", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Radiograph", dependencies: ["VolumeCore", "DICOMSeries", "CImageCodecs"]),
-        .target(name: "Overview", dependencies: ["VolumeCore", "Radiograph"]),
-        .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO", "SeededRandom"]),
-        .target(name: "LungSegmentation", dependencies: ["VolumeCore"]),
-        .target(name: "ModelEvaluation", dependencies: ["SeededRandom"]),
+        // Application: inputs and models, then the pipelines, then batch scoring.
         .target(
-            name: "LungCTKit",
+            name: "StudyInput",
+            dependencies: ["AppSupport", "VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph"]),
+        .target(
+            name: "ModelRuntime",
+            dependencies: ["AppSupport", "ModelStore", "NeuralEngine", "Radiograph"]),
+        .target(
+            name: "StudyAnalysis",
             dependencies: [
-                "VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph", "Phantom", "LungSegmentation", "HDF5Store", "Overview",
-                "NeuralEngine", "ModelStore", "ModelEvaluation",
+                "AppSupport", "StudyInput", "ModelRuntime", "VolumeCore", "DICOMSeries", "NIfTIIO", "HDF5Store",
+                "LungSegmentation", "Radiograph", "Overview", "NeuralEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(
+            name: "Training",
+            dependencies: [
+                "AppSupport", "StudyInput", "ModelRuntime", "ModelStore", "NeuralEngine", "ModelEvaluation",
+                "SeededRandom", "Radiograph", "Overview", "ImageCodecs",
+            ]),
+        .target(
+            name: "BatchScoring",
+            dependencies: [
+                "AppSupport", "StudyInput", "StudyAnalysis", "ModelRuntime", "DICOMSeries",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ]
-        ),
+            ]),
+        // The command line: ArgumentParser commands and nothing else.
         .executableTarget(
             name: "lungct",
-            dependencies: ["LungCTKit", "LungSegmentation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "AppSupport", "VolumeCore", "DICOMSeries", "Phantom", "StudyInput", "ModelRuntime", "StudyAnalysis",
+                "Training", "BatchScoring", "NeuralEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
 
         // Tests, and what they share (a library, so every test target can import it).
@@ -78,19 +107,31 @@ let package = Package(
         .testTarget(name: "NeuralEngineTests", dependencies: ["TestSupport", "NeuralEngine"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["TestSupport", "ModelStore", "NeuralEngine"]),
         .testTarget(
-            name: "RadiographTests", dependencies: ["TestSupport", "Radiograph", "VolumeCore", "DICOMSeries"], exclude: ["Fixtures"]),
-        .testTarget(name: "OverviewTests", dependencies: ["TestSupport", "Overview", "VolumeCore"]),
+            name: "RadiographTests", dependencies: ["TestSupport", "Radiograph", "ImageCodecs", "VolumeCore", "DICOMSeries"], exclude: ["Fixtures"]),
+        .testTarget(name: "OverviewTests", dependencies: ["TestSupport", "Overview", "VolumeCore", "ImageCodecs"]),
         .testTarget(name: "PhantomTests", dependencies: ["TestSupport", "Phantom", "VolumeCore"]),
         .testTarget(name: "LungSegmentationTests", dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
         .testTarget(
-            name: "LungCTKitTests",
-            dependencies: ["TestSupport", "LungCTKit", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore", "HDF5Store", "ModelStore", "NeuralEngine", "Radiograph"]),
+            name: "StudyInputTests",
+            dependencies: ["TestSupport", "StudyInput", "AppSupport", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore"]),
+        .testTarget(
+            name: "StudyAnalysisTests",
+            dependencies: [
+                "TestSupport", "StudyAnalysis", "StudyInput", "ModelRuntime", "AppSupport", "Phantom", "DICOMSeries",
+                "NIfTIIO", "VolumeCore", "HDF5Store", "ModelStore", "NeuralEngine", "Radiograph", "ImageCodecs",
+            ]),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: [
+                "TestSupport", "Training", "ModelRuntime", "AppSupport", "ModelEvaluation", "NeuralEngine", "Radiograph",
+                "ImageCodecs",
+            ]),
         .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation", "SeededRandom"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),
         .testTarget(
             name: "BatchTests",
             dependencies: [
-                "TestSupport", "LungCTKit", "lungct", "Phantom", "NIfTIIO", "Radiograph", "VolumeCore",
+                "TestSupport", "BatchScoring", "StudyAnalysis", "AppSupport", "ImageCodecs", "lungct", "Phantom", "NIfTIIO", "Radiograph", "VolumeCore",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
     ]

@@ -1,3 +1,4 @@
+import AppSupport
 import VolumeCore
 
 /// What a group of images is, for the purpose of choosing what to analyse.
@@ -130,7 +131,6 @@ public enum SeriesSelection {
     }
 
     static func formatMM(_ value: Double) -> String {
-        let rounded = (value * 1000).rounded() / 1000
-        return "\(rounded) mm"
+        "\(value.rounded(places: ReportPrecision.millimetres)) mm"
     }
 }

@@ -66,12 +66,11 @@ public struct ModelDescription: Codable, Sendable {
     }
 }
 
-/// A model file lungct will not use, with the reason. Exit code 4 (README).
+/// A model file lungct will not use, with the reason.
 public struct ModelError: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var message: String
     public var description: String { "\(path): \(message)" }
-    public static let exitCode: Int32 = 4
 }
 
 /// One HDF5 file per model: the description as JSON (`/` attribute `architecture`), one

@@ -1,4 +1,5 @@
-import Radiograph
+import AppSupport
+import ImageCodecs
 
 /// A small line chart as a PNG: training and validation loss per epoch, for a training report.
 public enum LineChart {
@@ -61,14 +62,16 @@ public enum LineChart {
         return OverviewImage(width: width, height: height, rgb: canvas.rgb)
     }
 
-    public static func write(_ series: [Series], title: String, xLabel: String, to path: String) throws {
+    /// Renders the chart and writes it as an 8-bit RGB PNG.
+    public static func write(
+        _ series: [Series], title: String, xLabel: String, to path: String
+    ) throws(ImageCodecError) {
         let image = render(series, title: title, xLabel: xLabel)
         try PNGWriter.write(path: path, width: image.width, height: image.height, channels: 3, pixels: image.rgb)
     }
 
     static func format(_ value: Double) -> String {
-        let rounded = (value * 1000).rounded() / 1000
-        return "\(rounded)"
+        "\(value.rounded(places: ReportPrecision.millimetres))"
     }
 
     /// Bresenham's line, two pixels thick.

@@ -1,4 +1,4 @@
-import Radiograph
+import ImageCodecs
 import VolumeCore
 
 /// An RGB picture, rows top to bottom, three samples per pixel.
@@ -30,20 +30,16 @@ public struct OverviewContent: Sendable {
     /// The key numbers, one per line below the panels, e.g. "Right lung 2870 mL  mean -842 HU".
     public var lines: [String]
     /// The grayscale window in HU.
-    public var window: (center: Double, width: Double)
+    public var window: HUWindow
     /// A slice to show among the axial panels (the model's top slice): its index on the
     /// input grid along the stored axis nearest the patient's S axis.
     public var focusSlice: Int?
-
-    /// The usual lung window, level -600 HU and width 1500 HU (Radiopaedia, "Windowing (CT)":
-    /// W 1500, L -600): air is dark gray, aerated lung mid-gray, soft tissue near white.
-    public static let lungWindow = (center: -600.0, width: 1500.0)
 
     /// `labels` and `probability`, when given, must have the same size as `hu` (a programmer
     /// error otherwise: they come from the same grid).
     public init(
         hu: Volume<Int16>, labels: Volume<UInt8>? = nil, probability: Volume<Float>? = nil, title: String = "",
-        lines: [String] = [], window: (center: Double, width: Double) = OverviewContent.lungWindow
+        lines: [String] = [], window: HUWindow = .lung
     ) {
         precondition(labels == nil || labels!.size == hu.size, "the labels are not on the CT's grid")
         precondition(probability == nil || probability!.size == hu.size, "the probability map is not on the CT's grid")
@@ -66,9 +62,9 @@ public enum Overview {
         layOut(content).image
     }
 
-    /// Renders the picture and writes it as an 8-bit RGB PNG. Throws `RadiographError` (which
+    /// Renders the picture and writes it as an 8-bit RGB PNG. Throws `ImageCodecError` (which
     /// names the path) when the file cannot be written.
-    public static func write(_ content: OverviewContent, to path: String) throws {
+    public static func write(_ content: OverviewContent, to path: String) throws(ImageCodecError) {
         let image = render(content)
         try PNGWriter.write(path: path, width: image.width, height: image.height, channels: 3, pixels: image.rgb)
     }

@@ -15,8 +15,6 @@ public struct RadiographError: Error, CustomStringConvertible, Sendable {
         case tooSmall
         /// Readable, but not something lungct analyses as a radiograph (multi-frame, CT, palette DICOM, ...).
         case unsupported
-        /// Writing a file failed.
-        case writeFailed
     }
 
     public var kind: Kind
@@ -35,14 +33,6 @@ public struct RadiographError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         message.hasPrefix(path) ? message : "\(path): \(message)"
     }
-}
-
-/// The one funnel every libpng/libjpeg status passes through: nonzero becomes a
-/// `RadiographError` carrying the C layer's message, which already names the file.
-func check(_ status: Int32, _ kind: RadiographError.Kind, path: String, message: [CChar]) throws(RadiographError) {
-    guard status != 0 else { return }
-    let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    throw RadiographError(kind, path: path, message: text.isEmpty ? "image codec status \(status)" : text)
 }
 
 /// Refuses empty, tiny and absurd images from their header size, before anything is decoded.

@@ -1,5 +1,5 @@
-internal import CImageCodecs
 import Foundation
+import ImageCodecs
 import VolumeCore
 
 /// Reads a chest radiograph from PNG, JPEG or DICOM (CR/DX) into a `RadiographImage`.
@@ -24,9 +24,6 @@ public enum RadiographLoader {
     /// (RGBA, 16 bits per sample: 8 bytes) plus the Float gray plane (4 bytes).
     static let codecPeakBytesPerPixel = 12
 
-    /// Room for the C layer's messages.
-    static let messageLength = 1024
-
     /// Loads one radiograph, choosing the reader by content, not by file name: the PNG
     /// signature, the JPEG start-of-image marker FF D8, and otherwise DICOM (read through DCMTK,
     /// which also reads files without the Part 10 preamble).
@@ -39,23 +36,15 @@ public enum RadiographLoader {
         }
     }
 
-    /// A PNG through libpng (`lct_png_read_size`, then `lct_png_read`). 16-bit files keep
-    /// their 0...65535 scale; palette, RGB and RGBA images are converted to gray.
+    /// A PNG through libpng (`ImageDecoder`: the header's size first, then the pixels). 16-bit
+    /// files keep their 0...65535 scale; palette, RGB and RGBA images are converted to gray.
     static func loadPNG(_ path: String) throws(RadiographError) -> RadiographImage {
-        var width: UInt32 = 0
-        var height: UInt32 = 0
-        var message = [CChar](repeating: 0, count: messageLength)
-        try check(lct_png_read_size(path, &width, &height, &message, message.count), .undecodable, path: path, message: message)
-        try checkSize(width: Int(width), height: Int(height), bytesPerPixel: codecPeakBytesPerPixel, path: path)
-
-        var image = lct_image()
-        try check(lct_png_read(path, &image, &message, message.count), .undecodable, path: path, message: message)
-        defer { lct_image_free(&image) }
-        let fullScale = image.bit_depth == 16 ? 65535.0 : 255.0
+        let image = try decode(path, format: .png)
+        let fullScale = image.bitDepth == 16 ? 65535.0 : 255.0
         let (gray, analysis) = try grayPlane(image, fullScale: fullScale, path: path)
 
         var findings: [QualityFinding] = []
-        if image.is_palette != 0 {
+        if image.isPalette {
             findings.append(
                 QualityFinding(
                     code: QualityFinding.Code.palette,
@@ -63,28 +52,20 @@ public enum RadiographLoader {
                         "The PNG stores its pixels through a palette (indexed colour, at most 256 distinct values); lungct expanded it and converted it to gray. Fine gray levels may have been lost when the picture was made; use the original image if there is one."
                 ))
         }
-        let storage: ColourStorage = image.is_palette != 0 ? .palette : image.channels == 4 ? .rgba : .rgb
+        let storage: ColourStorage = image.isPalette ? .palette : image.channels == 4 ? .rgba : .rgb
         findings += GrayConversion.findings(analysis, storage: storage, fullScale: fullScale)
         let spacing = densitySpacing(
-            pixelsPerMM: (image.pixels_per_mm_x, image.pixels_per_mm_y),
+            pixelsPerMM: image.pixelsPerMM,
             missing: "The PNG records no pixel size (no pHYs chunk in metres)", container: "pHYs chunk")
         return assemble(
-            gray: gray, width: Int(width), height: Int(height), bitDepth: Int(image.bit_depth), source: "png",
+            gray: gray, width: image.width, height: image.height, bitDepth: image.bitDepth, source: "png",
             spacing: spacing, findings: findings)
     }
 
-    /// A JPEG through libjpeg (`lct_jpeg_read_size`, then `lct_jpeg_read`). Always 8-bit;
-    /// colour JPEGs are decoded to RGB and converted to gray.
+    /// A JPEG through libjpeg (`ImageDecoder`: the header's size first, then the pixels).
+    /// Always 8-bit; colour JPEGs are decoded to RGB and converted to gray.
     static func loadJPEG(_ path: String) throws(RadiographError) -> RadiographImage {
-        var width: UInt32 = 0
-        var height: UInt32 = 0
-        var message = [CChar](repeating: 0, count: messageLength)
-        try check(lct_jpeg_read_size(path, &width, &height, &message, message.count), .undecodable, path: path, message: message)
-        try checkSize(width: Int(width), height: Int(height), bytesPerPixel: codecPeakBytesPerPixel, path: path)
-
-        var image = lct_image()
-        try check(lct_jpeg_read(path, &image, &message, message.count), .undecodable, path: path, message: message)
-        defer { lct_image_free(&image) }
+        let image = try decode(path, format: .jpeg)
         let (gray, analysis) = try grayPlane(image, fullScale: 255, path: path)
 
         var findings = [
@@ -94,44 +75,64 @@ public enum RadiographLoader {
                     "JPEG compression is lossy: faint opacities and fine texture can be smoothed or blocky, so the score may differ from one on the original radiograph. Use the original DICOM where there is one."
             )
         ]
-        if image.decoder_warnings > 0 {
+        if image.decoderWarnings > 0 {
             findings.append(
                 QualityFinding(
                     code: QualityFinding.Code.corruptData,
                     message:
-                        "libjpeg reported \(image.decoder_warnings) corrupt-data warning(s), for example a truncated file; the part it could not decode is filled with flat gray. Check the file against its source."
+                        "libjpeg reported \(image.decoderWarnings) corrupt-data warning(s), for example a truncated file; the part it could not decode is filled with flat gray. Check the file against its source."
                 ))
         }
         findings += GrayConversion.findings(analysis, storage: .rgb, fullScale: 255)
         let spacing = densitySpacing(
-            pixelsPerMM: (image.pixels_per_mm_x, image.pixels_per_mm_y),
+            pixelsPerMM: image.pixelsPerMM,
             missing:
                 "The JPEG records no pixel size (no JFIF density in dots per cm; a density in dots per inch or an aspect ratio describes printing, not the detector)",
             container: "JFIF density")
         return assemble(
-            gray: gray, width: Int(width), height: Int(height), bitDepth: 8, source: "jpeg", spacing: spacing,
+            gray: gray, width: image.width, height: image.height, bitDepth: 8, source: "jpeg", spacing: spacing,
             findings: findings)
     }
 
-    /// The gray plane of a decoded PNG or JPEG, after checking that the decoder returned the
-    /// size the header promised.
+    /// The file decoded, after its header's size passed `checkSize` (so nothing absurd is
+    /// allocated); a decoder failure is `.undecodable` with the library's message.
+    static func decode(_ path: String, format: ImageDecoder.Format) throws(RadiographError) -> DecodedImage {
+        do {
+            let (width, height) = try ImageDecoder.size(of: path, format: format)
+            try checkSize(width: width, height: height, bytesPerPixel: codecPeakBytesPerPixel, path: path)
+            return try ImageDecoder.decode(path, format: format)
+        } catch let error as ImageCodecError {
+            throw RadiographError(.undecodable, path: path, message: error.message)
+        } catch let error as RadiographError {
+            throw error
+        } catch {
+            throw RadiographError(.undecodable, path: path, message: "\(error)")
+        }
+    }
+
+    /// The gray plane of a decoded PNG or JPEG, after checking that the decoder returned
+    /// samples it can convert.
     static func grayPlane(
-        _ image: lct_image, fullScale: Double, path: String
+        _ image: DecodedImage, fullScale: Double, path: String
     ) throws(RadiographError) -> (gray: [Float], analysis: ColourAnalysis) {
-        let channels = Int(image.channels)
-        guard let pixels = image.pixels, (1...4).contains(channels), image.bit_depth == 8 || image.bit_depth == 16
-        else {
+        let converted: (gray: [Float], analysis: ColourAnalysis)? =
+            (1...4).contains(image.channels)
+            ? image.bitDepth == 16
+                ? image.withSamples(of: UInt16.self) { samples in
+                    samples.map { GrayConversion.convert($0, channels: image.channels, fullScale: fullScale) }
+                }
+                : image.withSamples(of: UInt8.self) { samples in
+                    samples.map { GrayConversion.convert($0, channels: image.channels, fullScale: fullScale) }
+                }
+            : nil
+        guard let converted else {
             throw RadiographError(
                 .undecodable, path: path,
-                message: "the decoder returned \(image.channels) channels of \(image.bit_depth) bits, which lungct cannot convert to gray")
+                message:
+                    "the decoder returned \(image.channels) channels of \(image.bitDepth) bits, which lungct cannot convert to gray"
+            )
         }
-        let samples = Int(image.width) * Int(image.height) * channels
-        if image.bit_depth == 16 {
-            let buffer = UnsafeBufferPointer(start: pixels.bindMemory(to: UInt16.self, capacity: samples), count: samples)
-            return GrayConversion.convert(buffer, channels: channels, fullScale: fullScale)
-        }
-        let buffer = UnsafeBufferPointer(start: pixels.bindMemory(to: UInt8.self, capacity: samples), count: samples)
-        return GrayConversion.convert(buffer, channels: channels, fullScale: fullScale)
+        return converted
     }
 
     /// Spacing from a PNG pHYs chunk or JFIF density, already converted to pixels per mm by the

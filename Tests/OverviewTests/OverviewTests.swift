@@ -265,9 +265,9 @@ func halves(_ rect: PixelRect) -> (left: PixelRect, right: PixelRect) {
     for index in picture.voxels.indices { picture.voxels[index] = Int16(index % 80 * 12) }
     var map = Volume(geometry: geometry, repeating: Float(0))
     for index in map.voxels.indices where index % 80 > 40 { map.voxels[index] = 0.9 }
-    let withMap = layOut(OverviewContent(hu: picture, probability: map, window: (500, 1000)))
+    let withMap = layOut(OverviewContent(hu: picture, probability: map, window: HUWindow(center: 500, width: 1000)))
     #expect(withMap.panels.map(\.kind) == [.picture, .axial])
-    let without = layOut(OverviewContent(hu: picture, window: (500, 1000)))
+    let without = layOut(OverviewContent(hu: picture, window: HUWindow(center: 500, width: 1000)))
     #expect(without.panels.map(\.kind) == [.picture])
     // Heat (red, little green and blue) only in the map panel, on its right half.
     func reddish(_ panel: PanelFrame, _ x: Int, _ y: Int) -> Bool {

@@ -8,7 +8,7 @@ public func temporaryDirectory() throws -> String {
 }
 
 /// A path in the shared real-data folder (`$LUNGCT_DATA`, else `../shared/data` beside the
-/// repository), or nil when it is absent: real-data tests skip then.
+/// repository), or nil when it is absent.
 public func sharedData(_ relative: String) -> String? {
     let repositoryParent = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -16,6 +16,12 @@ public func sharedData(_ relative: String) -> String? {
         ProcessInfo.processInfo.environment["LUNGCT_DATA"].map { $0 + "/" + relative }
         ?? repositoryParent.appendingPathComponent("shared/data/" + relative).path
     return FileManager.default.fileExists(atPath: path) ? path : nil
+}
+
+/// Whether every one of `relatives` is in the shared real-data folder: the condition of a
+/// real-data test's `.enabled(if:)` trait, so a missing folder shows as a skip.
+public func hasSharedData(_ relatives: String...) -> Bool {
+    relatives.allSatisfy { sharedData($0) != nil }
 }
 
 /// The repository's root folder (where Package.swift, Weights/ and Volumes/ are).
@@ -30,65 +36,10 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The lungct executable built beside this test bundle (same build folder, whatever
-/// --scratch-path was used).
-public func lungctBinary() -> String {
-    var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    // On Linux the tests run from .build/<triple>/debug/lungctPackageTests.xctest.
-    if folder.lastPathComponent.hasSuffix(".xctest") { folder = folder.deletingLastPathComponent() }
-    return folder.appendingPathComponent("lungct").path
-}
-
-/// Starts lungct with stdout to `log`.out and stderr to `log`.err (files, not pipes: a
-/// chatty run cannot block on a full pipe).
-public func startLungct(_ arguments: [String], log: String) throws -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: lungctBinary())
-    process.arguments = arguments
-    for suffix in [".out", ".err"] { _ = FileManager.default.createFile(atPath: log + suffix, contents: nil) }
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log + ".out"))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log + ".err"))
-    try process.run()
-    return process
-}
-
-/// A finished lungct run: its exit status and what it printed.
-public struct Run: Sendable {
-    public var status: Int32
-    public var stdout: String
-    public var stderr: String
-}
-
-/// Runs lungct to the end.
-public func lungct(_ arguments: String...) throws -> Run {
-    let log = try temporaryDirectory() + "/run"
-    let process = try startLungct(arguments, log: log)
-    process.waitUntilExit()
-    return Run(
-        status: process.terminationStatus, stdout: try String(contentsOfFile: log + ".out", encoding: .utf8),
-        stderr: try String(contentsOfFile: log + ".err", encoding: .utf8))
-}
-
-/// Builds `output` from a DICOM text dump with DCMTK's dump2dcm (lines of any length), or
-/// returns nil when dump2dcm is not installed.
-public func dicomFromDump(at dump: String, to output: String) throws -> String? {
-    guard
-        let tool = ["/usr/bin/dump2dcm", "/usr/local/bin/dump2dcm"].first(where: FileManager.default.isExecutableFile)
-    else { return nil }
-    try runTool(tool, ["--write-xfer-same", "--line", "65536", dump, output])
+/// Builds `output` from a DICOM text dump with DCMTK's dump2dcm (lines of any length). Tests
+/// that call it are gated on `hasTool("dump2dcm")`; without it this throws.
+@discardableResult
+public func dicomFromDump(at dump: String, to output: String) throws -> String {
+    try runTool("dump2dcm", ["--write-xfer-same", "--line", "65536", dump, output])
     return output
-}
-
-/// Runs a command-line tool to the end, its stdout discarded (its stderr stays in the test
-/// log); a non-zero exit is a `TestFailure` naming the tool.
-public func runTool(_ tool: String, _ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw TestFailure("\(tool) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
-    }
 }

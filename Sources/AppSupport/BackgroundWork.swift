@@ -1,0 +1,22 @@
+import Dispatch
+
+/// Work running on a background thread; `wait` returns when it is done and rethrows its error.
+/// The failure is written once by the worker before `leave` and read only after `wait`, so the
+/// unchecked Sendable is sound.
+public final class BackgroundWork: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var failure: LungCTError?
+
+    public init(_ body: @escaping @Sendable () throws(LungCTError) -> Void) {
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            defer { group.leave() }
+            do throws(LungCTError) { try body() } catch { failure = error }
+        }
+    }
+
+    public func wait() throws(LungCTError) {
+        group.wait()
+        if let failure { throw failure }
+    }
+}

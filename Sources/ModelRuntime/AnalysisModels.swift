@@ -1,0 +1,160 @@
+import AppSupport
+import Foundation
+import ModelStore
+import NeuralEngine
+
+/// A model loaded, checked and folded for inference, once per process.
+public struct LoadedModel: @unchecked Sendable {
+    /// The network with batch normalisation folded in; inference does not mutate it.
+    public let network: Sequential
+    public let description: ModelDescription
+    public let path: String
+    public let sha256: String
+
+    /// What the model is for, from its card's task (`lungct train` writes "... chest CT slice
+    /// images" or "chest radiograph: ..."); nil for a model of no stated kind (`lungct model
+    /// init`), which may serve either.
+    public var kind: ModelKind? { ModelKind(task: description.card.task) }
+}
+
+/// The kind of input a model was trained for.
+public enum ModelKind: Sendable {
+    case ct
+    case radiograph
+
+    init?(task: String) {
+        let words = task.lowercased()
+        if words.contains("radiograph") {
+            self = .radiograph
+        } else if task.contains("CT") {
+            self = .ct
+        } else {
+            return nil
+        }
+    }
+}
+
+/// The models `analyze` and `batch` use: the CT slice model and the radiograph model, each
+/// optional (no model means no probability, said in the report).
+public struct AnalysisModels: Sendable {
+    public var ct: LoadedModel?
+    public var radiograph: LoadedModel?
+
+    public init(ct: LoadedModel? = nil, radiograph: LoadedModel? = nil) {
+        self.ct = ct
+        self.radiograph = radiograph
+    }
+
+    public static let none = AnalysisModels()
+
+    /// The shipped file names in `Weights/`.
+    public static let ctFileName = "ct-covid.h5"
+    public static let radiographFileName = "cxr-3class.h5"
+
+    /// Loads one model file, checking it against the MANIFEST beside it when there is one
+    /// (a model without a manifest is accepted only when given explicitly with --model), and
+    /// checking that `analyze` can apply it.
+    public static func load(_ path: String, requireManifest: Bool) throws(LungCTError) -> LoadedModel {
+        let manifest = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("MANIFEST").path
+        let hasManifest = FileManager.default.fileExists(atPath: manifest)
+        if requireManifest && !hasManifest {
+            throw .modelInvalid("\(path): no MANIFEST beside the model to check its SHA-256 against")
+        }
+        let loaded: ModelFile.Loaded
+        do {
+            loaded = try ModelFile.open(path, manifest: hasManifest ? manifest : nil)
+        } catch {
+            throw .modelInvalid(error.description)
+        }
+        try checkApplicable(loaded.description, path: path)
+        return LoadedModel(
+            network: loaded.network.foldedForInference(), description: loaded.description, path: path,
+            sha256: loaded.sha256)
+    }
+
+    /// Refuses a model whose description `analyze` and `evaluate` cannot feed: they prepare one
+    /// gray, square image normalised as `ImageFolder` does, and read the per-location logits
+    /// in front of a final global average pooling.
+    public static func checkApplicable(_ description: ModelDescription, path: String) throws(LungCTError) {
+        func refuse(_ problem: String) -> LungCTError {
+            .modelInvalid("\(path): \(problem): lungct cannot apply this model (train one with lungct train)")
+        }
+        let input = description.input
+        guard input.channels == 1 else {
+            throw refuse("the model takes \(input.channels) input channels, lungct prepares 1")
+        }
+        guard input.width == input.height, input.width >= 8 else {
+            throw refuse(
+                "the model's input is \(input.width)×\(input.height); lungct prepares square images of at least 8 pixels"
+            )
+        }
+        guard input.normalization == ModelInputPreparation.normalization else {
+            throw refuse("the model expects input normalised as \"\(input.normalization)\"")
+        }
+        let layers = description.layers
+        guard layers.count >= 2, layers.last?.kind == "globalavgpool",
+            let classifier = layers.dropLast().last(where: { $0.kind == "conv2d" }),
+            description.classes.count >= 2, classifier.outputChannels == description.classes.count
+        else {
+            throw refuse(
+                "the model does not end in a convolution to its \(description.classes.count) classes and global average pooling"
+            )
+        }
+    }
+
+    /// The folder of shipped weights: $LUNGCT_WEIGHTS, else the first `Weights/` holding a
+    /// MANIFEST found walking up from the executable (a build in .build/release finds the
+    /// repository's), else /usr/local/share/lungct/Weights.
+    public static func weightsFolder() -> String? {
+        let fm = FileManager.default
+        if let explicit = ProcessInfo.processInfo.environment["LUNGCT_WEIGHTS"], !explicit.isEmpty { return explicit }
+        // /proc/self/exe names the program even when it was started from PATH (argv[0] = "lungct").
+        let program =
+            (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? "."
+        var folder = URL(fileURLWithPath: program).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = folder.appendingPathComponent("Weights")
+            if fm.fileExists(atPath: candidate.appendingPathComponent("MANIFEST").path) { return candidate.path }
+            folder.deleteLastPathComponent()
+        }
+        let installed = "/usr/local/share/lungct/Weights"
+        return fm.fileExists(atPath: installed + "/MANIFEST") ? installed : nil
+    }
+
+    /// The shipped models of the given kinds in the weights folder. A model the MANIFEST lists
+    /// but the folder lacks is refused (exit 4), not quietly skipped; one it does not list is
+    /// simply not shipped there.
+    public static func shipped(
+        _ kinds: Set<ModelKind> = [.ct, .radiograph], in weights: String? = weightsFolder()
+    ) throws(LungCTError) -> AnalysisModels {
+        guard let folder = weights else { return .none }
+        let listed = ModelFile.manifestEntries(folder + "/MANIFEST") ?? [:]
+        func shippedModel(_ name: String, _ kind: ModelKind) throws(LungCTError) -> LoadedModel? {
+            let path = folder + "/" + name
+            guard kinds.contains(kind) else { return nil }
+            if FileManager.default.fileExists(atPath: path) { return try load(path, requireManifest: true) }
+            if listed[name] != nil {
+                throw .modelInvalid(
+                    "\(path): listed in \(folder)/MANIFEST but missing; restore it (git checkout Weights/), or run with --no-model"
+                )
+            }
+            return nil
+        }
+        return AnalysisModels(
+            ct: try shippedModel(ctFileName, .ct), radiograph: try shippedModel(radiographFileName, .radiograph))
+    }
+
+    /// What --model / --no-model ask for: no model; the given file in place of the shipped
+    /// model of its kind (the other kind keeps the shipped one; a model of no stated kind
+    /// serves both); or the shipped models.
+    public static func forCommandLine(model: String?, none: Bool) throws(LungCTError) -> AnalysisModels {
+        if none { return .none }
+        guard let model else { return try shipped() }
+        let loaded = try load(model, requireManifest: false)
+        switch loaded.kind {
+        case .ct?: return AnalysisModels(ct: loaded, radiograph: try shipped([.radiograph]).radiograph)
+        case .radiograph?: return AnalysisModels(ct: try shipped([.ct]).ct, radiograph: loaded)
+        case nil: return AnalysisModels(ct: loaded, radiograph: loaded)
+        }
+    }
+}

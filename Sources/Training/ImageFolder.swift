@@ -1,0 +1,172 @@
+import AppSupport
+import Dispatch
+import Foundation
+import ModelEvaluation
+import ModelRuntime
+import NeuralEngine
+import Radiograph
+import StudyInput
+
+/// A folder with one subfolder per class of images (PNG, JPEG, DICOM), loaded and prepared
+/// for a network: gray, normalised to 0...1 between the image's 0.5th and 99.5th percentiles
+/// (`RadiographNormalization`), resized to size×size by area averaging (bilinear when
+/// enlarging), aspect ratio not kept (the images are already cropped to the thorax).
+public struct ImageFolder: Sendable {
+    public var classes: [String]
+    public var paths: [String]
+    public var groups: [String]
+    public var images: LabeledImages
+    /// Files that could not be used, with the reason.
+    public var skipped: [FileNote]
+
+    public static func load(_ root: String, size: Int, classes wanted: [String]? = nil) throws(LungCTError) -> ImageFolder {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: root) else {
+            throw .inputFailed("\(root): not a readable folder (expected one subfolder per class)")
+        }
+        let classes = wanted ?? entries.filter { name in
+            var isDirectory: ObjCBool = false
+            return !name.hasPrefix(".") && fm.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+        }.sorted()
+        guard classes.count >= 2 else { throw .nothingToAnalyse(input: root, details: "need at least two class subfolders, found \(classes)") }
+        var files: [(path: String, label: Int)] = []
+        for (label, name) in classes.enumerated() {
+            guard let names = try? fm.contentsOfDirectory(atPath: root + "/" + name) else {
+                throw .inputFailed("\(root)/\(name): class folder missing or unreadable")
+            }
+            for file in names.sorted() where !file.hasPrefix(".") { files.append((root + "/" + name + "/" + file, label)) }
+        }
+        let results = Slots<PreparedImage>(count: files.count, initial: .failure("not loaded"))
+        let toLoad = files.map(\.path)
+        DispatchQueue.concurrentPerform(iterations: toLoad.count) { index in
+            do {
+                let picture = try RadiographLoader.load(path: toLoad[index])
+                results.set(index, .success(ModelInputPreparation.image(picture, size: size)))
+            } catch {
+                results.set(index, .failure("\(error)"))
+            }
+        }
+        var pixels: [Float] = []
+        var labels: [Int] = []
+        var paths: [String] = []
+        var groups: [String] = []
+        var skipped: [FileNote] = []
+        for (index, file) in files.enumerated() {
+            switch results.get(index) {
+            case .success(let image):
+                pixels += image
+                labels.append(file.label)
+                paths.append(file.path)
+                // Figures are split across files in several ways (NAME%k, NAME-1..8); grouping by
+                // source article keeps every figure's parts in one fold.
+                groups.append(classes[file.label] + "/" + GroupedKFold.groupName(forFileName: file.path, rule: .article))
+            case .failure(let reason):
+                skipped.append(FileNote(path: file.path, reason: reason))
+            }
+        }
+        return ImageFolder(
+            classes: classes, paths: paths, groups: groups,
+            images: LabeledImages(channels: 1, height: size, width: size, pixels: pixels, labels: labels), skipped: skipped)
+    }
+}
+
+/// A file's outcome while a folder is loaded.
+enum PreparedImage { case success([Float]), failure(String) }
+
+/// Training-time augmentation of one image (size×size, 0...1): one inverse-mapped affine
+/// transform (shift, zoom with a small aspect change, rotation; bilinear, edges clamped), a
+/// brightness/contrast jitter and a gamma change, and a left–right flip with probability ½ (the
+/// lesions this data shows appear in either lung). `Augmentation.Strength` sets the ranges.
+public enum Augmentation {
+    public struct Strength: Sendable, Codable, Equatable {
+        /// Largest shift, as a fraction of the size.
+        public var shift: Float
+        /// Zoom factors drawn uniformly from this range (> 1 enlarges: a crop).
+        public var zoomMin: Float
+        public var zoomMax: Float
+        /// Largest change of the aspect ratio (x zoom / y zoom = 1 ± aspect).
+        public var aspect: Float
+        public var rotationDegrees: Float
+        public var contrast: Float
+        public var brightness: Float
+        /// Largest |log γ|: intensities become v^γ.
+        public var logGamma: Float
+        /// Probability of re-windowing the image: v → (v − low)/(high − low), clipped, with low
+        /// in 0...0.45 and high in 0.7...1. A high low end blacks out aerated lung, as a
+        /// mediastinal window does, so the display window of a training image stops telling its
+        /// class (in figure collections the classes often differ in window).
+        public var rewindow: Float = 0
+
+        /// ±8 % shift, ±10 % zoom, ±10°, ±10 % contrast and brightness.
+        public static let standard = Strength(
+            shift: 0.08, zoomMin: 0.9, zoomMax: 1.1, aspect: 0, rotationDegrees: 10, contrast: 0.1, brightness: 0.1, logGamma: 0)
+        /// For small, varied sets of figure images: ±12 % shift, zoom 0.85–1.35 (crops of down to
+        /// 55 % of the area, as random-resized-crop training does), ±10 % aspect, ±15°, ±20 %
+        /// contrast and brightness, γ in 0.74–1.35.
+        public static let strong = Strength(
+            shift: 0.12, zoomMin: 0.85, zoomMax: 1.35, aspect: 0.1, rotationDegrees: 15, contrast: 0.2, brightness: 0.2, logGamma: 0.3)
+
+        /// `standard` plus re-windowing half of the images.
+        public static let window: Strength = {
+            var strength = Strength.standard
+            strength.rewindow = 0.5
+            return strength
+        }()
+
+        public var name: String {
+            self == .standard ? "standard" : self == .strong ? "strong" : self == .window ? "window" : "custom"
+        }
+
+        public static func named(_ name: String) -> Strength? {
+            switch name {
+            case "standard": .standard
+            case "strong": .strong
+            case "window": .window
+            default: nil
+            }
+        }
+    }
+
+    public static func apply(_ image: inout [Float], size: Int, strength: Strength = .standard, rng: inout SeededGenerator) {
+        // Draws happen in a fixed order; the aspect and gamma draws only when they are used, so
+        // the standard strength repeats the sequence of earlier versions.
+        let zoom = strength.zoomMin + rng.uniform() * (strength.zoomMax - strength.zoomMin)
+        let aspect = strength.aspect > 0 ? 1 + (rng.uniform() - 0.5) * 2 * strength.aspect : 1
+        let (zoomX, zoomY) = (zoom * aspect.squareRoot(), zoom / aspect.squareRoot())
+        let shiftX = (rng.uniform() - 0.5) * 2 * strength.shift * Float(size)
+        let shiftY = (rng.uniform() - 0.5) * 2 * strength.shift * Float(size)
+        let flip = rng.uniform() < 0.5
+        let angle = (rng.uniform() - 0.5) * 2 * strength.rotationDegrees * .pi / 180
+        let (cosine, sine) = (cos(angle), sin(angle))
+        let contrast = 1 + (rng.uniform() - 0.5) * 2 * strength.contrast
+        let brightness = (rng.uniform() - 0.5) * 2 * strength.brightness
+        let gamma = strength.logGamma > 0 ? exp((rng.uniform() - 0.5) * 2 * strength.logGamma) : 1
+        var window: (low: Float, high: Float)?
+        if strength.rewindow > 0 {
+            let (draw, low, high) = (rng.uniform(), rng.uniform() * 0.45, 0.7 + rng.uniform() * 0.3)
+            if draw < strength.rewindow { window = (low, high) }
+        }
+        let source = image
+        let centre = Float(size - 1) / 2
+        for y in 0..<size {
+            for x in 0..<size {
+                // Inverse map: output pixel → rotated, zoomed, shifted source position.
+                let (ux, uy) = ((Float(x) - centre) / zoomX, (Float(y) - centre) / zoomY)
+                var fx = cosine * ux + sine * uy + centre - shiftX
+                let fy = -sine * ux + cosine * uy + centre - shiftY
+                if flip { fx = Float(size - 1) - fx }
+                let cx = max(0, min(Float(size - 1), fx))
+                let cy = max(0, min(Float(size - 1), fy))
+                let (ix, iy) = (Int(cx), Int(cy))
+                let (ax, ay) = (cx - Float(ix), cy - Float(iy))
+                let (jx, jy) = (min(ix + 1, size - 1), min(iy + 1, size - 1))
+                var value =
+                    (1 - ay) * ((1 - ax) * source[iy * size + ix] + ax * source[iy * size + jx])
+                    + ay * ((1 - ax) * source[jy * size + ix] + ax * source[jy * size + jx])
+                if gamma != 1 { value = pow(max(0, value), gamma) }
+                if let window { value = max(0, min(1, (value - window.low) / (window.high - window.low))) }
+                image[y * size + x] = max(0, min(1, (value - 0.5) * contrast + 0.5 + brightness))
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import AppSupport
+import Foundation
+import ImageCodecs
+import ModelEvaluation
+import ModelRuntime
+import ModelStore
+import NeuralEngine
+import Radiograph
+import StudyInput
+
+/// What `lungct evaluate` reports.
+public struct EvaluationReport: Codable, Sendable {
+    public var model: String
+    public var data: String
+    public var images: Int
+    public var confusion: ConfusionMatrix
+    public var accuracy: Double?
+    /// Per class: one-vs-rest ROC AUC (for two classes, both equal the binary AUC).
+    public var auc: [String: Double?]
+    public var sensitivity: [String: Double?]
+    public var specificity: [String: Double?]
+    public var expectedCalibrationError: Double?
+    public var skipped: [FileNote]
+}
+
+public enum ModelEvaluationRun {
+    /// Scores every image under `data` (one subfolder per class, named as the model's
+    /// classes) with the model, applying its calibration temperature; optionally writes the
+    /// per-file predictions CSV and class-activation overlays.
+    public static func evaluate(
+        model: String, manifest: String?, data: String, predictions: String?, maps: String?
+    ) throws(LungCTError) -> EvaluationReport {
+        let network: Sequential
+        let description: ModelDescription
+        do {
+            (network, description) = try ModelFile.load(model, manifest: manifest)
+        } catch {
+            throw .modelInvalid(error.description)
+        }
+        try AnalysisModels.checkApplicable(description, path: model)
+        let folder = try ImageFolder.load(data, size: description.input.width, classes: description.classes)
+        let inference = network.foldedForInference()
+        var logits: [[Double]] = []
+        var start = 0
+        let images = folder.images
+        while start < images.count {
+            let end = min(images.count, start + 16)
+            let batch = Tensor(
+                shape: [end - start, 1, images.height, images.width],
+                storage: Array(images.pixels[(start * images.imageSize)..<(end * images.imageSize)]))
+            let output = inference.infer(batch)
+            let k = output.shape[1]
+            for row in 0..<(end - start) { logits.append((0..<k).map { Double(output.storage[row * k + $0]) }) }
+            start = end
+        }
+        let temperature = description.temperature ?? 1
+        let probabilities = logits.map { Calibration.softmax($0.map { $0 / temperature }) }
+        let classes = description.classes
+        let truth = images.labels
+        let confusion = ConfusionMatrix(classes: classes, truth: truth, probabilities: probabilities)
+        var auc: [String: Double?] = [:]
+        var sensitivity: [String: Double?] = [:]
+        var specificity: [String: Double?] = [:]
+        for (c, name) in classes.enumerated() {
+            auc[name] = ROC.auc(scores: probabilities.map { $0[c] }, positives: truth.map { $0 == c })
+            sensitivity[name] = confusion.sensitivity(of: c)
+            specificity[name] = confusion.specificity(of: c)
+        }
+        if let predictions {
+            let table = PredictionTable(
+                classes: classes,
+                rows: folder.paths.indices.map {
+                    PredictionRow(path: folder.paths[$0], label: classes[truth[$0]], probabilities: probabilities[$0])
+                })
+            do { try PredictionsCSV.write(table, to: predictions) } catch { throw .outputFailed("\(error)") }
+        }
+        if let maps {
+            try writeMaps(inference, folder: folder, probabilities: probabilities, classes: classes, to: maps)
+        }
+        return EvaluationReport(
+            model: model, data: data, images: images.count, confusion: confusion, accuracy: confusion.accuracy,
+            auc: auc,
+            sensitivity: sensitivity, specificity: specificity,
+            expectedCalibrationError: Calibration.expectedCalibrationError(probabilities: probabilities, truth: truth),
+            skipped: folder.skipped)
+    }
+
+    /// One PNG per image, named <true class>-<file>-<predicted class>.png: the image with the
+    /// class-activation map (per-location probability) of its predicted class over it.
+    static func writeMaps(
+        _ network: Sequential, folder: ImageFolder, probabilities: [[Double]], classes: [String], to output: String
+    ) throws(LungCTError) {
+        do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
+            throw .outputFailed("\(output): \(error.localizedDescription)")
+        }
+        let images = folder.images
+        let size = images.width
+        for index in 0..<images.count {
+            let pixels = Array(images.pixels[(index * images.imageSize)..<((index + 1) * images.imageSize)])
+            guard let maps = network.probabilityMaps(Tensor(shape: [1, 1, size, size], storage: pixels)) else { return }
+            let predicted =
+                probabilities[index].indices.max { probabilities[index][$0] < probabilities[index][$1] } ?? 0
+            let (h, w) = (maps.shape[2], maps.shape[3])
+            // Upsample the class's map (nearest cell) onto the image grid.
+            var heat = [Float](repeating: 0, count: size * size)
+            for y in 0..<size {
+                for x in 0..<size {
+                    heat[y * size + x] = maps.storage[(predicted * h + y * h / size) * w + x * w / size]
+                }
+            }
+            // Gray image with the map over it: transparent below 0.5, then yellow to red.
+            var rgb = [UInt8](repeating: 0, count: size * size * 3)
+            for p in 0..<(size * size) {
+                let gray = Double(max(0, min(1, pixels[p]))) * 255
+                let alpha = Double(max(0, min(1, (heat[p] - 0.5) * 2)))
+                let colour = (255.0, 255.0 * (1 - alpha), 0.0)
+                rgb[p * 3] = UInt8((1 - alpha * 0.6) * gray + alpha * 0.6 * colour.0)
+                rgb[p * 3 + 1] = UInt8((1 - alpha * 0.6) * gray + alpha * 0.6 * colour.1)
+                rgb[p * 3 + 2] = UInt8((1 - alpha * 0.6) * gray + alpha * 0.6 * colour.2)
+            }
+            let name = URL(fileURLWithPath: folder.paths[index]).deletingPathExtension().lastPathComponent
+            try AtomicFile.write(to: output + "/\(classes[images.labels[index]])-\(name)-\(classes[predicted]).png") {
+                partial in
+                try PNGWriter.write(path: partial, width: size, height: size, channels: 3, pixels: rgb)
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a classifier on a folder of images with grouped k-fold cross-validation.",
+        discussion: """
+            DATA holds one subfolder per class (PNG, JPEG or DICOM images). Images named NAME%k \
+            (and other parts of one figure from one article) stay in one fold. Each fold trains on \
+            k-2 folds, stops early on one and is tested on the last; the final model is trained on \
+            all images for the median best epoch count and calibrated (temperature) on the held-out \
+            predictions. Writes OUT (the model, with its card), its line in MANIFEST beside it, \
+            OUT's NAME.report.json (per-fold metrics, loss histories) and NAME.curves.png. Example:
+
+              lungct train --task ct --data ../shared/data/ct-slices --out Weights/ct-slices.h5 --folds 5
+            """)
+
+    @Option(help: "ct or cxr.")
+    var task: TrainingTask
+
+    @Option(help: "Folder with one subfolder per class.")
+    var data: String
+
+    @Option(help: "The model file to write (.h5).")
+    var out: String
+
+    @Option(help: "Cross-validation folds.")
+    var folds = 5
+
+    @Option(help: "Maximum epochs per fold.")
+    var epochs = 30
+
+    @Option(help: "Random seed (initialisation, folds, shuffling, augmentation).")
+    var seed: UInt64 = 1
+
+    @Option(help: "Input size in pixels (square).")
+    var size = 128
+
+    @Option(help: "Channels of the first block.")
+    var width = 16
+
+    @Option(help: "Conv blocks (each but the last followed by 2×2 pooling).")
+    var blocks = 4
+
+    @Option(help: "Dropout rate before the per-location classifier (0 = none).")
+    var dropout: Float = 0
+
+    @Option(name: .customLong("weight-decay"), help: "AdamW decoupled weight decay.")
+    var weightDecay: Float = 1e-4
+
+    @Option(help: "Epochs without a better validation loss before a fold stops.")
+    var patience = 8
+
+    @Option(name: .customLong("batch-size"), help: "Images per batch.")
+    var batchSize = 16
+
+    @Option(name: .customLong("learning-rate"), help: "AdamW base learning rate (cosine schedule).")
+    var learningRate: Float = 2e-3
+
+    @Flag(name: .customLong("no-augment"), help: "Train without augmentation.")
+    var noAugment = false
+
+    @Option(help: "Augmentation ranges: standard, strong, or window (standard plus random re-windowing).")
+    var augmentation = Augmentation.Strength.standard
+
+    @Option(help: "What early stopping follows on the validation fold: loss or auc.")
+    var monitor = EarlyStoppingMonitor.loss
+
+    @Option(name: .customLong("card-data"), help: "Model card: what the training data is and where it comes from.")
+    var cardData: String?
+
+    @Option(name: .customLong("card-terms"), help: "Model card: the training data's terms of use.")
+    var cardTerms: String?
+
+    @Option(name: .customLong("card-bias"), help: "Model card: a known bias or limit (repeatable).")
+    var cardBias: [String] = []
+
+    @OptionGroup var json: JSONOption
+
+    /// The fewest folds that leave one to test, one to validate and one to train on.
+    static let minimumFolds = 3
+    /// The smallest input the network's pooling leaves room for.
+    static let minimumSize = 16
+
+    func validate() throws {
+        guard folds >= Self.minimumFolds else {
+            throw ValidationError("--folds must be at least \(Self.minimumFolds) (test, validation, training)")
+        }
+        guard epochs >= 1, size >= Self.minimumSize, width >= 1, batchSize >= 1, blocks >= 1, patience >= 1 else {
+            throw ValidationError(
+                "--epochs ≥ 1, --size ≥ \(Self.minimumSize), --width ≥ 1, --batch-size ≥ 1, --blocks ≥ 1, --patience ≥ 1")
+        }
+        // Each block but the last halves the size; the last must still see at least 2×2.
+        guard size >> (blocks - 1) >= 2 else {
+            throw ValidationError("--size \(size) is too small for \(blocks) blocks")
+        }
+        guard (0..<1).contains(dropout), weightDecay >= 0 else {
+            throw ValidationError("--dropout in 0..<1, --weight-decay ≥ 0")
+        }
+    }
+
+    var job: TrainJob {
+        var job = TrainJob(task: task, data: data, output: out)
+        job.folds = folds
+        job.size = size
+        job.width = width
+        job.blocks = blocks
+        job.dropout = dropout
+        job.augment = !noAugment
+        job.augmentation = augmentation
+        job.monitor = monitor
+        job.dataDescription = cardData
+        job.dataTerms = cardTerms
+        job.knownBiases = cardBias
+        job.options.weightDecay = weightDecay
+        job.options.patience = patience
+        job.options.epochs = epochs
+        job.options.seed = seed
+        job.options.batchSize = batchSize
+        job.options.learningRate = learningRate
+        return job
+    }
+
+    func run() throws {
+        let report = try ModelTraining.train(job) { line in
+            // Redrawn lines ("\r...") stay on one terminal line; others end theirs.
+            FileHandle.standardError.write(Data((line.hasPrefix("\r") ? line : line + "\n").utf8))
+        }
+        try json.print(report, text: TextRenderer.training)
+    }
+}
