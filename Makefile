@@ -1,6 +1,6 @@
 # lungct: the two commands in the README do all the set-up on a fresh Debian 12 machine.
 #   make demo   build in release mode and run lungct on the sample in Volumes/
-#   make test   run the test suite
+#   make test   lint, then run the test suite
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT ?= swift
@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := libdcmtk-dev dcmtk libnifti-dev libopenblas-dev libhdf5-dev h
 SAMPLE := Volumes/phantom-chest
 DEMO_OUT := out/demo
 
-.PHONY: deps build demo test bench sample clean
+.PHONY: deps build demo test lint format bench sample clean
 
 # Installs whatever Debian package is missing (needs root, as on the project's machines).
 deps:
@@ -36,7 +36,17 @@ $(TEST_VENV)/bin/python:
 	@python3 -m venv $(TEST_VENV) >/dev/null 2>&1 || { apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(TEST_VENV); } || true
 	@$(TEST_VENV)/bin/pip install --quiet h5py numpy >/dev/null 2>&1 || echo "note: h5py not installed (no PyPI?); the h5py test will skip"
 
-test: deps $(TEST_VENV)/bin/python
+# The toolchain's swift-format with the checked-in .swift-format, and the structure checks of
+# ARCHITECTURE.md (layers, declared imports, file and function sizes).
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	python3 scripts/check-structure.py
+
+# Formats every Swift file in place (then `make lint` passes what formatting can fix).
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
+
+test: deps lint $(TEST_VENV)/bin/python
 	$(SWIFT) build --build-tests
 	LUNGCT_PYTHON=$(CURDIR)/$(TEST_VENV)/bin/python $(SWIFT) test --skip-build
 

@@ -48,14 +48,14 @@ let package = Package(
         .target(name: "DICOMSeries", dependencies: ["VolumeCore", "AppSupport", "CDCMTK"]),
         .target(name: "NIfTIIO", dependencies: ["VolumeCore", "CNIfTI"]),
         .target(name: "HDF5Store", dependencies: ["CHDF5"]),
-        .target(name: "ImageCodecs", dependencies: ["CImageCodecs"]),
+        .target(name: "ImageCodecs", dependencies: ["AppSupport", "CImageCodecs"]),
         .target(name: "NeuralEngine", dependencies: ["COpenBLAS", "SeededRandom"]),
         .target(name: "ModelEvaluation", dependencies: ["SeededRandom"]),
         .target(name: "LungSegmentation", dependencies: ["VolumeCore"]),
         // Domain: built on the formats.
-        .target(name: "Radiograph", dependencies: ["VolumeCore", "DICOMSeries", "ImageCodecs"]),
+        .target(name: "Radiograph", dependencies: ["VolumeCore", "AppSupport", "DICOMSeries", "ImageCodecs"]),
         .target(name: "Overview", dependencies: ["VolumeCore", "AppSupport", "ImageCodecs"]),
-        .target(name: "Phantom", dependencies: ["VolumeCore", "AppSupport", "DICOMSeries", "NIfTIIO", "SeededRandom"]),
+        .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO", "SeededRandom"]),
         .target(
             name: "ModelStore",
             dependencies: ["NeuralEngine", "HDF5Store", .product(name: "Crypto", package: "swift-crypto")]),
@@ -70,14 +70,14 @@ let package = Package(
             name: "StudyAnalysis",
             dependencies: [
                 "AppSupport", "StudyInput", "ModelRuntime", "VolumeCore", "DICOMSeries", "NIfTIIO", "HDF5Store",
-                "LungSegmentation", "Radiograph", "Overview", "NeuralEngine",
+                "LungSegmentation", "Radiograph", "Overview", "NeuralEngine", "ModelStore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
             name: "Training",
             dependencies: [
                 "AppSupport", "StudyInput", "ModelRuntime", "ModelStore", "NeuralEngine", "ModelEvaluation",
-                "SeededRandom", "Radiograph", "Overview", "ImageCodecs",
+                "Radiograph", "Overview", "ImageCodecs",
             ]),
         .target(
             name: "BatchScoring",
@@ -91,16 +91,16 @@ let package = Package(
             name: "lungct",
             dependencies: [
                 "AppSupport", "VolumeCore", "DICOMSeries", "Phantom", "StudyInput", "ModelRuntime", "StudyAnalysis",
-                "Training", "BatchScoring", "NeuralEngine",
+                "Training", "BatchScoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Tests, and what they share (a library, so every test target can import it).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Phantom"], path: "Tests/TestSupport"),
         .testTarget(name: "VolumeCoreTests", dependencies: ["TestSupport", "VolumeCore"]),
         .testTarget(
-            name: "DICOMSeriesTests", dependencies: ["TestSupport", "DICOMSeries", "VolumeCore", "Phantom", "NIfTIIO"],
+            name: "DICOMSeriesTests", dependencies: ["TestSupport", "DICOMSeries", "VolumeCore", "Phantom"],
             exclude: ["Fixtures"]),
         .testTarget(name: "NIfTIIOTests", dependencies: ["TestSupport", "NIfTIIO", "VolumeCore"]),
         .testTarget(name: "HDF5StoreTests", dependencies: ["TestSupport", "HDF5Store"]),
@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "ModelStoreTests", dependencies: ["TestSupport", "ModelStore", "NeuralEngine"]),
         .testTarget(
             name: "RadiographTests", dependencies: ["TestSupport", "Radiograph", "ImageCodecs", "VolumeCore", "DICOMSeries"], exclude: ["Fixtures"]),
-        .testTarget(name: "OverviewTests", dependencies: ["TestSupport", "Overview", "VolumeCore", "ImageCodecs"]),
+        .testTarget(name: "OverviewTests", dependencies: ["TestSupport", "Overview", "VolumeCore"]),
         .testTarget(name: "PhantomTests", dependencies: ["TestSupport", "Phantom", "VolumeCore"]),
         .testTarget(name: "LungSegmentationTests", dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
         .testTarget(
@@ -123,15 +123,15 @@ let package = Package(
         .testTarget(
             name: "TrainingTests",
             dependencies: [
-                "TestSupport", "Training", "ModelRuntime", "AppSupport", "ModelEvaluation", "NeuralEngine", "Radiograph",
-                "ImageCodecs",
+                "TestSupport", "Training", "AppSupport", "ModelEvaluation", "NeuralEngine", "ImageCodecs",
             ]),
         .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation", "SeededRandom"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),
         .testTarget(
             name: "BatchTests",
             dependencies: [
-                "TestSupport", "BatchScoring", "StudyAnalysis", "AppSupport", "ImageCodecs", "lungct", "Phantom", "NIfTIIO", "Radiograph", "VolumeCore",
+                "TestSupport", "BatchScoring", "StudyAnalysis", "ModelRuntime", "AppSupport", "ImageCodecs", "lungct",
+                "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
     ]

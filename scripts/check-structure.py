@@ -43,15 +43,51 @@ def function_lengths(path):
     return result
 
 
-def package_edges(package):
+# Modules that come with the toolchain: importing them needs no declared dependency.
+TOOLCHAIN = {"Foundation", "Dispatch", "Glibc", "Testing", "XCTest", "FoundationEssentials"}
+# Products of package dependencies, by the module name they are imported as.
+PRODUCTS = {"Crypto", "ZIPFoundation", "ArgumentParser"}
+
+
+def declared(package):
+    """Each target's declared dependencies (targets and products), by target name."""
     text = package.read_text(encoding="utf-8")
-    edges = []
-    for match in re.finditer(r'\.(?:executableTarget|target)\(\s*name:\s*"(\w+)"(.*?)\)\s*,\s*(?=\.|//|\])', text, re.S):
-        name, rest = match.group(1), match.group(2)
-        deps = re.search(r"dependencies:\s*\[(.*?)\]", rest, re.S)
-        for dep in re.findall(r'^\s*"(\w+)"|[\[,]\s*"(\w+)"', deps.group(1), re.M) if deps else []:
-            edges.append((name, next(d for d in dep if d)))
-    return edges
+    result = {}
+    for match in re.finditer(r'\.(?:executableTarget|testTarget|target)\(\s*name:\s*"(\w+)"', text):
+        name = match.group(1)
+        rest = text[match.end():]
+        end = re.search(r'\n        \.(?:executableTarget|testTarget|target|systemLibrary)\(|\n    \]', rest)
+        body = rest[: end.start() if end else len(rest)]
+        listed = re.search(r"dependencies:\s*\[(.*?)\]\s*[,)]", body, re.S)
+        deps = set(re.findall(r'"(\w+)"', listed.group(1))) if listed else set()
+        deps |= set(re.findall(r'\.product\(name:\s*"(\w+)"', body))
+        result[name] = deps
+    return result
+
+
+def imports(folder):
+    names = set()
+    for path in folder.rglob("*.swift"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"^(?:@testable\s+|internal\s+|public\s+|@_exported\s+)*import\s+(\w+)", line)
+            if match:
+                names.add(match.group(1))
+    return names
+
+
+def import_problems(root):
+    problems = []
+    for target, deps in sorted(declared(root / "Package.swift").items()):
+        folder = next((f for f in (root / "Sources" / target, root / "Tests" / target) if f.is_dir()), None)
+        if folder is None:
+            continue
+        used = imports(folder) - TOOLCHAIN
+        for name in sorted(used - deps):
+            problems.append(f"Package.swift: {target} imports {name} without declaring it")
+        # A test target may depend on the executable only to have it built for the tests to run.
+        for name in sorted(deps - used - {"TestSupport", "lungct"}):
+            problems.append(f"Package.swift: {target} declares {name} and never imports it")
+    return problems
 
 
 def main():
@@ -65,15 +101,17 @@ def main():
         for line, length, text in function_lengths(path):
             if length > MAX_FUNCTION_LINES:
                 problems.append(f"{relative}:{line}: {length} lines (at most {MAX_FUNCTION_LINES}): {text[:80]}")
-    for target, dependency in package_edges(root / "Package.swift"):
-        if target not in LEVEL or dependency not in LEVEL:
-            if target in LEVEL or dependency in LEVEL and target not in ("TestSupport",):
-                if target in LEVEL:
-                    problems.append(f"Package.swift: {target} -> {dependency}: {dependency} is in no layer")
-            continue
-        if LEVEL[dependency] >= LEVEL[target]:
-            problems.append(
-                f"Package.swift: {target} (layer {LEVEL[target]}) -> {dependency} (layer {LEVEL[dependency]}): not a lower layer")
+    for target, dependencies in sorted(declared(root / "Package.swift").items()):
+        if target not in LEVEL:
+            continue  # tests and their support library sit above every layer
+        for dependency in sorted(dependencies - PRODUCTS):
+            if dependency not in LEVEL:
+                problems.append(f"Package.swift: {target} -> {dependency}: {dependency} is in no layer")
+            elif LEVEL[dependency] >= LEVEL[target]:
+                problems.append(
+                    f"Package.swift: {target} (layer {LEVEL[target]}) -> {dependency} (layer {LEVEL[dependency]}): "
+                    "not a lower layer")
+    problems += import_problems(root)
     for problem in problems:
         print(problem)
     return 1 if problems else 0

@@ -220,17 +220,26 @@ int loadStatus(const OFCondition &status, const char *path, char *message, size_
     return LCT_DCM_READ_FAILED;
 }
 
+// Values longer than this stay on disk when a file is loaded: DCMTK notes where they are and
+// reads them only when asked.
+constexpr Uint32 lazyValueLength = 4096;
+
+// Loads `path` with its large values (Pixel Data above all) left on disk. The header scan thus
+// stays a header scan while still seeing whether (7FE0,0010) is present, which
+// loadFileUntilTag would hide; the pixel reader then reads uncompressed pixel data once,
+// straight into the caller's buffer (getPartialValue), with no intermediate copy in DCMTK.
+int loadLazily(DcmFileFormat &file, const char *path, char *message, size_t len) {
+    registerCodecs();
+    OFCondition status = file.loadFile(path, EXS_Unknown, EGL_noChange, lazyValueLength, ERM_autoDetect);
+    return loadStatus(status, path, message, len);
+}
+
 }  // namespace
 
 extern "C" int lct_dcm_read_header(const char *path, lct_dicom_header *out, char *message, size_t message_len) {
     return guarded(path, message, message_len, [&]() -> int {
-        registerCodecs();
         DcmFileFormat file;
-        // Values longer than 4 KiB (Pixel Data above all) are skipped, not read: DCMTK notes
-        // where they are and loads them only if asked. This keeps the scan a header scan while
-        // still seeing whether (7FE0,0010) is present, which loadFileUntilTag would hide.
-        OFCondition status = file.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
-        int code = loadStatus(status, path, message, message_len);
+        int code = loadLazily(file, path, message, message_len);
         if (code != LCT_DCM_OK) return code;
         fillHeader(file, out);
         return LCT_DCM_OK;
@@ -240,19 +249,15 @@ extern "C" int lct_dcm_read_header(const char *path, lct_dicom_header *out, char
 extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes, lct_dicom_header *header,
                                    char *message, size_t message_len) {
     return guarded(path, message, message_len, [&]() -> int {
-        registerCodecs();
         DcmFileFormat file;
-        // As in the header scan, large values stay on disk until asked for: uncompressed pixel
-        // data is then read once, straight into the caller's buffer (getPartialValue), with no
-        // intermediate copy inside DCMTK.
-        OFCondition status = file.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
-        int code = loadStatus(status, path, message, message_len);
+        int code = loadLazily(file, path, message, message_len);
         if (code != LCT_DCM_OK) return code;
         DcmDataset *ds = file.getDataset();
         if (!ds->tagExists(DCM_PixelData)) {
             setMessage(message, message_len, std::string(path) + ": no (7FE0,0010) Pixel Data");
             return LCT_DCM_NO_PIXELS;
         }
+        OFCondition status;
         DcmXfer original(ds->getOriginalXfer());
         if (original.isEncapsulated()) {
             status = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);

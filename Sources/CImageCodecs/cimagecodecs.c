@@ -12,6 +12,14 @@ static void set_message(char *message, size_t len, const char *path, const char 
     if (message != NULL && len > 0) snprintf(message, len, "%s: %s", path, text);
 }
 
+// fopen, with the message set when it fails ("cannot open" for reading, "cannot create file"
+// for writing).
+static FILE *open_file(const char *path, const char *mode, char *message, size_t len) {
+    FILE *file = fopen(path, mode);
+    if (file == NULL) set_message(message, len, path, mode[0] == 'w' ? "cannot create file" : "cannot open");
+    return file;
+}
+
 /* ---------------------------------------------------------------- PNG */
 
 struct png_error_context {
@@ -31,11 +39,8 @@ static void png_warning_handler(png_structp png, png_const_charp text) {
 }
 
 int lct_png_read_size(const char *path, uint32_t *width, uint32_t *height, char *message, size_t message_len) {
-    FILE *file = fopen(path, "rb");
-    if (file == NULL) {
-        set_message(message, message_len, path, "cannot open");
-        return 1;
-    }
+    FILE *file = open_file(path, "rb", message, message_len);
+    if (file == NULL) return 1;
     unsigned char signature[24];
     size_t got = fread(signature, 1, sizeof signature, file);
     fclose(file);
@@ -50,11 +55,8 @@ int lct_png_read_size(const char *path, uint32_t *width, uint32_t *height, char 
 
 int lct_png_read(const char *path, lct_image *out, char *message, size_t message_len) {
     memset(out, 0, sizeof(*out));
-    FILE *file = fopen(path, "rb");
-    if (file == NULL) {
-        set_message(message, message_len, path, "cannot open");
-        return 1;
-    }
+    FILE *file = open_file(path, "rb", message, message_len);
+    if (file == NULL) return 1;
     struct png_error_context context;
     context.text[0] = '\0';
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &context, png_error_handler, png_warning_handler);
@@ -122,11 +124,8 @@ int lct_png_read(const char *path, lct_image *out, char *message, size_t message
 
 int lct_png_write(const char *path, uint32_t width, uint32_t height, uint32_t channels, const uint8_t *pixels,
                   char *message, size_t message_len) {
-    FILE *file = fopen(path, "wb");
-    if (file == NULL) {
-        set_message(message, message_len, path, "cannot create file");
-        return 1;
-    }
+    FILE *file = open_file(path, "wb", message, message_len);
+    if (file == NULL) return 1;
     struct png_error_context context;
     context.text[0] = '\0';
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &context, png_error_handler, png_warning_handler);
@@ -178,11 +177,8 @@ static void jpeg_quiet_output(j_common_ptr info) { (void)info; }
 
 static int jpeg_open(const char *path, struct jpeg_decompress_struct *info, struct jpeg_error_context *context,
                      FILE **file, char *message, size_t message_len) {
-    *file = fopen(path, "rb");
-    if (*file == NULL) {
-        set_message(message, message_len, path, "cannot open");
-        return 1;
-    }
+    *file = open_file(path, "rb", message, message_len);
+    if (*file == NULL) return 1;
     info->err = jpeg_std_error(&context->manager);
     context->manager.error_exit = jpeg_error_handler;
     context->manager.output_message = jpeg_quiet_output;

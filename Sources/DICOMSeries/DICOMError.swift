@@ -1,5 +1,6 @@
+import AppSupport
 /// A DICOM file or series lungct could not use, with the file and DCMTK's own message.
-public struct DICOMError: Error, CustomStringConvertible, Sendable {
+public struct DICOMError: FileError, Sendable {
     public enum Kind: Sendable, Equatable {
         case notDICOM, unreadable, noPixelData, undecodable, badPixelSize, writeFailed, internalError
         case unsupported, inconsistentSeries, tooLarge
@@ -15,10 +16,6 @@ public struct DICOMError: Error, CustomStringConvertible, Sendable {
         self.kind = kind
         self.path = path
         self.message = message
-    }
-
-    public var description: String {
-        message.hasPrefix(path) ? message : "\(path): \(message)"
     }
 }
 

@@ -1,5 +1,7 @@
+import AppSupport
+
 /// A PNG or JPEG file that libpng or libjpeg could not read or write, with the library's message.
-public struct ImageCodecError: Error, CustomStringConvertible, Sendable {
+public struct ImageCodecError: FileError, Sendable {
     /// The file the problem is about.
     public var path: String
     /// The C layer's message (it already names the file), or the status when there is none.
@@ -9,8 +11,6 @@ public struct ImageCodecError: Error, CustomStringConvertible, Sendable {
         self.path = path
         self.message = message
     }
-
-    public var description: String { message.hasPrefix(path) ? message : "\(path): \(message)" }
 }
 
 /// Room for the C layer's messages.

@@ -30,6 +30,18 @@ public enum ModelTools {
         }
     }
 
+    /// A model file and its description, checked against `manifest` when one is given; a file
+    /// that cannot be used is `.modelInvalid`.
+    public static func load(
+        _ path: String, manifest: String?
+    ) throws(LungCTError) -> (network: Sequential, description: ModelDescription) {
+        do {
+            return try ModelFile.load(path, manifest: manifest)
+        } catch {
+            throw .modelInvalid(error.description)
+        }
+    }
+
     /// Timing of `run`.
     public struct RunResult: Codable, Sendable {
         public var batch: Int
@@ -45,13 +57,7 @@ public enum ModelTools {
     public static func run(
         model: String, manifest: String?, input: String, batch: Int, output: String?, repeats: Int
     ) throws(LungCTError) -> RunResult {
-        let network: Sequential
-        let description: ModelDescription
-        do {
-            (network, description) = try ModelFile.load(model, manifest: manifest)
-        } catch {
-            throw .modelInvalid(error.description)
-        }
+        let (network, description) = try load(model, manifest: manifest)
         guard let data = FileManager.default.contents(atPath: input) else {
             throw .inputFailed("\(input): cannot read")
         }

@@ -1,7 +1,8 @@
+import AppSupport
 import VolumeCore
 
 /// A radiograph lungct could not read, with the file and what to do about it.
-public struct RadiographError: Error, CustomStringConvertible, Sendable {
+public struct RadiographError: FileError, Sendable {
     public enum Kind: Sendable, Equatable {
         /// The file cannot be opened or read.
         case unreadable
@@ -27,11 +28,6 @@ public struct RadiographError: Error, CustomStringConvertible, Sendable {
         self.kind = kind
         self.path = path
         self.message = message
-    }
-
-    /// The message, prefixed with the file unless the library's message already names it.
-    public var description: String {
-        message.hasPrefix(path) ? message : "\(path): \(message)"
     }
 }
 

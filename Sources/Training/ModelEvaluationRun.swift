@@ -30,13 +30,7 @@ public enum ModelEvaluationRun {
     public static func evaluate(
         model: String, manifest: String?, data: String, predictions: String?, maps: String?
     ) throws(LungCTError) -> EvaluationReport {
-        let network: Sequential
-        let description: ModelDescription
-        do {
-            (network, description) = try ModelFile.load(model, manifest: manifest)
-        } catch {
-            throw .modelInvalid(error.description)
-        }
+        let (network, description) = try ModelTools.load(model, manifest: manifest)
         try AnalysisModels.checkApplicable(description, path: model)
         let folder = try ImageFolder.load(data, size: description.input.width, classes: description.classes)
         let inference = network.foldedForInference()
