@@ -1,14 +1,17 @@
+import AppSupport
 import DICOMSeries
 import Foundation
+import ImageCodecs
+import ModelRuntime
 import NIfTIIO
 import Phantom
-import Radiograph
+import StudyAnalysis
 import TestSupport
 import Testing
 import VolumeCore
 import ZIPFoundation
 
-@testable import LungCTKit
+@testable import BatchScoring
 
 // MARK: Building archives
 
@@ -22,13 +25,7 @@ struct TestArchive {
     static func phantomStudy(
         into folder: String, seed: UInt64, size: Int = 64, slices: Int = 20, layout: PhantomLayout = PhantomLayout()
     ) throws -> Phantom {
-        var options = PhantomOptions()
-        options.size = size
-        options.slices = slices
-        options.sliceSpacing = 10
-        options.lesions = 1
-        options.seed = seed
-        let phantom = ChestPhantom.make(options)
+        let (phantom, options) = testPhantom(size: size, slices: slices, spacing: 10, lesions: 1, seed: seed)
         let staging = try temporaryDirectory()
         let files = try PhantomWriter.write(phantom, options: options, layout: layout, to: staging)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -72,13 +69,9 @@ struct TestArchive {
         archive.expected["site-c/export.zip!/patient/ct"] = .ok
 
         // A NIfTI volume and a PNG radiograph.
-        var options = PhantomOptions()
-        options.size = 48
-        options.slices = 16
-        options.sliceSpacing = 12
-        options.seed = 6
         try FileManager.default.createDirectory(atPath: root + "/volumes", withIntermediateDirectories: true)
-        try NIfTI.write(ChestPhantom.make(options).ct, to: root + "/volumes/chest.nii.gz")
+        try NIfTI.write(
+            testPhantom(size: 48, slices: 16, spacing: 12, seed: 6).phantom.ct, to: root + "/volumes/chest.nii.gz")
         archive.expected["volumes/chest.nii.gz"] = .ok
         try FileManager.default.createDirectory(atPath: root + "/xray", withIntermediateDirectories: true)
         let side = 96
@@ -257,11 +250,7 @@ func smallArchive() throws -> TestArchive {
     var localizer = PhantomLayout()
     localizer.identity.imageType = "ORIGINAL\\PRIMARY\\LOCALIZER"
     _ = try TestArchive.phantomStudy(into: archive.root + "/b/scout", seed: 23, size: 32, slices: 1, layout: localizer)
-    var options = PhantomOptions()
-    options.size = 40
-    options.slices = 10
-    options.sliceSpacing = 12
-    try NIfTI.write(ChestPhantom.make(options).ct, to: archive.root + "/c.nii")
+    try NIfTI.write(testPhantom(size: 40, slices: 10, spacing: 12).phantom.ct, to: archive.root + "/c.nii")
     archive.expected = ["a/study": .ok, "b/study": .ok, "b/scout": .skipped, "c.nii": .ok]
     return archive
 }
@@ -277,7 +266,7 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
     let archive = try smallArchive()
     let out = try temporaryDirectory() + "/out"
     let first = try Batch.run(quietOptions(archive.root, out))
-    #expect(first.exitCode == 0, "skipped cases are not failures")
+    #expect(first.outcome == .done, "skipped cases are not failures")
     #expect(first.ok == 3 && first.skipped == 1)
     let summary = out + "/summary.csv"
     try checkComplete(out, summary: summary, archive: archive)
@@ -309,7 +298,7 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
     // A record this lungct cannot decode (damaged, or written by another version).
     try "{\"case_id\": 7}".write(toFile: out + "/\(id)/case.json", atomically: true, encoding: .utf8)
     let error = #expect(throws: LungCTError.self) { try Batch.run(quietOptions(archive.root, out)) }
-    #expect(error?.exitCode == 5)
+    #expect(error?.category == .outputFailed)
     #expect(error?.description.contains(id + "/case.json") == true, "\(String(describing: error))")
     #expect(FileManager.default.fileExists(atPath: out + "/\(id)/lung_mask.nii.gz"), "the finished result is kept")
 }
@@ -324,7 +313,7 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     output.setAttempts(crasher.id, Batch.maximumAttempts)
     let result = try Batch.run(quietOptions(archive.root, out))
-    #expect(result.exitCode == 6 && result.failed == 1 && result.ok == 2)
+    #expect(result.outcome == .someFailed && result.failed == 1 && result.ok == 2)
     let row = try #require(try summaryRows(out + "/summary.csv").first { $0["case_id"] == crasher.id })
     #expect(row["status"] == "failed" && row["reason"]?.contains("in progress in 3 runs") == true, "\(row)")
     // Every case that finished, failed or not, has its attempts cleared.
@@ -338,7 +327,7 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
     try Data("PK\u{3}\u{4}garbage".utf8).write(to: URL(fileURLWithPath: root + "/bad/broken.zip"))
     let out = try temporaryDirectory() + "/out"
     let first = try Batch.run(quietOptions(root, out))
-    #expect(first.exitCode == 6 && first.failed == 1)
+    #expect(first.outcome == .someFailed && first.failed == 1)
     #expect(first.failures.first?.source == "bad/broken.zip")
     #expect(try Batch.run(quietOptions(root, out)).analysedThisRun == 0, "a failed case is finished: not retried")
     var retry = quietOptions(root, out)
@@ -365,7 +354,7 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
     try Data(bytes).write(to: URL(fileURLWithPath: root + "/bad/export.zip"))
     let out = try temporaryDirectory() + "/out"
     let result = try Batch.run(quietOptions(root, out))
-    #expect(result.exitCode == 6 && result.ok == 1 && result.failed == 1)
+    #expect(result.outcome == .someFailed && result.ok == 1 && result.failed == 1)
     #expect(result.failures.first?.source == "bad/export.zip")
     #expect(result.failures.first?.reason.contains("damaged") == true, "\(result.failures)")
 }
@@ -417,16 +406,16 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
         #expect(result.unfinished == 0)
         shardRows += try summaryRows(out + "/summary.shard-\(k)-of-3.csv").map { $0["case_id"]! }
         if k == 1 {
-            // Before the last shard ran, --merge says which shards are missing.
+            // Before the last shard ran, a merge says which shards are missing.
             let early = try Batch.merge(out)
             #expect(early.unfinishedShards == ["2/3"])
-            #expect(early.exitCode == 7)
+            #expect(early.outcome == .shardsUnfinished)
         }
     }
     #expect(shardRows.count == 4 && Set(shardRows).count == 4, "every case in exactly one shard")
     let merged = try Batch.merge(out)
     #expect(merged.unfinishedShards.isEmpty)
-    #expect(merged.exitCode == 0 && merged.cases == 4 && merged.ok == 3 && merged.skipped == 1)
+    #expect(merged.outcome == .done && merged.cases == 4 && merged.ok == 3 && merged.skipped == 1)
     try checkComplete(out, summary: out + "/summary.csv", archive: archive)
     #expect(Set(try summaryRows(out + "/summary.csv").map { $0["case_id"]! }) == Set(shardRows))
 }
@@ -463,39 +452,21 @@ func quietOptions(_ archive: String, _ output: String) -> BatchOptions {
 // MARK: Disk full
 
 /// A 700 KB tmpfs as the output folder fills up after a few cases. Needs root (mount).
-@Test(.enabled(if: getuid() == 0, "needs root to mount a small tmpfs"))
+@Test(.enabled(if: canMountTmpfs, "needs root with CAP_SYS_ADMIN to mount a small tmpfs"))
 func diskFullIsAClearErrorAndTheRerunFinishes() throws {
     let work = try temporaryDirectory()
     let mountPoint = work + "/small-disk"
     try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-    func mount(_ options: String...) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/mount")
-        process.arguments = options
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
-    guard mount("-t", "tmpfs", "-o", "size=700k", "tmpfs", mountPoint) else {
-        print("diskFullIsAClearErrorAndTheRerunFinishes: mount refused (no CAP_SYS_ADMIN?); not checked")
-        return
-    }
-    defer {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/umount")
-        // Lazy: a file whose close failed on the full disk may still hold the mount busy.
-        process.arguments = ["-l", mountPoint]
-        try? process.run()
-        process.waitUntilExit()
-    }
+    try runTool("mount", ["-t", "tmpfs", "-o", "size=700k", "tmpfs", mountPoint])
+    // Lazy: a file whose close failed on the full disk may still hold the mount busy.
+    defer { _ = try? runTool("umount", ["-l", mountPoint]) }
     let root = work + "/archive"
     for seed in 41...46 {
         _ = try TestArchive.phantomStudy(into: root + "/s\(seed)", seed: UInt64(seed), size: 64, slices: 20)
     }
     let out = mountPoint + "/out"
     let error = #expect(throws: LungCTError.self) { try Batch.run(quietOptions(root, out)) }
-    #expect(error?.exitCode == 5)
+    #expect(error?.category == .outputFailed)
     #expect(error?.description.contains("free on the output's file system") == true, "\(String(describing: error))")
     #expect(error?.description.contains("rerun the same command") == true)
     let partials = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".partial-") }
@@ -503,9 +474,9 @@ func diskFullIsAClearErrorAndTheRerunFinishes() throws {
     let before = try summaryRows(out + "/summary.csv")
     #expect(before.count < 6 && before.allSatisfy { $0["status"] == "ok" }, "no case marked failed for a full disk")
 
-    #expect(mount("-o", "remount,size=64m", mountPoint))
+    try runTool("mount", ["-o", "remount,size=64m", mountPoint])
     let rerun = try Batch.run(quietOptions(root, out))
-    #expect(rerun.exitCode == 0 && rerun.ok == 6 && rerun.alreadyDone == before.count)
+    #expect(rerun.outcome == .done && rerun.ok == 6 && rerun.alreadyDone == before.count)
 }
 
 // MARK: The command line
@@ -527,8 +498,8 @@ func diskFullIsAClearErrorAndTheRerunFinishes() throws {
     #expect(unwritable.status == 5 && unwritable.stderr.contains("/proc/lungct-batch"))
     #expect(try lungct("batch", work + "/empty-ish", "-o", work + "/o", "--shard", "3/3").status == 1)
     #expect(try lungct("batch", work + "/empty-ish").status == 1)
-    #expect(try lungct("batch", work + "/empty-ish", "--merge", work + "/out").status == 1)
-    #expect(try lungct("batch", "--merge", work + "/nowhere").status == 3)
+    #expect(try lungct("batch", "merge", work + "/empty-ish", work + "/out").status == 1)
+    #expect(try lungct("batch", "merge", work + "/nowhere").status == 3)
 }
 
 @Test(.timeLimit(.minutes(10)))
@@ -607,14 +578,10 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
 
 @Test func maskVolumesBesideTheStudiesAreSkippedNotScored() throws {
     let archive = try smallArchive()
-    var options = PhantomOptions()
-    options.size = 40
-    options.slices = 10
-    options.sliceSpacing = 12
-    try NIfTI.write(ChestPhantom.make(options).lungs, to: archive.root + "/c-mask.nii.gz")
+    try NIfTI.write(testPhantom(size: 40, slices: 10, spacing: 12).phantom.lungs, to: archive.root + "/c-mask.nii.gz")
     let out = try temporaryDirectory() + "/out"
     let result = try Batch.run(quietOptions(archive.root, out))
-    #expect(result.exitCode == 0, "a skipped mask is not a failure")
+    #expect(result.outcome == .done, "a skipped mask is not a failure")
     let mask = try #require(try summaryRows(out + "/summary.csv").first { $0["source"] == "c-mask.nii.gz" })
     #expect(mask["status"] == "skipped")
     #expect(mask["reason"]?.contains("label volume") == true)

@@ -14,6 +14,33 @@ import Testing
     }
 }
 
+/// The exit codes are one table in the CLI: `--help` and `lungct exit-codes` print it, and the
+/// README's table is the one it prints in Markdown, so the three cannot drift apart.
+@Test func theExitCodeTableIsOneTable() throws {
+    let markdown = try lungct("exit-codes", "--markdown")
+    #expect(markdown.status == 0)
+    let table = markdown.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(table.hasPrefix("| code | meaning |"))
+    let readme = try String(contentsOfFile: repositoryRoot() + "/README.md", encoding: .utf8)
+    #expect(readme.contains(table), "README.md's exit-code table differs from `lungct exit-codes --markdown`")
+    let help = try lungct("--help").stdout
+    for code in [0, 1, 2, 3, 4, 5, 6, 7, 8, 130] {
+        #expect(table.contains("| \(code) |"), "code \(code) is in the table")
+        #expect(help.contains(" \(code)  "), "code \(code) is in --help")
+    }
+}
+
+@Test func batchMergeIsASubcommandAndBatchRunTheDefault() throws {
+    let work = try temporaryDirectory()
+    try FileManager.default.createDirectory(atPath: work + "/empty", withIntermediateDirectories: true)
+    // `batch ARCHIVE -o OUT` and `batch run ARCHIVE -o OUT` are the same command.
+    #expect(try lungct("batch", work + "/empty", "-o", work + "/a").status == 2)
+    #expect(try lungct("batch", "run", work + "/empty", "-o", work + "/b").status == 2)
+    let merge = try lungct("batch", "merge", work + "/a")
+    #expect(merge.status == 2, "a merge of an output folder with no finished case has nothing: \(merge.stderr)")
+    #expect(try lungct("batch", "merge", "--help").stdout.contains("Example"))
+}
+
 @Test func usageErrorsExitWithOne() throws {
     #expect(try lungct("info").status == 1)
     #expect(try lungct("convert", "a", "b.txt").status == 1)
@@ -66,10 +93,19 @@ import Testing
     #expect(result.stderr.contains("/nonexistent-dir"))
 }
 
-@Test func analyzeWritesOutputsAndH5dumpSeesTheSchema() throws {
+/// A small phantom study written by `lungct phantom` into a new folder: that folder (for
+/// outputs beside it) and the study's DICOM folder.
+func phantomStudy(size: Int = 48, slices: Int = 12, spacing: Int = 12) throws -> (work: String, dicom: String) {
     let work = try temporaryDirectory()
-    #expect(try lungct("phantom", work + "/p", "--size", "64", "--slices", "24", "--spacing", "10").status == 0)
-    let run = try lungct("analyze", work + "/p/dicom", "-o", work + "/out", "--json")
+    let made = try lungct(
+        "phantom", work + "/p", "--size", String(size), "--slices", String(slices), "--spacing", String(spacing))
+    guard made.status == 0 else { throw TestFailure("lungct phantom exited with \(made.status): \(made.stderr)") }
+    return (work, work + "/p/dicom")
+}
+
+@Test func analyzeWritesOutputs() throws {
+    let (work, dicom) = try phantomStudy(size: 64, slices: 24, spacing: 10)
+    let run = try lungct("analyze", dicom, "-o", work + "/out", "--json")
     #expect(run.status == 0, "\(run.stderr)")
     let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
     #expect(report?["lungPanel"] != nil)
@@ -78,15 +114,14 @@ import Testing
     #expect(model?["ran"] as? Bool == true)
     #expect((model?["probability"] as? Double).map { (0...1).contains($0) } == true)
     #expect(FileManager.default.fileExists(atPath: work + "/out/probability.nii.gz"))
-    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/h5dump") else { return }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/h5dump")
-    process.arguments = ["-H", work + "/out/study.h5"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let header = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
+}
+
+@Test(.enabled(if: hasTool("h5dump"), "needs h5dump (hdf5-tools)"))
+func h5dumpSeesTheStudyFileSchema() throws {
+    let (work, dicom) = try phantomStudy(size: 64, slices: 24, spacing: 10)
+    let run = try lungct("analyze", dicom, "-o", work + "/out")
+    try #require(run.status == 0, "\(run.stderr)")
+    let header = try runTool("h5dump", ["-H", work + "/out/study.h5"]).stdout
     for name in [
         "GROUP \"image\"", "DATASET \"hu\"", "H5T_STD_I16LE", "GROUP \"segmentation\"", "DATASET \"lungs\"",
         "H5T_STD_U8LE", "GROUP \"features\"", "GROUP \"provenance\"", "ATTRIBUTE \"spacing_mm\"",
@@ -111,24 +146,15 @@ import Testing
 }
 
 @Test func modelOptionsAndTheirExitCodes() throws {
-    let work = try temporaryDirectory()
-    #expect(try lungct("phantom", work + "/p", "--size", "48", "--slices", "12", "--spacing", "12").status == 0)
+    let (work, _) = try phantomStudy()
     // --no-model: no probability, and the report says why.
     let plain = try lungct("analyze", work + "/p/dicom", "-o", work + "/plain", "--no-model", "--json")
     #expect(plain.status == 0, "\(plain.stderr)")
     #expect(!FileManager.default.fileExists(atPath: work + "/plain/probability.nii.gz"))
     #expect(plain.stdout.contains("\"ran\" : false"))
     #expect(try lungct("analyze", work + "/p/dicom", "-o", work + "/x", "--no-model", "--model", "m.h5").status == 1)
-    // A model that does not match the MANIFEST beside it is refused with 4, naming the file.
+    // A missing model is refused with 4 (a changed one: `aModelThatDoesNotMatchItsManifestExitsWithFour`).
     let weights = repositoryRoot() + "/Weights"
-    try FileManager.default.createDirectory(atPath: work + "/w", withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: weights + "/MANIFEST", toPath: work + "/w/MANIFEST")
-    var bytes = try Data(contentsOf: URL(fileURLWithPath: weights + "/ct-covid.h5"))
-    bytes[bytes.count / 2] ^= 0x01
-    try bytes.write(to: URL(fileURLWithPath: work + "/w/ct-covid.h5"))
-    let tampered = try lungct("analyze", work + "/p/dicom", "-o", work + "/t", "--model", work + "/w/ct-covid.h5")
-    #expect(tampered.status == 4)
-    #expect(tampered.stderr.contains("ct-covid.h5") && tampered.stderr.contains("does not match"), "\(tampered.stderr)")
     #expect(try lungct("analyze", work + "/p/dicom", "-o", work + "/m", "--model", work + "/missing.h5").status == 4)
     // A model given explicitly, with no MANIFEST beside it, is used.
     try FileManager.default.createDirectory(atPath: work + "/v", withIntermediateDirectories: true)
@@ -149,4 +175,35 @@ import Testing
     #expect(radiographModel.status == 0, "\(radiographModel.stderr)")
     #expect(radiographModel.stdout.contains("\"name\" : \"ct-covid.h5\""), "\(radiographModel.stdout)")
     #expect(!radiographModel.stdout.contains("cxr-3class.h5"))
+}
+
+/// `--model` checks the MANIFEST beside the file when there is one: a copy of the shipped CT
+/// model changed by one bit, or listed with another hash, is refused with exit code 4 and a
+/// message naming the file, and no report is written.
+@Test func aModelThatDoesNotMatchItsManifestExitsWithFour() throws {
+    let (work, dicom) = try phantomStudy()
+    let weights = repositoryRoot() + "/Weights"
+    let original = try Data(contentsOf: URL(fileURLWithPath: weights + "/ct-covid.h5"))
+
+    // One bit changed, beside the shipped MANIFEST (which lists the original's hash).
+    let changed = work + "/changed/ct-covid.h5"
+    try FileManager.default.createDirectory(atPath: work + "/changed", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: weights + "/MANIFEST", toPath: work + "/changed/MANIFEST")
+    var bytes = original
+    bytes[bytes.count / 2] ^= 0x01
+    try bytes.write(to: URL(fileURLWithPath: changed))
+    let tampered = try lungct("analyze", dicom, "-o", work + "/out-changed", "--model", changed)
+    #expect(tampered.status == 4, "\(tampered.stderr)")
+    #expect(tampered.stderr.contains(changed) && tampered.stderr.contains("does not match"), "\(tampered.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: work + "/out-changed/report.json"))
+
+    // The original bytes, beside a MANIFEST that lists another hash for them.
+    let listed = work + "/listed/ct-covid.h5"
+    try FileManager.default.createDirectory(atPath: work + "/listed", withIntermediateDirectories: true)
+    try original.write(to: URL(fileURLWithPath: listed))
+    try "\(String(repeating: "0", count: 64))  ct-covid.h5\n".write(
+        toFile: work + "/listed/MANIFEST", atomically: true, encoding: .utf8)
+    let wrongHash = try lungct("analyze", dicom, "-o", work + "/out-listed", "--model", listed)
+    #expect(wrongHash.status == 4, "\(wrongHash.stderr)")
+    #expect(wrongHash.stderr.contains(listed) && wrongHash.stderr.contains("does not match"), "\(wrongHash.stderr)")
 }

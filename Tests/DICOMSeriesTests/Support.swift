@@ -6,12 +6,7 @@ import VolumeCore
 
 /// A small phantom quick enough for unit tests.
 func smallPhantom(size: Int = 48, slices: Int = 16, seed: UInt64 = 3) -> (Phantom, PhantomOptions) {
-    var options = PhantomOptions()
-    options.size = size
-    options.slices = slices
-    options.sliceSpacing = 10
-    options.seed = seed
-    return (ChestPhantom.make(options), options)
+    testPhantom(size: size, slices: slices, spacing: 10, seed: seed)
 }
 
 /// Writes a phantom series and returns its DICOM folder.
@@ -35,8 +30,9 @@ func loadOnlySeries(_ folder: String) throws -> (HUVolume, StackPlan) {
     return (try SeriesLoader.load(plan), plan)
 }
 
-/// Builds a DICOM file from a committed text dump in Fixtures/ with DCMTK's dump2dcm, or nil without it.
-func dicomFromDump(_ name: String, in folder: String) throws -> String? {
+/// Builds a DICOM file from a committed text dump in Fixtures/ with DCMTK's dump2dcm (tests
+/// that call it are gated on `hasTool("dump2dcm")`).
+func dicomFromDump(_ name: String, in folder: String) throws -> String {
     let dump = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
         "Fixtures/\(name).dump"
     ).path

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Store
+import TestSupport
 import Testing
 
 /// A fresh folder per test, removed afterwards, so tests running in parallel never share a file.
@@ -181,25 +182,6 @@ func gzipLevelIsConfigurable(level: Int) throws {
 
 // MARK: - Cross-checks with other readers
 
-/// The first executable named `name` on PATH, or nil.
-private func executable(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-}
-
-private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// A file laid out like the study file's image and mask, for other readers to inspect.
 private func writeStudyLikeFile(_ path: String) throws {
     let file = try HDF5File(creating: path)
@@ -212,13 +194,14 @@ private func writeStudyLikeFile(_ path: String) throws {
     try file.close()
 }
 
-@Test(.enabled(if: executable("h5dump") != nil, "h5dump (hdf5-tools) is not installed"))
+@Test(.enabled(if: hasTool("h5dump"), "h5dump (hdf5-tools) is not installed"))
 func h5dumpSeesTypesShapesChunksAndFilters() throws {
     try withScratchFolder { folder in
         let path = folder + "/study.h5"
         try writeStudyLikeFile(path)
-        let (status, header) = try run(try #require(executable("h5dump")), ["-p", "-H", path])
-        #expect(status == 0, "\(header)")
+        let dump = try runProcess(try #require(toolPath("h5dump")), ["-p", "-H", path])
+        let header = dump.stdout
+        #expect(dump.status == 0, "\(header)\(dump.stderr)")
         #expect(header.contains(#"DATASET "hu""#))
         #expect(header.contains("H5T_STD_I16LE"))
         #expect(header.contains("H5T_STD_U8LE"))
@@ -232,13 +215,7 @@ func h5dumpSeesTypesShapesChunksAndFilters() throws {
     }
 }
 
-/// $LUNGCT_PYTHON (the Makefile's test virtualenv with h5py), else python3 from PATH if it has h5py.
-private let h5pyPython: String? = {
-    let candidates = [ProcessInfo.processInfo.environment["LUNGCT_PYTHON"], executable("python3")].compactMap { $0 }
-    return candidates.first { python in (try? run(python, ["-c", "import h5py"]))?.status == 0 }
-}()
-
-@Test(.enabled(if: h5pyPython != nil, "python3 with h5py is not installed"))
+@Test(.enabled(if: pythonWithH5py != nil, "python3 with h5py and numpy is not installed"))
 func h5pyReadsTheFileWithNoCustomCode() throws {
     try withScratchFolder { folder in
         let path = folder + "/study.h5"
@@ -254,15 +231,15 @@ func h5pyReadsTheFileWithNoCustomCode() throws {
                       int(f["image"].attrs["slices"]), int(hu[2, 3, 4]),
                       f["segmentation/lungs"].dtype, f["maps/covid_probability"].dtype)
             """
-        let (status, output) = try run(try #require(h5pyPython), ["-c", script, path])
-        #expect(status == 0, "\(output)")
+        let run = try runProcess(try #require(pythonWithH5py), ["-c", script, path])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(
-            output.trimmingCharacters(in: .whitespacesAndNewlines)
+            run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
                 == "int16 (3, 4, 5) (1, 4, 5) gzip 4 True CT 0.5,0.5,2.0 3 -941 uint8 float32")
     }
 }
 
-@Test(.enabled(if: h5pyPython != nil, "python3 with h5py is not installed"))
+@Test(.enabled(if: pythonWithH5py != nil, "python3 with h5py and numpy is not installed"))
 func readsWhatH5pyWrites() throws {
     try withScratchFolder { folder in
         let path = folder + "/from-h5py.h5"
@@ -279,8 +256,8 @@ func readsWhatH5pyWrites() throws {
                 d.attrs["origin"] = np.array([1.5, -2.0, 3.25], dtype=np.float32)
                 d.attrs["labels"] = np.array([1, 2], dtype=np.int32)
             """
-        let (status, output) = try run(try #require(h5pyPython), ["-c", script, path])
-        try #require(status == 0, "\(output)")
+        let run = try runProcess(try #require(pythonWithH5py), ["-c", script, path])
+        try #require(run.status == 0, "\(run.stdout)\(run.stderr)")
         let file = try HDF5File(openingForReading: path)
         let hu = try file.readDataset("/image/hu", as: Int16.self)
         #expect(hu.shape == [2, 3, 4])

@@ -18,16 +18,6 @@ func dice(_ a: [Bool], _ b: [Bool]) -> Double {
     return sum == 0 ? 1 : 2 * Double(both) / Double(sum)
 }
 
-func phantom(size: Int, slices: Int, spacing: Double, lesions: Int, seed: UInt64) -> Phantom {
-    var options = PhantomOptions()
-    options.size = size
-    options.slices = slices
-    options.sliceSpacing = spacing
-    options.lesions = lesions
-    options.seed = seed
-    return ChestPhantom.make(options)
-}
-
 struct PhantomCase: CustomTestStringConvertible, Sendable {
     var size: Int
     var slices: Int
@@ -42,7 +32,7 @@ struct PhantomCase: CustomTestStringConvertible, Sendable {
     PhantomCase(size: 256, slices: 40, spacing: 7.5, seed: 3),
 ])
 func phantomLungsWithPleuralLesionsAreSegmented(case c: PhantomCase) {
-    let p = phantom(size: c.size, slices: c.slices, spacing: c.spacing, lesions: 4, seed: c.seed)
+    let p = testPhantom(size: c.size, slices: c.slices, spacing: c.spacing, lesions: 4, seed: c.seed).phantom
     let result = LungSegmenter.segment(p.ct)
     let found = result.labels.voxels.map { $0 != 0 }
     let truth = p.lungs.voxels.map { $0 != 0 }
@@ -63,7 +53,7 @@ func phantomLungsWithPleuralLesionsAreSegmented(case c: PhantomCase) {
 }
 
 @Test func segmentationFollowsTheGeometryNotTheStorageOrder() throws {
-    let p = phantom(size: 96, slices: 40, spacing: 6, lesions: 2, seed: 4)
+    let p = testPhantom(size: 96, slices: 40, spacing: 6, lesions: 2, seed: 4).phantom
     let flipped = try p.ct.reoriented(to: "RAI")
     let result = LungSegmenter.segment(flipped)
     #expect(result.labels.geometry.orientationCode == "RAI")
@@ -73,7 +63,7 @@ func phantomLungsWithPleuralLesionsAreSegmented(case c: PhantomCase) {
 }
 
 @Test func aSingleSliceIsSegmented() {
-    let p = phantom(size: 128, slices: 60, spacing: 5, lesions: 0, seed: 5)
+    let p = testPhantom(size: 128, slices: 60, spacing: 5, lesions: 0, seed: 5).phantom
     let k = 30
     let plane = p.ct.size.x * p.ct.size.y
     var g = p.ct.geometry

@@ -125,9 +125,12 @@ func checkSplit(_ assignment: [Int], groups: [String], labels: [Int], folds: Int
     }
 }
 
-@Test(arguments: GroupedKFold.GroupingRule.allCases)
+@Test(
+    .enabled(if: hasSharedData("ct-slices/covid", "ct-slices/noncovid"), "needs ../shared/data"),
+    arguments: GroupedKFold.GroupingRule.allCases)
 func groupedSplitOfRealCTSliceNames(rule: GroupedKFold.GroupingRule) throws {
-    guard let covid = sharedData("ct-slices/covid"), let noncovid = sharedData("ct-slices/noncovid") else { return }
+    let covid = try #require(sharedData("ct-slices/covid"))
+    let noncovid = try #require(sharedData("ct-slices/noncovid"))
     var groups: [String] = []
     var labels: [Int] = []
     for (label, (folder, path)) in [("noncovid", noncovid), ("covid", covid)].enumerated() {

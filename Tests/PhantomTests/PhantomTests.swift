@@ -1,15 +1,11 @@
 import Phantom
+import TestSupport
 import Testing
 import VolumeCore
 
+/// An adult chest: 96×96 pixels, 40 slices over 300 mm.
 func makePhantom(size: Int = 96, slices: Int = 40, lesions: Int = 2, seed: UInt64 = 7) -> Phantom {
-    var options = PhantomOptions()
-    options.size = size
-    options.slices = slices
-    options.sliceSpacing = 300 / Double(slices)
-    options.lesions = lesions
-    options.seed = seed
-    return ChestPhantom.make(options)
+    testPhantom(size: size, slices: slices, spacing: 300 / Double(slices), lesions: lesions, seed: seed).phantom
 }
 
 func mean(_ values: [Int16]) -> Double { values.isEmpty ? 0 : values.reduce(0.0) { $0 + Double($1) } / Double(values.count) }

@@ -82,8 +82,8 @@ func writeDX<Sample: FixedWidthInteger>(
     #expect(error?.description.contains("Modality is CT") == true)
 }
 
-/// The 32×32 DX fixtures with a VOI LUT Sequence (Fixtures/dx-voi-lut*.dump), or nil without dump2dcm.
-func voiLUTFixture(_ name: String, in folder: String) throws -> String? {
+/// The 32×32 DX fixtures with a VOI LUT Sequence (Fixtures/dx-voi-lut*.dump), made with dump2dcm.
+func voiLUTFixture(_ name: String, in folder: String) throws -> String {
     let dump = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
         "Fixtures/\(name).dump"
     ).path
@@ -96,11 +96,11 @@ let fixtureLUT: [Float] = [0, 1000, 3000, 9000, 20000, 40000, 60000, 65535]
 let fixtureStored = [0, 50, 100, 101, 102, 103, 104, 105, 106, 107, 108, 200, 1000, 2000, 4000, 4095]
 func throughFixtureLUT(_ stored: Int) -> Float { fixtureLUT[min(7, max(0, stored - 100))] }
 
-@Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/dump2dcm"), "needs DCMTK's dump2dcm"))
+@Test(.enabled(if: hasTool("dump2dcm"), "needs DCMTK's dump2dcm"))
 func aVOILUTWithoutAWindowIsHowTheRadiographIsShownAndScored() throws {
     let folder = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: folder) }
-    let path = try #require(try voiLUTFixture("dx-voi-lut", in: folder))
+    let path = try voiLUTFixture("dx-voi-lut", in: folder)
     let image = try RadiographLoader.load(path: path)
     #expect(image.voiLUTApplied && image.bitDepth == 16)
     #expect(image.has(QualityFinding.Code.voiLUTApplied))
@@ -114,7 +114,7 @@ func aVOILUTWithoutAWindowIsHowTheRadiographIsShownAndScored() throws {
 
     // MONOCHROME1: the same LUT, then shown inverted (PS3.3 C.7.6.3.1.2).
     let inverted = try RadiographLoader.load(
-        path: try #require(try voiLUTFixture("dx-voi-lut-monochrome1", in: folder)))
+        path: try voiLUTFixture("dx-voi-lut-monochrome1", in: folder))
     #expect(inverted.voiLUTApplied && inverted.has(QualityFinding.Code.voiLUTApplied))
     // DCMTK's inversion rounds in floating point: within one step of 65535.
     let largest = zip(inverted.volume.voxels, expected).map { abs($0 - (65535 - $1)) }.max() ?? .infinity

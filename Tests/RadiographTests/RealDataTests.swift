@@ -1,15 +1,13 @@
 import Foundation
 import Radiograph
+import TestSupport
 import Testing
 
-/// `../shared/data/cxr` next to the package: real chest radiographs (JPEG), one folder per
-/// class. Not part of the repository; the test is skipped where it is absent.
-let chestRadiographFolder = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("../shared/data/cxr").standardizedFileURL.path
-
-@Test(.enabled(if: FileManager.default.fileExists(atPath: chestRadiographFolder), "needs ../shared/data/cxr"))
+/// `cxr` in the shared data folder: real chest radiographs (JPEG), one folder per class. Not
+/// part of the repository; the test is skipped where it is absent.
+@Test(.enabled(if: hasSharedData("cxr"), "needs ../shared/data/cxr"))
 func realChestRadiographsLoad() throws {
+    let chestRadiographFolder = try #require(sharedData("cxr"))
     let manager = FileManager.default
     let classes = try manager.contentsOfDirectory(atPath: chestRadiographFolder).sorted().filter { name in
         var isDirectory: ObjCBool = false

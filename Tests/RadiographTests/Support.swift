@@ -103,9 +103,7 @@ enum RawPNG {
 /// JPEG fixtures through `cjpeg` from libjpeg-turbo-progs (`apt-get install libjpeg-turbo-progs`).
 /// ImageMagick is not used: on this machine `convert` is a stand-in that only prints PNGs.
 enum JPEGTool {
-    static let cjpeg: String? = ["/usr/bin/cjpeg", "/usr/local/bin/cjpeg"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
+    static let cjpeg: String? = toolPath("cjpeg")
 
     /// Writes a PGM (1 channel) or PPM (3 channels) and compresses it with cjpeg.
     static func write(path: String, width: Int, height: Int, channels: Int, pixels: [UInt8], quality: Int = 95) throws {

@@ -1,9 +1,11 @@
+import AppSupport
 import DICOMSeries
 import Foundation
 import HDF5Store
-import LungCTKit
 import NIfTIIO
 import Phantom
+import StudyAnalysis
+import StudyInput
 import Testing
 import TestSupport
 import VolumeCore
@@ -16,13 +18,7 @@ struct AnalysedPhantom {
     let report: AnalysisReport
 
     static let shared: Result<AnalysedPhantom, Error> = Result {
-        var options = PhantomOptions()
-        options.size = 96
-        options.slices = 48
-        options.sliceSpacing = 6
-        options.lesions = 2
-        options.seed = 11
-        let phantom = ChestPhantom.make(options)
+        let (phantom, options) = testPhantom(size: 96, slices: 48, spacing: 6, lesions: 2, seed: 11)
         let folder = try temporaryDirectory()
         var layout = PhantomLayout()
         layout.feetFirst = true
@@ -126,30 +122,7 @@ struct AnalysedPhantom {
     try file.close()
 }
 
-/// A Python with h5py: $LUNGCT_PYTHON (the Makefile's test virtualenv), else python3 if it has h5py.
-func pythonWithH5py() -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
-    var candidates = path.split(separator: ":").map { "\($0)/python3" }
-    if let configured = ProcessInfo.processInfo.environment["LUNGCT_PYTHON"] { candidates.insert(configured, at: 0) }
-    for python in candidates where FileManager.default.isExecutableFile(atPath: python) {
-        if (try? runProcess(python, ["-c", "import h5py, numpy"])) == 0 { return python }
-    }
-    return nil
-}
-
-@discardableResult
-func runProcess(_ path: String, _ arguments: [String], output: Pipe? = nil) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.standardOutput = output ?? FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
-}
-
-@Test(.enabled(if: pythonWithH5py() != nil, "needs a Python with h5py (make test provides one)"))
+@Test(.enabled(if: pythonWithH5py != nil, "needs a Python with h5py (make test provides one)"))
 func h5pyReadsTheStudyFileWithNoCustomCode() throws {
     let a = try AnalysedPhantom.shared.get()
     let script = """
@@ -165,11 +138,9 @@ func h5pyReadsTheStudyFileWithNoCustomCode() throws {
         assert set(numpy.unique(lungs[()])) <= {0, 1, 2}
         print(hu.shape, round(float(right), 1), f["provenance"].attrs["lungct_version"])
         """
-    let pipe = Pipe()
-    let status = try runProcess(pythonWithH5py()!, ["-c", script, a.output + "/" + OutputFile.study], output: pipe)
-    let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    #expect(status == 0, "h5py could not read study.h5 as documented: \(printed)")
-    #expect(printed.contains(LungCTVersion.string))
+    let run = try runProcess(try #require(pythonWithH5py), ["-c", script, a.output + "/" + OutputFile.study])
+    #expect(run.status == 0, "h5py could not read study.h5 as documented: \(run.stdout) \(run.stderr)")
+    #expect(run.stdout.contains(LungCTVersion.string))
 }
 
 @Test func radiographsGoThroughAnalyzeToo() throws {
@@ -200,13 +171,13 @@ func h5pyReadsTheStudyFileWithNoCustomCode() throws {
     let empty = try temporaryDirectory()
     try "notes".write(toFile: empty + "/a.txt", atomically: true, encoding: .utf8)
     #expect { try Analyzer.analyze(AnalysisOptions(input: empty, output: empty + "/out")) } throws: {
-        ($0 as? LungCTError)?.exitCode == 2
+        ($0 as? LungCTError)?.category == .nothingToAnalyse
     }
     #expect { try Analyzer.analyze(AnalysisOptions(input: empty + "/none", output: empty + "/out")) } throws: {
-        ($0 as? LungCTError)?.exitCode == 3
+        ($0 as? LungCTError)?.category == .inputFailed
     }
     let a = try AnalysedPhantom.shared.get()
     #expect { try Analyzer.analyze(AnalysisOptions(input: a.dicom, output: "/proc/lungct-cannot-write")) } throws: {
-        ($0 as? LungCTError)?.exitCode == 5 && String(describing: $0).contains("/proc/lungct-cannot-write")
+        ($0 as? LungCTError)?.category == .outputFailed && String(describing: $0).contains("/proc/lungct-cannot-write")
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import HDF5Store
+import ImageCodecs
+import ModelRuntime
 import ModelStore
 import NIfTIIO
 import NeuralEngine
@@ -9,7 +11,7 @@ import TestSupport
 import Testing
 import VolumeCore
 
-@testable import LungCTKit
+@testable import StudyAnalysis
 
 /// A small untrained (seeded) model written and loaded as the shipped ones are: the tests
 /// below check how `analyze` uses a model, not what it learned.
@@ -19,7 +21,7 @@ func smallModel(classes: [String] = ["covid", "noncovid"], size: Int = 64) throw
     let network = try Architecture.build(layers, seed: 5)
     var description = ModelDescription(
         layers: layers,
-        input: ModelInput(width: size, height: size, channels: 1, normalization: ImageFolder.normalization),
+        input: ModelInput(width: size, height: size, channels: 1, normalization: ModelInputPreparation.normalization),
         classes: classes,
         card: ModelCard(name: "test", task: "test", trainingData: "none", dataTerms: "none", createdBy: "test"))
     description.temperature = 1.5
@@ -29,13 +31,7 @@ func smallModel(classes: [String] = ["covid", "noncovid"], size: Int = 64) throw
 }
 
 func smallPhantom(seed: UInt64 = 3) -> Phantom {
-    var options = PhantomOptions()
-    options.size = 80
-    options.slices = 30
-    options.sliceSpacing = 8
-    options.lesions = 2
-    options.seed = seed
-    return ChestPhantom.make(options)
+    testPhantom(size: 80, slices: 30, spacing: 8, lesions: 2, seed: seed).phantom
 }
 
 @Test func ctScoreMapStaysInsideTheLungsAndFollowsTheStudyRule() throws {
@@ -99,7 +95,7 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
             windowed.append(Float(min(1, max(0, (hu - low) / width))))
         }
     }
-    let expected = ImageFolder.resize(
+    let expected = ModelInputPreparation.resize(
         RadiographNormalization.normalizeByPercentiles(windowed), width: crop.width, height: crop.height, to: 32)
     let input = CovidScoring.modelInput(lps, slice: z, crop: crop, size: 32)
     #expect(input.count == 32 * 32)

@@ -1,20 +1,12 @@
+import AppSupport
 import DICOMSeries
 import Foundation
-import LungCTKit
 import NIfTIIO
 import Phantom
+import StudyInput
 import TestSupport
 import Testing
 import VolumeCore
-
-func phantom(size: Int, slices: Int, spacing: Double, seed: UInt64) -> (Phantom, PhantomOptions) {
-    var options = PhantomOptions()
-    options.size = size
-    options.slices = slices
-    options.sliceSpacing = spacing
-    options.seed = seed
-    return (ChestPhantom.make(options), options)
-}
 
 /// A folder like a real PACS export: two CT series of one study (thin and thick), a localizer,
 /// a non-DICOM file, a truncated DICOM file and a series with a missing slice.
@@ -32,14 +24,14 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
     gappy.seriesNumber = 4
     gappy.seriesDescription = "gappy"
 
-    let (p1, o1) = phantom(size: 40, slices: 24, spacing: 5, seed: 1)
+    let (p1, o1) = testPhantom(size: 40, slices: 24, spacing: 5, seed: 1)
     var layout = PhantomLayout()
     layout.identity = thin
     _ = try PhantomWriter.write(p1, options: o1, layout: layout, to: root + "/a/thin")
-    let (p2, o2) = phantom(size: 40, slices: 12, spacing: 10, seed: 2)
+    let (p2, o2) = testPhantom(size: 40, slices: 12, spacing: 10, seed: 2)
     layout.identity = thick
     _ = try PhantomWriter.write(p2, options: o2, layout: layout, to: root + "/b/deeper/thick")
-    let (p3, o3) = phantom(size: 40, slices: 16, spacing: 6, seed: 3)
+    let (p3, o3) = testPhantom(size: 40, slices: 16, spacing: 6, seed: 3)
     layout.identity = gappy
     _ = try PhantomWriter.write(p3, options: o3, layout: layout, to: root + "/c")
     try FileManager.default.removeItem(atPath: root + "/c/dicom/IM00008.dcm")
@@ -72,12 +64,12 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
     }
     #expect(report.series.count == 4)
     let chosen = try #require(entry(thin))
-    #expect(chosen.status == "chosen")
+    #expect(chosen.status == .chosen)
     #expect(chosen.size == [40, 40, 24])
     #expect(report.chosen == chosen.id)
 
     let thickEntry = try #require(entry(thick))
-    #expect(thickEntry.status == "not chosen")
+    #expect(thickEntry.status == .notChosen)
     #expect(thickEntry.reason?.contains("fewer slices") == true)
 
     let gappyEntry = try #require(entry(gappy))
@@ -86,7 +78,7 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
     #expect(gappyEntry.images == 15)
 
     let localizer = try #require(report.series.first { $0.description == "topogram" })
-    #expect(localizer.status == "rejected")
+    #expect(localizer.status == .rejected)
     #expect(localizer.reason?.contains("localizer") == true)
 
     #expect(report.skippedFiles.contains { $0.path.hasSuffix("README.txt") && $0.reason == "not a DICOM file" })
@@ -109,7 +101,7 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
     let result = try Converter.convert(input: folder, output: output)
     #expect(result.type == "int16")
     let (volume, header) = try NIfTI.read(output)
-    let original = phantom(size: 40, slices: 24, spacing: 5, seed: 1).0.ct
+    let original = testPhantom(size: 40, slices: 24, spacing: 5, seed: 1).phantom.ct
     #expect(volume.asInt16.voxels == original.voxels)
     #expect((header.geometry.origin - original.geometry.origin).length < 1e-3)
     // Another series by UID.
@@ -122,13 +114,13 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
 @Test func nothingToAnalyseAndUnreadableInputsHaveTheirExitCodes() throws {
     let empty = try temporaryDirectory()
     try "hello".write(toFile: empty + "/a.txt", atomically: true, encoding: .utf8)
-    #expect { try Inspection.inspect(empty).load() } throws: { ($0 as? LungCTError)?.exitCode == 2 }
-    #expect { try Inspection.inspect(empty + "/missing") } throws: { ($0 as? LungCTError)?.exitCode == 3 }
+    #expect { try Inspection.inspect(empty).load() } throws: { ($0 as? LungCTError)?.category == .nothingToAnalyse }
+    #expect { try Inspection.inspect(empty + "/missing") } throws: { ($0 as? LungCTError)?.category == .inputFailed }
 }
 
 @Test func nifitInputsAreInspectedAndLoaded() throws {
     let folder = try temporaryDirectory()
-    let (p, _) = phantom(size: 32, slices: 8, spacing: 5, seed: 4)
+    let (p, _) = testPhantom(size: 32, slices: 8, spacing: 5, seed: 4)
     try NIfTI.write(p.ct, to: folder + "/ct.nii.gz")
     let inspection = try Inspection.inspect(folder + "/ct.nii.gz")
     #expect(inspection.report.series.first?.size == [32, 32, 8])
@@ -139,12 +131,12 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
     #expect(volume.asInt16.voxels == p.ct.voxels)
 }
 
-@Test(.enabled(if: sharedData("ct/popi-00") != nil, "needs ../shared/data"))
+@Test(.enabled(if: hasSharedData("ct/popi-00"), "needs ../shared/data"))
 func popiSeriesInfo() throws {
     let report = try Inspection.inspect(sharedData("ct/popi-00")!).report
     #expect(report.series.count == 1)
     let series = try #require(report.series.first)
-    #expect(series.status == "chosen")
+    #expect(series.status == .chosen)
     #expect(series.images == 141)
     #expect(series.size == [512, 512, 141])
     #expect(abs(series.spacingMM[0] - 0.977) < 0.001 && abs(series.spacingMM[1] - 0.977) < 0.001)
@@ -153,12 +145,12 @@ func popiSeriesInfo() throws {
 }
 
 @Test(
-    .enabled(if: sharedData("ct/popi-00") != nil, "needs ../shared/data"),
-    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/dcm2niix"), "needs dcm2niix"))
+    .enabled(if: hasSharedData("ct/popi-00"), "needs ../shared/data"),
+    .enabled(if: hasTool("dcm2niix"), "needs dcm2niix"))
 func popiConversionMatchesDcm2niix() throws {
     let popi = sharedData("ct/popi-00")!
     let work = try temporaryDirectory()
-    try runTool("/usr/bin/dcm2niix", ["-z", "n", "-f", "reference", "-o", work, popi])
+    try runTool("dcm2niix", ["-z", "n", "-f", "reference", "-o", work, popi])
     let ours = work + "/lungct.nii"
     _ = try Converter.convert(input: popi, output: ours)
     let (reference, referenceHeader) = try NIfTI.read(work + "/reference.nii")

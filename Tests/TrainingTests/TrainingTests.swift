@@ -1,10 +1,11 @@
+import AppSupport
 import Foundation
-import LungCTKit
+import ImageCodecs
 import ModelEvaluation
 import NeuralEngine
-import Radiograph
 import Testing
 import TestSupport
+import Training
 
 /// A two-class image folder made here: gray noise, and gray noise with a bright disk
 /// ("lesion"), 32×32 PNGs, with some images split into NAME%k figure parts.
@@ -30,7 +31,7 @@ func syntheticFolder(perClass: Int, seed: UInt64) throws -> String {
 @Test func trainThenEvaluateEndToEnd() throws {
     let data = try syntheticFolder(perClass: 40, seed: 5)
     let weights = try temporaryDirectory()
-    var job = TrainJob(task: "ct", data: data, output: weights + "/synthetic.h5")
+    var job = TrainJob(task: .ct, data: data, output: weights + "/synthetic.h5")
     job.folds = 4
     job.size = 32
     job.width = 4
@@ -61,14 +62,14 @@ func syntheticFolder(perClass: Int, seed: UInt64) throws -> String {
     #expect(table.classes == ["covid", "noncovid"] && table.rows.count == 60)
     #expect(try FileManager.default.contentsOfDirectory(atPath: maps).count == 60)
 
-    // A changed model file is refused with exit code 4.
+    // A changed model file is refused as an invalid model (exit code 4).
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: weights + "/synthetic.h5"))
     try handle.seekToEnd()
     try handle.write(contentsOf: Data([0]))
     try handle.close()
     #expect {
         try ModelEvaluationRun.evaluate(model: weights + "/synthetic.h5", manifest: weights + "/MANIFEST", data: fresh, predictions: nil, maps: nil)
-    } throws: { ($0 as? LungCTError)?.exitCode == 4 }
+    } throws: { ($0 as? LungCTError)?.category == .modelInvalid }
 }
 
 @Test func progressPrintsEpochLinesInLogsAndAnETA() {
