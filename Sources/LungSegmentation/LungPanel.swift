@@ -14,21 +14,31 @@ public enum AttenuationBand: String, CaseIterable, Codable, Sendable {
     /// Above 0 HU: vessels.
     case vessels
 
+    /// Where emphysema ends and inflated lung begins, HU: the Lung CT Analyzer's limit, which
+    /// is also the standard emphysema index threshold (RA-950).
+    public static let inflatedFromHU = -950
+    /// Where inflated lung ends and infiltrated (ground-glass) lung begins, HU (Lung CT Analyzer).
+    public static let infiltratedFromHU = -750
+    /// Where infiltrated lung ends and collapsed lung begins, HU (Lung CT Analyzer).
+    public static let collapsedFromHU = -400
+    /// Where collapsed lung ends and vessels begin, HU (Lung CT Analyzer): water's density.
+    public static let vesselsFromHU = 0
+
     public var range: (lower: Double, upper: Double) {
         switch self {
-        case .emphysema: (-Double.infinity, -950)
-        case .inflated: (-950, -750)
-        case .infiltrated: (-750, -400)
-        case .collapsed: (-400, 0)
-        case .vessels: (0, Double.infinity)
+        case .emphysema: (-Double.infinity, Double(Self.inflatedFromHU))
+        case .inflated: (Double(Self.inflatedFromHU), Double(Self.infiltratedFromHU))
+        case .infiltrated: (Double(Self.infiltratedFromHU), Double(Self.collapsedFromHU))
+        case .collapsed: (Double(Self.collapsedFromHU), Double(Self.vesselsFromHU))
+        case .vessels: (Double(Self.vesselsFromHU), Double.infinity)
         }
     }
 
     static func of(_ hu: Int) -> AttenuationBand {
-        if hu < -950 { return .emphysema }
-        if hu < -750 { return .inflated }
-        if hu < -400 { return .infiltrated }
-        if hu < 0 { return .collapsed }
+        if hu < inflatedFromHU { return .emphysema }
+        if hu < infiltratedFromHU { return .inflated }
+        if hu < collapsedFromHU { return .infiltrated }
+        if hu < vesselsFromHU { return .collapsed }
         return .vessels
     }
 }

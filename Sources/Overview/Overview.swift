@@ -94,6 +94,11 @@ enum Style {
     static let heatThreshold: Float = 0.1
     /// The heat map's opacity at the threshold and at probability 1.
     static let heatOpacity = (low: 0.35, high: 0.75)
+    /// The legend's heat ramp, in pixels wide.
+    static let heatRampWidth = 96
+    /// The gray the legend's ramp is blended over: dark, near aerated lung in the lung window
+    /// (−850 HU shows as 85), so the ramp's colours look as the map's do over lung.
+    static let heatRampBackdrop = RGB(gray: 96)
 
     /// The heat colour of a probability at or above `heatThreshold`: yellow at the threshold to
     /// red at 1, more opaque as it rises.
@@ -102,145 +107,6 @@ enum Style {
         let colour = RGB(255, UInt8((255 * (1 - t)).rounded()), 0)
         return (colour, heatOpacity.low + (heatOpacity.high - heatOpacity.low) * t)
     }
-}
-
-/// One panel's place in the picture.
-struct PanelFrame: Equatable {
-    enum Kind: Equatable {
-        case axial
-        case coronal
-        /// A single-slice input shown without the probability map.
-        case picture
-    }
-
-    var kind: Kind
-    /// The pixels the slice occupies.
-    var rect: PixelRect
-    var caption: String
-}
-
-/// The rendered picture and where its panels are.
-struct Layout {
-    var image: OverviewImage
-    var panels: [PanelFrame]
-    /// The band holding the title.
-    var titleBand: PixelRect
-}
-
-/// Fractions of the lungs' (or the volume's) superior-inferior extent where the axial slices
-/// are taken, shown upper first as a reader scrolls from the apices.
-let axialFractions = [0.7, 0.5, 0.3]
-
-func layOut(_ content: OverviewContent) -> Layout {
-    let grid = LPSGrid(content.hu.geometry)
-    let extent = content.labels.flatMap { LabelExtent($0, grid: grid) } ?? LabelExtent(wholeGrid: grid)
-
-    // Panel sizes from the physical extents, so pixels are square in millimetres.
-    func panelSize(acrossAxis: Int, downAxis: Int) -> (width: Int, height: Int) {
-        let across = grid.extent(acrossAxis)
-        let down = grid.extent(downAxis)
-        let scale = Double(Style.panelSide) / max(across, down, 1e-6)
-        return (max(1, Int((across * scale).rounded())), max(1, Int((down * scale).rounded())))
-    }
-    let axialSize = panelSize(acrossAxis: 0, downAxis: 1)
-    let coronalSize = panelSize(acrossAxis: 0, downAxis: 2)
-
-    let span = extent.upper[2] - extent.lower[2]
-    var axialIndices = axialFractions.map { extent.lower[2] + Int(($0 * Double(span)).rounded()) }
-    var focusIndex: Int?
-    if let focus = content.focusSlice {
-        // The focus replaces the nearest of the three levels; panels stay upper first.
-        let c = min(grid.size.z - 1, max(0, Int(grid.toSource(Double(focus), axis: 2).rounded())))
-        let nearest = axialIndices.indices.min { abs(axialIndices[$0] - c) < abs(axialIndices[$1] - c) } ?? 1
-        axialIndices[nearest] = c
-        axialIndices.sort(by: >)
-        focusIndex = c
-    }
-    let coronalIndex = min(grid.size.y - 1, max(0, Int(extent.centroid[1].rounded())))
-    let centre = (Double(grid.size.x - 1) / 2, Double(grid.size.y - 1) / 2, Double(grid.size.z - 1) / 2)
-
-    var panels: [(plane: SlicePlane, kind: PanelFrame.Kind, caption: String, size: (width: Int, height: Int))]
-    if grid.size.z == 1 {
-        // One slice (a radiograph): the picture, and beside it the same picture under the map
-        // when there is one; no coronal view of a single slice.
-        panels = [(SlicePlane.axial(0), .picture, "image", axialSize)]
-        if content.probability != nil { panels.append((SlicePlane.axial(0), .axial, "model map", axialSize)) }
-    } else {
-        panels = axialIndices.map { c in
-            let z = grid.physicalPoint(centre.0, centre.1, Double(c)).z
-            return (SlicePlane.axial(c), .axial, "axial z=\(millimetres(z))" + (c == focusIndex ? " top slice" : ""), axialSize)
-        }
-        let y = grid.physicalPoint(centre.0, Double(coronalIndex), centre.2).y
-        panels.append((SlicePlane.coronal(coronalIndex), .coronal, "coronal y=\(millimetres(y))", coronalSize))
-    }
-
-    // Two panels per row, each in a panelSide-wide column; rows as tall as their tallest panel.
-    let columns = 2
-    let width = Style.margin + columns * (Style.panelSide + Style.margin)
-    let textColumns = (width - 2 * Style.margin) / (BitmapFont.advance * Style.textScale)
-    let titleLines = content.title.isEmpty ? [] : wrap(content.title, columns: textColumns)
-    let bodyLines = content.lines.flatMap { wrap($0, columns: textColumns) }
-
-    var y0 = Style.margin
-    let titleBand = PixelRect(x: 0, y: y0, width: width, height: titleLines.count * Style.lineHeight)
-    y0 = titleBand.maxY + (titleLines.isEmpty ? 0 : Style.margin / 2)
-    var frames: [PanelFrame] = []
-    for rowStart in stride(from: 0, to: panels.count, by: columns) {
-        let row = panels[rowStart..<min(panels.count, rowStart + columns)]
-        let rowHeight = row.map(\.size.height).max() ?? 0
-        let top = y0 + Style.lineHeight
-        for (offset, panel) in row.enumerated() {
-            let columnX = Style.margin + offset * (Style.panelSide + Style.margin)
-            let x = columnX + (Style.panelSide - panel.size.width) / 2
-            frames.append(
-                PanelFrame(
-                    kind: panel.kind,
-                    rect: PixelRect(x: x, y: top, width: panel.size.width, height: panel.size.height),
-                    caption: panel.caption))
-        }
-        y0 = top + rowHeight + Style.margin
-    }
-    let legendY = y0
-    let hasLegend = content.labels != nil || content.probability != nil
-    let textY = legendY + (hasLegend ? Style.lineHeight : 0)
-    let height = textY + Style.lineHeight * bodyLines.count + Style.margin
-
-    var canvas = Canvas(width: width, height: height, background: Style.background)
-    for (index, line) in titleLines.enumerated() {
-        canvas.draw(
-            text: line, x: Style.margin, y: titleBand.y + index * Style.lineHeight, scale: Style.textScale,
-            colour: Style.titleColour)
-    }
-    for (frame, panel) in zip(frames, panels) {
-        var samples = samplePlane(
-            panel.plane, width: frame.rect.width, height: frame.rect.height, grid: grid, content: content)
-        if frame.kind == .picture { samples.probability = nil }
-        var picture = colour(samples)
-        if frame.kind == .coronal {
-            // Ticks on both edges at the levels of the axial panels.
-            for c in axialIndices {
-                let row = Int(
-                    (Double(grid.size.z) - (Double(c) + 0.5)) * Double(frame.rect.height) / Double(grid.size.z))
-                let tick = max(6, frame.rect.width / 30)
-                picture.fill(PixelRect(x: 0, y: row - 1, width: tick, height: 2), Style.markerColour)
-                picture.fill(
-                    PixelRect(x: frame.rect.width - tick, y: row - 1, width: tick, height: 2), Style.markerColour)
-            }
-        }
-        drawSideMarkers(on: &picture)
-        canvas.paste(picture, x: frame.rect.x, y: frame.rect.y)
-        canvas.draw(
-            text: frame.caption, x: frame.rect.x, y: frame.rect.y - Style.lineHeight + 2, scale: Style.textScale,
-            colour: Style.captionColour)
-    }
-    drawLegend(on: &canvas, y: legendY, labels: content.labels != nil, probability: content.probability != nil)
-    for (index, line) in bodyLines.enumerated() {
-        canvas.draw(
-            text: line, x: Style.margin, y: textY + index * Style.lineHeight, scale: Style.textScale,
-            colour: Style.textColour)
-    }
-    return Layout(
-        image: OverviewImage(width: width, height: height, rgb: canvas.rgb), panels: frames, titleBand: titleBand)
 }
 
 /// The panel in colour: window gray, the heat map over it, the lung contours on top.
@@ -314,13 +180,13 @@ func drawLegend(on canvas: inout Canvas, y: Int, labels: Bool, probability: Bool
             canvas.draw(
                 text: "probability \(decimal(Double(Style.heatThreshold), places: 1))", x: x, y: textY,
                 scale: Style.textScale, colour: Style.textColour) + 6
-        let rampWidth = 96
+        let rampWidth = Style.heatRampWidth
         for step in 0..<rampWidth {
             let p = Style.heatThreshold + (1 - Style.heatThreshold) * Float(step) / Float(rampWidth - 1)
             let heat = Style.heat(p)
             canvas.fill(
                 PixelRect(x: x + step, y: y + 2, width: 1, height: Style.lineHeight - 6),
-                heat.colour.over(RGB(gray: 96), alpha: heat.alpha))
+                heat.colour.over(Style.heatRampBackdrop, alpha: heat.alpha))
         }
         canvas.draw(text: "1", x: x + rampWidth + 6, y: textY, scale: Style.textScale, colour: Style.textColour)
     }

@@ -25,6 +25,36 @@ extension RadiographLoader {
     /// `knownDICOM` is true when the file has the Part 10 "DICM" marker; without it, a file
     /// DCMTK cannot parse is reported as being in no format lungct reads.
     static func loadDICOM(_ path: String, knownDICOM: Bool) throws(RadiographError) -> RadiographImage {
+        let header = try radiographHeader(path, knownDICOM: knownDICOM)
+        var findings = lossyFindings(header)
+
+        // Window, rescale, VOI LUT and a monochrome photometric interpretation are attributes
+        // that decompression leaves as they are, so the header decides before any pixel is decoded.
+        var window = storedWindow(header)
+        if window == nil && header.hasVOILUTSequence && header.photometricInterpretation.hasPrefix("MONOCHROME") {
+            if let image = renderedThroughVOILUT(header, findings: &findings) { return image }
+        }
+
+        let stored: [Int32]
+        let decoded: DICOMHeader
+        do {
+            (stored, decoded) = try SeriesLoader.readStoredValues(header)
+        } catch {
+            throw RadiographError(.undecodable, path: path, message: error.description)
+        }
+        let bits = max(1, min(decoded.bitsStored, decoded.bitsAllocated))
+        let gray = try dicomGray(
+            stored, decoded: decoded, header: header, bits: bits, path: path, window: &window, findings: &findings)
+        let spacing = dicomSpacing(decoded)
+        return assemble(
+            gray: gray, width: header.columns, height: header.rows, bitDepth: bits, source: "dicom", spacing: spacing,
+            findings: findings, window: window)
+    }
+
+    /// Reads the header and refuses, before any pixel is decoded, what is not a radiograph lungct
+    /// reads or would not fit in memory. A file DCMTK cannot parse is of unknown format unless it
+    /// has the Part 10 marker (`knownDICOM`).
+    static func radiographHeader(_ path: String, knownDICOM: Bool) throws(RadiographError) -> DICOMHeader {
         let header: DICOMHeader
         do {
             header = try DICOMHeader.read(path: path)
@@ -42,104 +72,103 @@ extension RadiographLoader {
         // the Int32 stored values, and the Float plane.
         let bytesPerPixel = samples * (2 * header.bitsAllocated / 8 + 4) + 4
         try checkSize(width: header.columns, height: header.rows, bytesPerPixel: bytesPerPixel, path: path)
+        return header
+    }
 
-        var findings: [QualityFinding] = []
+    /// A finding when the pixels were lossily compressed, by the transfer syntax or before, as
+    /// (0028,2110) Lossy Image Compression records.
+    static func lossyFindings(_ header: DICOMHeader) -> [QualityFinding] {
         let lossySyntax = TransferSyntax.lossy.contains(header.transferSyntaxUID)
-        if lossySyntax || header.lossyCompressionFlag {
-            let why =
-                lossySyntax
-                ? "its transfer syntax \(header.transferSyntaxName) is lossy"
-                : "(0028,2110) Lossy Image Compression says it was lossily compressed before"
+        guard lossySyntax || header.lossyCompressionFlag else { return [] }
+        let why =
+            lossySyntax
+            ? "its transfer syntax \(header.transferSyntaxName) is lossy"
+            : "(0028,2110) Lossy Image Compression says it was lossily compressed before"
+        return [
+            QualityFinding(
+                code: QualityFinding.Code.lossyCompression,
+                message:
+                    "The DICOM pixels are not the original ones: \(why). Faint opacities and fine texture can be smoothed, so the score may differ from one on the original radiograph."
+            )
+        ]
+    }
+
+    /// (0028,1050) Window Center and (0028,1051) Window Width in stored values: the window
+    /// applies to rescaled values (PS3.3 C.11.2.1.2), so (0028,1052) Rescale Intercept and
+    /// (0028,1053) Rescale Slope are undone. Nil without a window or with a zero slope.
+    static func storedWindow(_ header: DICOMHeader) -> (center: Double, width: Double)? {
+        guard let w = header.window else { return nil }
+        let slope = header.rescaleSlope ?? 1
+        let intercept = header.rescaleIntercept ?? 0
+        return slope != 0 ? ((w.center - intercept) / slope, w.width / abs(slope)) : nil
+    }
+
+    /// PS3.3 C.11.2.1.1: without a window, the (0028,3010) VOI LUT is how the image is meant to
+    /// be seen. DCMTK decodes and renders the pixels itself: they are not decoded here first.
+    /// Returns the rendered image, or nil with a finding when the LUT cannot be applied (the
+    /// stored values are then used).
+    static func renderedThroughVOILUT(_ header: DICOMHeader, findings: inout [QualityFinding]) -> RadiographImage? {
+        do {
+            let rendered = try SeriesLoader.renderThroughVOILUT(header)
             findings.append(
                 QualityFinding(
-                    code: QualityFinding.Code.lossyCompression,
+                    code: QualityFinding.Code.voiLUTApplied,
                     message:
-                        "The DICOM pixels are not the original ones: \(why). Faint opacities and fine texture can be smoothed, so the score may differ from one on the original radiograph."
-                ))
-        }
-
-        // Window, rescale, VOI LUT and a monochrome photometric interpretation are attributes
-        // that decompression leaves as they are, so the header decides before any pixel is decoded.
-        var window = header.window
-        if let w = window {
-            // The window applies to rescaled values (PS3.3 C.11.2.1.2); bring it back to stored values.
-            let slope = header.rescaleSlope ?? 1
-            let intercept = header.rescaleIntercept ?? 0
-            window = slope != 0 ? ((w.center - intercept) / slope, w.width / abs(slope)) : nil
-        }
-        if window == nil && header.hasVOILUTSequence && header.photometricInterpretation.hasPrefix("MONOCHROME") {
-            // PS3.3 C.11.2.1.1: without a window, the VOI LUT is how the image is meant to be seen.
-            // DCMTK decodes and renders the pixels itself: they are not decoded here first.
-            do {
-                let rendered = try SeriesLoader.renderThroughVOILUT(header)
-                findings.append(
-                    QualityFinding(
-                        code: QualityFinding.Code.voiLUTApplied,
-                        message:
-                            "The image carries a (0028,3010) VOI LUT and no window; lungct shows and scores it through that LUT (rendered by DCMTK"
-                            + (header.photometricInterpretation == "MONOCHROME1"
-                                ? ", MONOCHROME1 inverted so that higher values are brighter)." : ")."))
-                )
-                var image = assemble(
-                    gray: rendered.map { Float($0) }, width: header.columns, height: header.rows, bitDepth: 16,
-                    source: "dicom", spacing: dicomSpacing(header), findings: findings)
-                image.voiLUTApplied = true
-                return image
-            } catch {
-                findings.append(
-                    QualityFinding(
-                        code: QualityFinding.Code.voiLUTUnusable,
-                        message:
-                            "The image carries a (0028,3010) VOI LUT that could not be applied (\(error.message)); lungct normalises it between its own percentiles instead."
-                    ))
-            }
-        }
-
-        let stored: [Int32]
-        let decoded: DICOMHeader
-        do {
-            (stored, decoded) = try SeriesLoader.readStoredValues(header)
+                        "The image carries a (0028,3010) VOI LUT and no window; lungct shows and scores it through that LUT (rendered by DCMTK"
+                        + (header.photometricInterpretation == "MONOCHROME1"
+                            ? ", MONOCHROME1 inverted so that higher values are brighter)." : ")."))
+            )
+            var image = assemble(
+                gray: rendered.map { Float($0) }, width: header.columns, height: header.rows, bitDepth: 16,
+                source: "dicom", spacing: dicomSpacing(header), findings: findings)
+            image.voiLUTApplied = true
+            return image
         } catch {
-            throw RadiographError(.undecodable, path: path, message: error.description)
+            findings.append(
+                QualityFinding(
+                    code: QualityFinding.Code.voiLUTUnusable,
+                    message:
+                        "The image carries a (0028,3010) VOI LUT that could not be applied (\(error.message)); lungct normalises it between its own percentiles instead."
+                ))
+            return nil
         }
-        let bits = max(1, min(decoded.bitsStored, decoded.bitsAllocated))
+    }
+
+    /// The gray plane from the decoded stored values, by the decoded (0028,0004) Photometric
+    /// Interpretation: MONOCHROME2 as stored, MONOCHROME1 inverted (and its window with it), RGB
+    /// converted to gray. `bits` is the decoded Bits Stored, at most Bits Allocated.
+    static func dicomGray(
+        _ stored: [Int32], decoded: DICOMHeader, header: DICOMHeader, bits: Int, path: String,
+        window: inout (center: Double, width: Double)?, findings: inout [QualityFinding]
+    ) throws(RadiographError) -> [Float] {
         let photometric = decoded.photometricInterpretation
-        let gray: [Float]
         switch photometric {
         case "MONOCHROME1", "MONOCHROME2":
             guard stored.count == header.rows * header.columns else {
                 throw RadiographError(
                     .undecodable, path: path, message: "expected one sample per pixel, got \(stored.count) values")
             }
-            if photometric == "MONOCHROME1" {
-                // Lowest + highest representable value: 2^bits − 1 unsigned, −1 two's complement.
-                let total: Int32 = decoded.isSigned ? -1 : Int32((1 << bits) - 1)
-                gray = stored.map { Float(total - $0) }
-                if let w = window { window = (Double(total) - w.center, w.width) }
-                findings.append(
-                    QualityFinding(
-                        code: QualityFinding.Code.monochrome1Inverted,
-                        message:
-                            "The image is MONOCHROME1 (low values shown white); lungct inverted it so that higher values are brighter, as for every other input."
-                    ))
-            } else {
-                gray = stored.map { Float($0) }
-            }
+            guard photometric == "MONOCHROME1" else { return stored.map { Float($0) } }
+            // Lowest + highest representable value: 2^bits − 1 unsigned, −1 two's complement.
+            let total: Int32 = decoded.isSigned ? -1 : Int32((1 << bits) - 1)
+            if let w = window { window = (Double(total) - w.center, w.width) }
+            findings.append(
+                QualityFinding(
+                    code: QualityFinding.Code.monochrome1Inverted,
+                    message:
+                        "The image is MONOCHROME1 (low values shown white); lungct inverted it so that higher values are brighter, as for every other input."
+                ))
+            return stored.map { Float(total - $0) }
         case "RGB":
             let fullScale = Double((1 << bits) - 1)
             let conversion = stored.withUnsafeBufferPointer { buffer in
                 GrayConversion.convert(buffer, channels: 3, fullScale: fullScale)
             }
-            gray = conversion.gray
             findings += GrayConversion.findings(conversion.analysis, storage: .rgb, fullScale: fullScale)
+            return conversion.gray
         default:
             throw unsupportedPhotometric(photometric, path: path)
         }
-
-        let spacing = dicomSpacing(decoded)
-        return assemble(
-            gray: gray, width: header.columns, height: header.rows, bitDepth: bits, source: "dicom", spacing: spacing,
-            findings: findings, window: window)
     }
 
     static func unknownFormat(_ path: String, detail: String) -> RadiographError {

@@ -1,0 +1,61 @@
+import Foundation
+import VolumeCore
+
+/// Stages 1 and 2 of `LungSegmenter.segment`: the body, then the air inside it that is lung.
+extension LungSegmenter {
+    /// The body, slice by slice: the largest region denser than `thresholdHU`, holes filled, so
+    /// that the lungs (dark, but inside it) belong to it and the table and air around do not.
+    static func bodyMask(_ hu: Volume<Int16>, thresholdHU: Int16) -> [UInt8] {
+        let g = hu.geometry
+        let (nx, ny, nz) = (g.size.x, g.size.y, g.size.z)
+        let planeSize = nx * ny
+        var body = [UInt8](repeating: 0, count: g.size.count)
+        forEachSlice(nz) { k in
+            var plane = Plane(width: nx, height: ny)
+            hu.voxels.withUnsafeBufferPointer { v in
+                for index in 0..<planeSize { plane.pixels[index] = v[k * planeSize + index] > thresholdHU ? 1 : 0 }
+            }
+            _ = Morphology.largestComponent(&plane)
+            Morphology.fillHoles(&plane)
+            return plane.pixels
+        } store: { k, pixels in
+            body.replaceSubrange((k * planeSize)..<((k + 1) * planeSize), with: pixels)
+        }
+        return body
+    }
+
+    /// Air inside the body, and its large 3D components. The components are found after a
+    /// one-voxel in-plane erosion, so thin partial-volume bridges (lung to bowel gas through the
+    /// diaphragm, lung to lung at the junction lines) do not join them; the kept components are
+    /// then dilated back within the air.
+    static func lungAir(
+        hu: Volume<Int16>, body: [UInt8], parameters: SegmentationParameters, notes: inout [String]
+    ) -> [UInt8] {
+        let g = hu.geometry
+        let size = (g.size.x, g.size.y, g.size.z)
+        let voxelML = g.voxelVolume / 1000
+        var air = [UInt8](repeating: 0, count: g.size.count)
+        for index in 0..<air.count where body[index] != 0 && hu.voxels[index] < parameters.airThresholdHU { air[index] = 1 }
+        var core = erodeInPlane(air, size: size)
+        let components = Components3D.find(in: &core, size: size, value: 1, visited: 2)
+        var lungs = [UInt8](repeating: 0, count: g.size.count)
+        var queue = [Int32]()
+        guard let largest = components.first else {
+            notes.append("no air inside the body: no lungs found")
+            return lungs
+        }
+        let kept = components.filter { Double($0.size) >= parameters.minimumLungFraction * Double(largest.size) }
+        for component in kept {
+            Components3D.flood(&core, size: size, from: component.seed, match: 2, set: 3, queue: &queue)
+        }
+        for index in 0..<core.count { core[index] = core[index] == 3 ? 1 : 0 }
+        let restored = dilateInPlane(core, size: size, steps: 1)
+        for index in 0..<air.count where air[index] != 0 && restored[index] != 0 { lungs[index] = 1 }
+        let dropped = components.count - kept.count
+        if dropped > 0 {
+            let ml = Double(components.dropFirst(kept.count).reduce(0) { $0 + $1.size }) * voxelML
+            notes.append(String(format: "%d small air region(s) inside the body ignored (%.1f mL in all: bowel or stomach gas)", dropped, ml))
+        }
+        return lungs
+    }
+}
