@@ -2,6 +2,7 @@
 #include "cnifti.h"
 
 #include <nifti2_io.h>
+#include <znzlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,28 +48,45 @@ int lct_nifti_read_header(const char *path, lct_nifti_header *out, char *message
 
 int lct_nifti_read_data(const char *path, void *dst, size_t dst_bytes, char *message, size_t message_len) {
     nifti_set_debug_level(0);
-    nifti_image *nim = nifti_image_read(path, 0);
+    // nifti_image_open reads the header and opens the voxel file; the voxels are then read
+    // here, with znzread, straight into the caller's buffer. Not nifti_image_load: on a short
+    // read it frees nim->data, which would be the caller's buffer (a double free), and
+    // nifti_read_buffer silently replaces NaN and infinite floats with 0, which the Swift side
+    // must see to warn about.
+    nifti_image *nim = NULL;
+    znzFile file = nifti_image_open(path, "rb", &nim);
     if (nim == NULL) {
+        if (!znz_isnull(file)) znzclose(file);
         set_message(message, message_len, path, "not a readable NIfTI-1/NIfTI-2 file (bad or truncated header)");
         return 1;
     }
+    int status = 0;
     size_t needed = (size_t)nim->nvox * (size_t)nim->nbyper;
-    if (needed != dst_bytes) {
+    if (znz_isnull(file)) {
+        set_message(message, message_len, path, "the voxel data cannot be opened");
+        status = 1;
+    } else if (needed != dst_bytes) {
         set_message(message, message_len, path, "voxel buffer size does not match the header");
-        nifti_image_free(nim);
-        return 1;
+        status = 1;
+    } else if (znzseek(file, (znz_off_t)nim->iname_offset, SEEK_SET) < 0) {
+        set_message(message, message_len, path, "cannot seek to the voxel data (vox_offset beyond the file?)");
+        status = 1;
+    } else {
+        size_t got = znzread(dst, 1, needed, file);
+        if (got != needed) {
+            char text[200];
+            snprintf(text, sizeof text,
+                     "the file is truncated: the header promises %zu bytes of voxel data, the file holds %zu",
+                     needed, got);
+            set_message(message, message_len, path, text);
+            status = 1;
+        } else if (nim->swapsize > 1 && nim->byteorder != nifti_short_order()) {
+            nifti_swap_Nbytes((int64_t)nim->nvox, nim->swapsize, dst);
+        }
     }
-    // Let nifticlib read straight into the caller's buffer: no second copy of the volume.
-    nim->data = dst;
-    if (nifti_image_load(nim) != 0) {
-        nim->data = NULL;
-        set_message(message, message_len, path, "voxel data could not be read (truncated or corrupt file?)");
-        nifti_image_free(nim);
-        return 1;
-    }
-    nim->data = NULL;  // the buffer belongs to the caller
+    if (!znz_isnull(file)) znzclose(file);
     nifti_image_free(nim);
-    return 0;
+    return status;
 }
 
 int lct_nifti_write(const char *path, const int64_t dims[3], const double pixdim[3], int datatype,

@@ -130,3 +130,30 @@ func readsRealFloatCTAndMask() throws {
     let lungVoxels = mask.asFloat.voxels.filter { $0 > 127 }.count
     #expect(lungVoxels > 10_000)
 }
+
+// MARK: Hostile files
+
+/// A NIfTI cut short (a truncated download, a header alone, gzip cut mid-stream) is a clear
+/// error naming the file. nifticlib's nifti_image_load freed the caller's buffer on a short
+/// read, so these files used to abort the process with "double free or corruption".
+@Test(arguments: [".nii", ".nii.gz"])
+func aTruncatedFileIsAnErrorNotACrash(suffix: String) throws {
+    let folder = try temporaryDirectory()
+    let g = Geometry(size: Size3(64, 64, 32), spacing: Vector3(1, 1, 1), origin: .zero, direction: .identity)
+    var random = SystemRandomNumberGenerator()
+    let volume = Volume(geometry: g, voxels: (0..<g.size.count).map { _ in Int16.random(in: -1024...1024, using: &random) })
+    let whole = folder + "/whole" + suffix
+    try NIfTI.write(volume, to: whole)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
+    // Half the file; and, for .nii, the 348-byte header and 4-byte extension flag alone
+    // (vox_offset 352), for .nii.gz a gzip stream cut inside the header.
+    for keep in [bytes.count / 2, suffix == ".nii" ? 352 : 200] {
+        let cut = folder + "/cut-\(keep)" + suffix
+        try bytes.prefix(keep).write(to: URL(fileURLWithPath: cut))
+        #expect {
+            _ = try NIfTI.read(cut)
+        } throws: { error in
+            "\(error)".contains(cut)
+        }
+    }
+}
