@@ -24,6 +24,8 @@ public struct NIfTIHeader: Sendable {
     /// Which transform the geometry came from: "sform", "qform" or "pixdim".
     public var transform: String
     public var description: String
+    /// Set by `read`: float voxels that were NaN or infinite, read as 0.
+    public var nonFiniteVoxels = 0
 }
 
 /// A voxel type lungct writes to NIfTI.
@@ -85,7 +87,7 @@ public enum NIfTI {
     /// Reads a volume with scl_slope/scl_inter applied: int16 when the stored type and the
     /// scaling keep every value an exact int16, float32 otherwise.
     public static func read(_ path: String) throws(NIfTIError) -> (HUVolume, NIfTIHeader) {
-        let header = try readHeader(path)
+        var header = try readHeader(path)
         do {
             try VolumeLimits.checkAllocation(header.size, bytesPerVoxel: max(header.bytesPerVoxel, 4), source: path)
         } catch {
@@ -100,7 +102,7 @@ public enum NIfTI {
         let scaled = header.slope != 0 && !(header.slope == 1 && header.intercept == 0)
         let slope = scaled ? header.slope : 1
         let intercept = scaled ? header.intercept : 0
-        let values: [Double]
+        var values: [Double]
         switch Int32(header.datatype) {
         case Int32(LCT_NII_INT16):
             if !scaled {
@@ -113,12 +115,17 @@ public enum NIfTI {
         case Int32(LCT_NII_UINT16): values = raw.withUnsafeBytes { $0.bindMemory(to: UInt16.self).map(Double.init) }
         case Int32(LCT_NII_INT32): values = raw.withUnsafeBytes { $0.bindMemory(to: Int32.self).map(Double.init) }
         case Int32(LCT_NII_UINT32): values = raw.withUnsafeBytes { $0.bindMemory(to: UInt32.self).map(Double.init) }
-        case Int32(LCT_NII_FLOAT32): values = raw.withUnsafeBytes { $0.bindMemory(to: Float.self).map(Double.init) }
-        case Int32(LCT_NII_FLOAT64): values = raw.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+        case Int32(LCT_NII_FLOAT32):
+            values = raw.withUnsafeBytes { $0.bindMemory(to: Float.self).map { $0.isFinite ? Double($0) : .nan } }
+        case Int32(LCT_NII_FLOAT64): values = raw.withUnsafeBytes { $0.bindMemory(to: Double.self).map { $0.isFinite ? $0 : .nan } }
         default:
             throw NIfTIError(path: path, message: "\(path): NIfTI datatype \(header.datatype) is not supported (use an integer or float type)")
         }
         raw = []
+        // NaN and infinite voxels are read as 0 (as nifticlib's own reader does); the header
+        // counts them so the caller can say so.
+        header.nonFiniteVoxels = values.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }
+        if header.nonFiniteVoxels > 0 { values = values.map { $0.isNaN ? 0 : $0 } }
         let exact =
             values.allSatisfy { value in
                 let v = value * slope + intercept

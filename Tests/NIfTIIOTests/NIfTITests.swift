@@ -157,3 +157,24 @@ func aTruncatedFileIsAnErrorNotACrash(suffix: String) throws {
         }
     }
 }
+
+/// NaN and infinite float voxels read as 0, and the header counts them (nifticlib's reader
+/// replaced them silently; lungct now reads the voxels itself and must keep them out of HU).
+@Test func nonFiniteFloatVoxelsReadAsZeroAndAreCounted() throws {
+    let folder = try temporaryDirectory()
+    let g = Geometry(size: Size3(4, 4, 2), spacing: Vector3(1, 1, 1), origin: .zero, direction: .identity)
+    var voxels = (0..<g.size.count).map { Float($0) + 0.5 }
+    voxels[3] = .nan
+    voxels[7] = .infinity
+    voxels[9] = -.infinity
+    let path = folder + "/nan.nii.gz"
+    try NIfTI.write(Volume(geometry: g, voxels: voxels), to: path)
+    let (read, header) = try NIfTI.read(path)
+    #expect(header.nonFiniteVoxels == 3)
+    guard case .float32(let back) = read else {
+        Issue.record("expected float32")
+        return
+    }
+    #expect(back.voxels[3] == 0 && back.voxels[7] == 0 && back.voxels[9] == 0)
+    #expect(back.voxels[10] == 10.5)
+}
