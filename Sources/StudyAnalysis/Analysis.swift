@@ -1,5 +1,4 @@
 import AppSupport
-import Crypto
 import DICOMSeries
 import Foundation
 import LungSegmentation
@@ -31,234 +30,209 @@ public struct AnalysisOptions: Sendable {
     }
 }
 
-/// The files `analyze` writes, relative to the output folder.
-public enum OutputFile {
-    public static let lungMask = "lung_mask.nii.gz"
-    public static let probability = "probability.nii.gz"
-    public static let study = "study.h5"
-    public static let report = "report.json"
-    public static let overview = "overview.png"
-}
-
-/// `report.json`: everything a program needs to know about one analysis. Identifies the study
-/// by a SHA-256 of its Study Instance UID; patient identifiers only with --keep-phi.
-public struct AnalysisReport: Codable, Sendable {
-    public struct Study: Codable, Sendable {
-        /// SHA-256 (hex) of (0020,000D) Study Instance UID, or of the input file for NIfTI and pictures.
-        public var studyHash: String
-        public var seriesUID: String?
-        public var modality: String
-        public var patientName: String?
-        public var patientID: String?
-        public var patientBirthDate: String?
-    }
-    /// The geometry as a value, for readers of a report in Swift.
-    public var geometryValue: Geometry {
-        let d = geometry.direction
-        return Geometry(
-            size: Size3(geometry.size[0], geometry.size[1], geometry.size[2]),
-            spacing: Vector3(geometry.spacingMM[0], geometry.spacingMM[1], geometry.spacingMM[2]),
-            origin: Vector3(geometry.originMM[0], geometry.originMM[1], geometry.originMM[2]),
-            direction: Matrix3(columns: Vector3(d[0], d[3], d[6]), Vector3(d[1], d[4], d[7]), Vector3(d[2], d[5], d[8])))
-    }
-
-    public struct GeometryReport: Codable, Sendable {
-        public var size: [Int]
-        public var spacingMM: [Double]
-        /// LPS position of the first voxel's centre.
-        public var originMM: [Double]
-        /// 3×3, row-major; column a is the LPS direction of voxel axis a (SimpleITK's layout).
-        public var direction: [Double]
-        public var orientation: String
-    }
-    public struct Segmentation: Codable, Sendable {
-        public var method: String
-        public var labels: [String: String]
-        public var notes: [String]
-    }
-    public struct Model: Codable, Sendable {
-        public var ran: Bool
-        public var reason: String
-        /// The model file's name and SHA-256, when a model ran.
-        public var name: String?
-        public var sha256: String?
-        /// CT: the calibrated study probability of a COVID-19 pattern; radiographs: that of
-        /// the model's covid class.
-        public var probability: Double?
-        /// Every class's calibrated probability (radiographs; CT: covid and non-covid).
-        public var classProbabilities: [String: Double]?
-        /// How the study probability was formed from the slice probabilities.
-        public var aggregation: String?
-        /// CT: the slices (z index, 0-based, on the input grid) with the highest probability.
-        public var topSlices: [SliceProbability]?
-    }
-    public struct SliceProbability: Codable, Sendable {
-        /// The slice's index on the input grid (along the axis closest to superior).
-        public var z: Int
-        /// Its position along the patient's S axis, mm.
-        public var positionMM: Double
-        public var probability: Double
-        /// Whether it counts towards the study probability (enough lung in it).
-        public var counted: Bool
-
-        public init(z: Int, positionMM: Double, probability: Double, counted: Bool) {
-            self.z = z
-            self.positionMM = positionMM
-            self.probability = probability
-            self.counted = counted
-        }
-    }
-    public var lungct: String
-    public var kind: String
-    public var input: InputReport
-    public var study: Study
-    public var geometry: GeometryReport
-    public var warnings: [String]
-    public var qualityFindings: [QualityFinding]
-    public var segmentation: Segmentation
-    public var lungPanel: LungPanel?
-    public var model: Model
-    public var outputs: [String: String]
-    public var timingsSeconds: [String: Double]
-}
-
 public enum Analyzer {
     /// The overview draws HU through a window; a 0...1 picture is drawn as 0...1000 through
     /// a window of exactly that range.
     static let pictureDisplayScale = 1000.0
     static let pictureDisplayWindow = HUWindow(center: pictureDisplayScale / 2, width: pictureDisplayScale)
+    /// Top slices named in the overview's model line (the report lists `reportedTopSlices`).
+    static let overviewTopSlices = 3
 
     /// Loads the input, segments the lungs, measures them and writes every output into
     /// `options.output`. Returns the report that was written as report.json.
     public static func analyze(_ options: AnalysisOptions) throws(LungCTError) -> AnalysisReport {
-        var timings: [String: Double] = [:]
-        let start = Date()
-        var clock = Date()
-        func lap(_ name: String) {
-            timings[name] = Date().timeIntervalSince(clock).rounded(places: ReportPrecision.seconds)
-            clock = Date()
-        }
+        var clock = StageClock()
         try OutputFolder.prepare(options.output)
         let (inspection, image) = try inspectAndLoad(options)
-        lap("load")
-        if let prepared = options.prepared { timings["load"] = prepared.loadSeconds }
-        let header = inspection.header(series: options.series)
-        let chosen = inspection.report.series.first { $0.status == .chosen } ?? inspection.report.series.first
-        var warnings = (chosen?.corrections ?? []).map { "corrected: \($0)" } + (chosen?.warnings ?? [])
-
+        clock.lap("load")
+        if let prepared = options.prepared { clock.replace("load", seconds: prepared.loadSeconds) }
+        let study = LoadedStudy(options: options, inspection: inspection)
         var report: AnalysisReport
         switch image {
-        case .ct(let huVolume):
-            if case .float32 = huVolume {
-                warnings.append("HU are not whole numbers (fractional rescale); rounded to int16 for segmentation and study.h5")
-            }
-            let hu = huVolume.asInt16
-            // study.h5's HU dataset is compressed in the background while the lungs are segmented.
-            let study = StudyFile.begin(path: options.output + "/" + OutputFile.study, image: .hu(hu), modality: "CT")
-            let segmentation = LungSegmenter.segment(hu)
-            for (step, seconds) in segmentation.timings { timings["segmentation.\(step)"] = seconds.rounded(places: ReportPrecision.seconds) }
-            lap("segmentation")
-            let panel = LungPanel.measure(hu: hu, labels: segmentation.labels)
-            lap("lung panel")
-            if panel.total.voxels == 0 { warnings.append("no lung found: the lung panel is empty") }
-            var model = noModel(kind: "CT")
-            var score: StudyScore?
-            if let ctModel = options.models.ct {
-                score = try CovidScoring.scoreCT(hu: hu, labels: segmentation.labels, model: ctModel)
-                model = modelReport(score, model: ctModel, noScoreReason: "no lung found, so no slice to score")
-                lap("model")
-            }
-            let ctReport = AnalysisReport(
-                lungct: LungCTVersion.string, kind: "CT", input: inspection.report,
-                study: studyReport(header, input: options.input, keepPHI: options.keepPHI),
-                geometry: geometryReport(hu.geometry), warnings: warnings, qualityFindings: [],
-                segmentation: .init(
-                    method: "lungct classical HU segmentation (body, air, airway removal, left/right, pleural bays)",
-                    labels: ["0": "background", "1": "right lung", "2": "left lung"], notes: segmentation.notes),
-                lungPanel: panel, model: model, outputs: [:], timingsSeconds: [:])
-            try writeMask(segmentation.labels, folder: options.output, description: "lungct lungs: 1 right, 2 left")
-            lap("write lung_mask.nii.gz")
-            // probability.nii.gz is compressed on another core while study.h5 is finished.
-            let folder = options.output
-            let probabilityWritten = score.map { score in
-                BackgroundWork { () throws(LungCTError) in try writeProbability(score.map, folder: folder) }
-            }
-            try study.finish(labels: segmentation.labels, panel: panel, score: score, report: ctReport)
-            try probabilityWritten?.wait()
-            lap("write study.h5 and probability.nii.gz")
-            var content = OverviewContent(
-                hu: hu, labels: segmentation.labels, probability: score?.map,
-                title: "lungct \(LungCTVersion.string)  \(chosen?.id ?? "")",
-                lines: panelLines(panel) + modelLines(model), window: options.window)
-            if let top = model.topSlices?.first { content.focusSlice = top.z }
-            try writeOverview(content, folder: options.output)
-            lap("overview")
-            report = ctReport
-
-        case .radiograph(let picture):
-            let normalized = RadiographNormalization.normalize(picture)
-            let labels = Volume(geometry: picture.volume.geometry, repeating: UInt8(0))
-            var model = noModel(kind: "radiograph")
-            var score: StudyScore?
-            if let radiographModel = options.models.radiograph {
-                score = CovidScoring.scoreRadiograph(normalized.volume, model: radiographModel)
-                model = modelReport(score, model: radiographModel, noScoreReason: "")
-                lap("model")
-            }
-            let pictureReport = AnalysisReport(
-                lungct: LungCTVersion.string, kind: "radiograph", input: inspection.report,
-                study: studyReport(header, input: options.input, keepPHI: options.keepPHI),
-                geometry: geometryReport(picture.volume.geometry),
-                warnings: warnings + [normalized.description],
-                qualityFindings: picture.findings,
-                segmentation: .init(
-                    method: "none", labels: ["0": "background"],
-                    notes: ["no lung-field segmentation for radiographs yet: lung_mask.nii.gz is empty on purpose"]),
-                lungPanel: nil, model: model, outputs: [:], timingsSeconds: [:])
-            try writeMask(labels, folder: options.output, description: "lungct: no radiograph lung mask yet")
-            if let score { try writeProbability(score.map, folder: options.output) }
-            try StudyFile.write(
-                to: options.output + "/" + OutputFile.study, image: .intensity(normalized.volume), labels: labels,
-                panel: nil, score: score, report: pictureReport)
-            let display = normalized.volume.map { Int16(($0 * Float(pictureDisplayScale)).rounded()) }
-            try writeOverview(
-                OverviewContent(
-                    hu: display, probability: score?.map, title: "lungct \(LungCTVersion.string)  radiograph",
-                    lines: picture.findings.map(\.message) + modelLines(model), window: pictureDisplayWindow),
-                folder: options.output)
-            lap("write")
-            report = pictureReport
+        case .ct(let hu): report = try analyzeCT(hu, study, clock: &clock)
+        case .radiograph(let picture): report = try analyzeRadiograph(picture, study, clock: &clock)
         }
         report.outputs = outputs(options.output, probability: report.model.probability != nil)
-        timings["total"] = Date().timeIntervalSince(start).rounded(places: ReportPrecision.seconds)
-        report.timingsSeconds = timings
+        report.timingsSeconds = clock.finished()
         try writeReport(report, folder: options.output)
         return report
     }
 
-    static func noModel(kind: String) -> AnalysisReport.Model {
-        AnalysisReport.Model(
-            ran: false,
-            reason: "no \(kind) model found (Weights/ beside the program, $LUNGCT_WEIGHTS, or --model); "
-                + "probability.nii.gz is not written and no probability is reported")
+    /// The prepared input when there is one; otherwise `options.input` inspected and the chosen
+    /// (or named) series loaded.
+    static func inspectAndLoad(_ options: AnalysisOptions) throws(LungCTError) -> (Inspection, LoadedImage) {
+        if let prepared = options.prepared { return (prepared.inspection, prepared.image) }
+        let inspection = try Inspection.inspect(options.input)
+        return (inspection, try inspection.load(series: options.series))
     }
+}
 
-    /// The report's model part from a score (nil: the model had nothing to score).
-    static func modelReport(_ score: StudyScore?, model: LoadedModel, noScoreReason: String) -> AnalysisReport.Model {
-        var report = AnalysisReport.Model(
-            ran: score != nil, reason: score == nil ? noScoreReason : "ran; \(model.description.card.intendedUse)",
-            name: URL(fileURLWithPath: model.path).lastPathComponent, sha256: model.sha256)
-        guard let score else { return report }
-        report.probability = score.probability.rounded(places: ReportPrecision.probability)
-        report.classProbabilities = score.classProbabilities.mapValues { $0.rounded(places: ReportPrecision.probability) }
-        report.aggregation = score.aggregation
-        if !score.slices.isEmpty {
-            report.topSlices = Array(score.slices.filter(\.counted).sorted { $0.probability > $1.probability }.prefix(5))
-                .map { var slice = $0; slice.probability = slice.probability.rounded(places: ReportPrecision.probability); return slice }
-        }
+// MARK: - CT
+
+extension Analyzer {
+    /// The CT pipeline: segment the lungs, measure them, score the study, then write the mask,
+    /// study.h5 with probability.nii.gz, and the overview, each stage timed under its key.
+    static func analyzeCT(_ volume: HUVolume, _ study: LoadedStudy, clock: inout StageClock) throws(LungCTError)
+        -> AnalysisReport
+    {
+        var warnings = study.warnings
+        let hu = wholeHU(volume, warnings: &warnings)
+        // study.h5's HU dataset is compressed in the background while the lungs are segmented.
+        let file = StudyFile.begin(path: study.folder + "/" + OutputFile.study, image: .hu(hu), modality: "CT")
+        let segmentation = segmentLungs(hu, clock: &clock)
+        let panel = LungPanel.measure(hu: hu, labels: segmentation.labels)
+        clock.lap("lung panel")
+        if panel.total.voxels == 0 { warnings.append("no lung found: the lung panel is empty") }
+        let outcome = try scoreCT(hu, labels: segmentation.labels, study, clock: &clock)
+        let report = ctReport(
+            study, geometry: hu.geometry, warnings: warnings, segmentation: segmentation, panel: panel,
+            model: outcome.report)
+        try writeMask(segmentation.labels, folder: study.folder, description: "lungct lungs: 1 right, 2 left")
+        clock.lap("write lung_mask.nii.gz")
+        try finishStudyAndProbability(
+            file, labels: segmentation.labels, panel: panel, score: outcome.score, report: report, folder: study.folder)
+        clock.lap("write study.h5 and probability.nii.gz")
+        try writeOverview(
+            ctOverview(hu, labels: segmentation.labels, panel: panel, outcome: outcome, study), folder: study.folder)
+        clock.lap("overview")
         return report
     }
 
+    /// The HU as int16, which segmentation and study.h5 take; a fractional rescale is rounded,
+    /// and the report says so.
+    static func wholeHU(_ volume: HUVolume, warnings: inout [String]) -> Volume<Int16> {
+        if case .float32 = volume {
+            warnings.append("HU are not whole numbers (fractional rescale); rounded to int16 for segmentation and study.h5")
+        }
+        return volume.asInt16
+    }
+
+    /// Segments the lungs, timing each of the segmenter's steps ("segmentation.<step>") and the
+    /// whole ("segmentation").
+    static func segmentLungs(_ hu: Volume<Int16>, clock: inout StageClock) -> LungSegmentation {
+        let segmentation = LungSegmenter.segment(hu)
+        for (step, seconds) in segmentation.timings { clock.record("segmentation.\(step)", seconds: seconds) }
+        clock.lap("segmentation")
+        return segmentation
+    }
+
+    /// Runs the CT model, when there is one ("model" timing); without one, the report says why.
+    static func scoreCT(_ hu: Volume<Int16>, labels: Volume<UInt8>, _ study: LoadedStudy, clock: inout StageClock)
+        throws(LungCTError) -> ModelOutcome
+    {
+        guard let model = study.options.models.ct else { return ModelOutcome(report: noModel(kind: "CT")) }
+        let score = try CovidScoring.scoreCT(hu: hu, labels: labels, model: model)
+        clock.lap("model")
+        return ModelOutcome(
+            report: modelReport(score, model: model, noScoreReason: "no lung found, so no slice to score"), score: score)
+    }
+
+    /// report.json for a CT (outputs and timings are filled in at the end).
+    static func ctReport(
+        _ study: LoadedStudy, geometry: Geometry, warnings: [String], segmentation: LungSegmentation, panel: LungPanel,
+        model: AnalysisReport.Model
+    ) -> AnalysisReport {
+        AnalysisReport(
+            lungct: LungCTVersion.string, kind: "CT", input: study.input, study: study.studyReport,
+            geometry: geometryReport(geometry), warnings: warnings, qualityFindings: [],
+            segmentation: .init(
+                method: "lungct classical HU segmentation (body, air, airway removal, left/right, pleural bays)",
+                labels: ["0": "background", "1": "right lung", "2": "left lung"], notes: segmentation.notes),
+            lungPanel: panel, model: model, outputs: [:], timingsSeconds: [:])
+    }
+
+    /// Finishes study.h5 while probability.nii.gz (when there is a score) is compressed on
+    /// another core.
+    static func finishStudyAndProbability(
+        _ file: PendingStudyFile, labels: Volume<UInt8>, panel: LungPanel, score: StudyScore?, report: AnalysisReport,
+        folder: String
+    ) throws(LungCTError) {
+        let probabilityWritten = score.map { score in
+            BackgroundWork { () throws(LungCTError) in try writeProbability(score.map, folder: folder) }
+        }
+        try file.finish(labels: labels, panel: panel, score: score, report: report)
+        try probabilityWritten?.wait()
+    }
+
+    /// The CT overview: lungs and probability over the CT, the panel and model lines, and the
+    /// model's top slice among the axial panels.
+    static func ctOverview(
+        _ hu: Volume<Int16>, labels: Volume<UInt8>, panel: LungPanel, outcome: ModelOutcome, _ study: LoadedStudy
+    ) -> OverviewContent {
+        var content = OverviewContent(
+            hu: hu, labels: labels, probability: outcome.score?.map,
+            title: "lungct \(LungCTVersion.string)  \(study.seriesID ?? "")",
+            lines: panelLines(panel) + modelLines(outcome.report), window: study.options.window)
+        if let top = outcome.report.topSlices?.first { content.focusSlice = top.z }
+        return content
+    }
+}
+
+// MARK: - Radiograph
+
+extension Analyzer {
+    /// The radiograph pipeline: normalise, score, then write the (empty) mask, probability.nii.gz,
+    /// study.h5 and the overview, timed together as "write".
+    static func analyzeRadiograph(_ picture: RadiographImage, _ study: LoadedStudy, clock: inout StageClock)
+        throws(LungCTError) -> AnalysisReport
+    {
+        let normalized = RadiographNormalization.normalize(picture)
+        let labels = Volume(geometry: picture.volume.geometry, repeating: UInt8(0))
+        let outcome = scoreRadiograph(normalized.volume, study, clock: &clock)
+        let report = radiographReport(study, picture: picture, normalization: normalized.description, model: outcome.report)
+        try writeMask(labels, folder: study.folder, description: "lungct: no radiograph lung mask yet")
+        if let score = outcome.score { try writeProbability(score.map, folder: study.folder) }
+        try StudyFile.write(
+            to: study.folder + "/" + OutputFile.study, image: .intensity(normalized.volume), labels: labels,
+            panel: nil, score: outcome.score, report: report)
+        try writeOverview(radiographOverview(normalized.volume, picture: picture, outcome: outcome), folder: study.folder)
+        clock.lap("write")
+        return report
+    }
+
+    /// Runs the radiograph model, when there is one ("model" timing); without one, the report
+    /// says why.
+    static func scoreRadiograph(_ normalized: Volume<Float>, _ study: LoadedStudy, clock: inout StageClock)
+        -> ModelOutcome
+    {
+        guard let model = study.options.models.radiograph else {
+            return ModelOutcome(report: noModel(kind: "radiograph"))
+        }
+        let score = CovidScoring.scoreRadiograph(normalized, model: model)
+        clock.lap("model")
+        return ModelOutcome(report: modelReport(score, model: model, noScoreReason: ""), score: score)
+    }
+
+    /// report.json for a radiograph (outputs and timings are filled in at the end).
+    static func radiographReport(
+        _ study: LoadedStudy, picture: RadiographImage, normalization: String, model: AnalysisReport.Model
+    ) -> AnalysisReport {
+        AnalysisReport(
+            lungct: LungCTVersion.string, kind: "radiograph", input: study.input, study: study.studyReport,
+            geometry: geometryReport(picture.volume.geometry),
+            warnings: study.warnings + [normalization],
+            qualityFindings: picture.findings,
+            segmentation: .init(
+                method: "none", labels: ["0": "background"],
+                notes: ["no lung-field segmentation for radiographs yet: lung_mask.nii.gz is empty on purpose"]),
+            lungPanel: nil, model: model, outputs: [:], timingsSeconds: [:])
+    }
+
+    /// The radiograph overview: the normalised picture drawn through `pictureDisplayWindow`,
+    /// the probability over it, the quality findings and model lines.
+    static func radiographOverview(_ normalized: Volume<Float>, picture: RadiographImage, outcome: ModelOutcome)
+        -> OverviewContent
+    {
+        let display = normalized.map { Int16(($0 * Float(pictureDisplayScale)).rounded()) }
+        return OverviewContent(
+            hu: display, probability: outcome.score?.map, title: "lungct \(LungCTVersion.string)  radiograph",
+            lines: picture.findings.map(\.message) + modelLines(outcome.report), window: pictureDisplayWindow)
+    }
+}
+
+// MARK: - Outputs and overview text
+
+extension Analyzer {
     /// The model's lines for the overview.
     public static func modelLines(_ model: AnalysisReport.Model) -> [String] {
         guard let probability = model.probability else {
@@ -269,7 +243,7 @@ public enum Analyzer {
             lines.append(classes.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: "  "))
         }
         if let top = model.topSlices, !top.isEmpty {
-            lines.append("Top slices: " + top.prefix(3).map { String(format: "z=%d (%.0f mm) %.2f", $0.z, $0.positionMM, $0.probability) }.joined(separator: ", "))
+            lines.append("Top slices: " + top.prefix(overviewTopSlices).map { String(format: "z=%d (%.0f mm) %.2f", $0.z, $0.positionMM, $0.probability) }.joined(separator: ", "))
         }
         lines.append("Research use only, not for clinical use.")
         return lines
@@ -282,15 +256,6 @@ public enum Analyzer {
         } catch {
             throw .outputFailed(error.description)
         }
-    }
-
-    static func outputs(_ folder: String, probability: Bool) -> [String: String] {
-        var files = [
-            "lungMask": folder + "/" + OutputFile.lungMask, "study": folder + "/" + OutputFile.study,
-            "report": folder + "/" + OutputFile.report, "overview": folder + "/" + OutputFile.overview,
-        ]
-        if probability { files["probability"] = folder + "/" + OutputFile.probability }
-        return files
     }
 
     /// lung_mask.nii.gz (NIfTI.write is itself atomic).
@@ -310,24 +275,6 @@ public enum Analyzer {
         try JSON.write(report, to: folder + "/" + OutputFile.report)
     }
 
-    static func studyReport(_ header: DICOMHeader?, input: String, keepPHI: Bool) -> AnalysisReport.Study {
-        let identity = header?.studyInstanceUID ?? URL(fileURLWithPath: input).standardizedFileURL.path
-        let digest = SHA256.hash(data: Data(identity.utf8)).map { String(format: "%02x", $0) }.joined()
-        return AnalysisReport.Study(
-            studyHash: digest, seriesUID: header.map { shortUID($0.seriesInstanceUID) },
-            modality: header?.modality ?? "",
-            patientName: keepPHI ? header?.patientName : nil, patientID: keepPHI ? header?.patientID : nil,
-            patientBirthDate: keepPHI ? header?.patientBirthDate : nil)
-    }
-
-    static func geometryReport(_ g: Geometry) -> AnalysisReport.GeometryReport {
-        AnalysisReport.GeometryReport(
-            size: [g.size.x, g.size.y, g.size.z], spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z],
-            originMM: [g.origin.x, g.origin.y, g.origin.z],
-            direction: (0..<3).flatMap { row in (0..<3).map { column in g.direction.element(row, column) } },
-            orientation: g.orientationCode)
-    }
-
     /// The key numbers for the overview picture.
     public static func panelLines(_ panel: LungPanel) -> [String] {
         func line(_ name: String, _ m: LungMeasures) -> String {
@@ -340,12 +287,37 @@ public enum Analyzer {
     }
 }
 
-extension Analyzer {
-    /// The prepared input when there is one; otherwise `options.input` inspected and the chosen
-    /// (or named) series loaded.
-    static func inspectAndLoad(_ options: AnalysisOptions) throws(LungCTError) -> (Inspection, LoadedImage) {
-        if let prepared = options.prepared { return (prepared.inspection, prepared.image) }
-        let inspection = try Inspection.inspect(options.input)
-        return (inspection, try inspection.load(series: options.series))
+/// What both pipelines take from the inspected input: the options, the input report, the chosen
+/// series' header and id, and the warnings loading left (corrections first).
+struct LoadedStudy {
+    var options: AnalysisOptions
+    var input: InputReport
+    var header: DICOMHeader?
+    /// The chosen series' id, for the overview's title.
+    var seriesID: String?
+    var warnings: [String]
+
+    init(options: AnalysisOptions, inspection: Inspection) {
+        self.options = options
+        input = inspection.report
+        header = inspection.header(series: options.series)
+        let chosen = inspection.report.series.first { $0.status == .chosen } ?? inspection.report.series.first
+        seriesID = chosen?.id
+        warnings = (chosen?.corrections ?? []).map { "corrected: \($0)" } + (chosen?.warnings ?? [])
     }
+
+    /// The output folder.
+    var folder: String { options.output }
+
+    /// The report's study part (patient identifiers only with --keep-phi).
+    var studyReport: AnalysisReport.Study {
+        Analyzer.studyReport(header, input: options.input, keepPHI: options.keepPHI)
+    }
+}
+
+/// A model's run on a study: the report's model part, and the score when the model ran and
+/// had something to score.
+struct ModelOutcome {
+    var report: AnalysisReport.Model
+    var score: StudyScore?
 }

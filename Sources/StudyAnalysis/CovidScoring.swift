@@ -50,101 +50,108 @@ public enum CovidScoring {
     public static func scoreCT(hu: Volume<Int16>, labels: Volume<UInt8>, model: LoadedModel) throws(LungCTError)
         -> StudyScore?
     {
-        // Most series are stored LPS already: then the volumes are used as they are, not copied.
-        let lps: Volume<Int16>
-        let lungs: Volume<UInt8>
-        let stored = hu.geometry.orientationCode
-        do {
-            lps = stored == "LPS" ? hu : try hu.reoriented(to: "LPS")
-            lungs = stored == "LPS" ? labels : try labels.reoriented(to: "LPS")
-        } catch {
-            throw .inputFailed("cannot view the CT in LPS for the model: \(error)")
-        }
-        let size = lps.size
-        let plane = size.x * size.y
-        var area = [Int](repeating: 0, count: size.z)
-        var box = (x0: Int.max, y0: Int.max, x1: -1, y1: -1)
-        for z in 0..<size.z {
-            for y in 0..<size.y {
-                for x in 0..<size.x where lungs.voxels[z * plane + y * size.x + x] != 0 {
-                    area[z] += 1
-                    box = (min(box.x0, x), min(box.y0, y), max(box.x1, x), max(box.y1, y))
-                }
-            }
-        }
-        guard let largest = area.max(), largest > 0 else { return nil }
-        let marginX = Int((Double(box.x1 - box.x0 + 1) * cropMargin).rounded())
-        let marginY = Int((Double(box.y1 - box.y0 + 1) * cropMargin).rounded())
-        let crop = (
-            x0: max(0, box.x0 - marginX), y0: max(0, box.y0 - marginY),
-            x1: min(size.x - 1, box.x1 + marginX), y1: min(size.y - 1, box.y1 + marginY)
-        )
-        let (cropWidth, cropHeight) = (crop.x1 - crop.x0 + 1, crop.y1 - crop.y0 + 1)
+        let view = try LPSView(hu: hu, labels: labels)
+        guard let extent = LungExtent(view.lungs) else { return nil }
+        let crop = extent.crop(margin: cropMargin, within: view.hu.size)
+        let scored = extent.slicesWithLung
+        let inferred = inferSlices(scored, of: view, crop: crop, model: model)
+        let map = try view.onInputGrid(inferred.map)
+        let counted = extent.countedSlices(minimumFraction: minimumLungAreaFraction)
+        let slices = sliceReport(scored, probabilities: inferred.sliceProbability, counted: counted, view: view)
         let input = model.description.input
-        let scored = (0..<size.z).filter { area[$0] > 0 }
+        return ctStudyScore(
+            slices, map: map, model: model,
+            note: "\(scored.count) slices with lung scored, \(counted.count) counted; crop \(crop.width)×\(crop.height) voxels around the lungs, "
+                + "lung window L\(Int(window.center)) W\(Int(window.width)), resized to \(input.width)×\(input.height)")
+    }
 
-        // Slices go through the network in batches (images of a batch run on all cores).
-        let mapsNetwork = Sequential(Array(model.network.layers.dropLast()))
+    /// The slices' model probabilities and, inside the lungs, the per-location probability
+    /// enlarged onto the crop, on the LPS grid. Slices go through the network
+    /// `InferenceBatches.size` at a time.
+    static func inferSlices(_ scored: [Int], of view: LPSView, crop: SliceCrop, model: LoadedModel) -> SliceInference {
+        let mapsNetwork = locationLogitsNetwork(model)
+        let input = model.description.input
         let temperature = Float(model.description.temperature ?? 1)
         let positive = ModelInputPreparation.positiveClass(model.description.classes)
         let classes = model.description.classes.count
-        var probabilityLPS = Volume(geometry: lps.geometry, repeating: Float(0))
-        var sliceProbability = [Double](repeating: 0, count: size.z)
-        for start in stride(from: 0, to: scored.count, by: 16) {
-            let batch = Array(scored[start..<min(scored.count, start + 16)])
-            let prepared = Slots<[Float]>(count: batch.count, initial: [])
-            DispatchQueue.concurrentPerform(iterations: batch.count) { row in
-                prepared.set(
-                    row,
-                    modelInput(
-                        lps, slice: batch[row], crop: (crop.x0, crop.y0, cropWidth, cropHeight), size: input.width))
-            }
-            let pixels = (0..<batch.count).flatMap { prepared.get($0) }
+        var result = SliceInference(
+            map: Volume(geometry: view.hu.geometry, repeating: Float(0)),
+            sliceProbability: [Double](repeating: 0, count: view.hu.size.z))
+        for range in InferenceBatches.ranges(scored.count) {
+            let batch = Array(scored[range])
+            let pixels = modelInputs(view.hu, slices: batch, crop: crop, size: input.width)
             let maps = mapsNetwork.infer(Tensor(shape: [batch.count, 1, input.height, input.width], storage: pixels))
-            let (h, w) = (maps.shape[2], maps.shape[3])
             for (row, z) in batch.enumerated() {
                 let (image, location) = ClassActivation.locationProbabilities(
                     maps, image: row, classes: classes, positive: positive, temperature: temperature)
-                sliceProbability[z] = image
-                // The map, bilinearly enlarged onto the crop, kept inside the lungs.
-                let enlarged = ClassActivation.enlarge(location, width: w, height: h, toWidth: cropWidth, height: cropHeight)
-                for y in 0..<cropHeight {
-                    for x in 0..<cropWidth {
-                        let index = z * plane + (crop.y0 + y) * size.x + crop.x0 + x
-                        if lungs.voxels[index] != 0 { probabilityLPS.voxels[index] = enlarged[y * cropWidth + x] }
-                    }
-                }
+                result.sliceProbability[z] = image
+                paint(
+                    location, width: maps.shape[3], height: maps.shape[2], slice: z, crop: crop, lungs: view.lungs,
+                    into: &result.map)
             }
         }
+        return result
+    }
 
-        let counted = Set(scored.filter { Double(area[$0]) >= minimumLungAreaFraction * Double(largest) })
-
-        // Back onto the input grid, and slice positions as the input counts them.
-        let map: Volume<Float>
-        do {
-            var back = stored == "LPS" ? probabilityLPS : try probabilityLPS.reoriented(to: stored)
-            back.geometry = hu.geometry
-            map = back
-        } catch {
-            throw .inputFailed("cannot return the probability map to the input grid: \(error)")
+    /// The model inputs of several slices, one after the other, each prepared on its own core.
+    static func modelInputs(_ lps: Volume<Int16>, slices: [Int], crop: SliceCrop, size: Int) -> [Float] {
+        let prepared = Slots<[Float]>(count: slices.count, initial: [])
+        DispatchQueue.concurrentPerform(iterations: slices.count) { row in
+            prepared.set(row, modelInput(lps, slice: slices[row], crop: crop, size: size))
         }
-        let slices = scored.map { z in
-            let point = lps.geometry.physicalPoint(i: Double(size.x / 2), j: Double(size.y / 2), k: Double(z))
+        return (0..<slices.count).flatMap { prepared.get($0) }
+    }
+
+    /// Puts one slice's per-location probability map (width×height), bilinearly enlarged onto
+    /// the crop, into `map`, inside the lungs only.
+    static func paint(
+        _ location: [Float], width: Int, height: Int, slice z: Int, crop: SliceCrop, lungs: Volume<UInt8>,
+        into map: inout Volume<Float>
+    ) {
+        let enlarged = ClassActivation.enlarge(location, width: width, height: height, toWidth: crop.width, height: crop.height)
+        let size = lungs.size
+        let plane = size.x * size.y
+        for y in 0..<crop.height {
+            for x in 0..<crop.width {
+                let index = z * plane + (crop.y0 + y) * size.x + crop.x0 + x
+                if lungs.voxels[index] != 0 { map.voxels[index] = enlarged[y * crop.width + x] }
+            }
+        }
+    }
+
+    /// The report's entry for each scored slice: its index and S position as the input counts
+    /// them, its probability, and whether it counts towards the study probability.
+    static func sliceReport(_ scored: [Int], probabilities: [Double], counted: Set<Int>, view: LPSView)
+        -> [AnalysisReport.SliceProbability]
+    {
+        let size = view.hu.size
+        return scored.map { z in
+            let point = view.hu.geometry.physicalPoint(i: Double(size.x / 2), j: Double(size.y / 2), k: Double(z))
             return AnalysisReport.SliceProbability(
-                z: inputSliceIndex(of: point, in: hu.geometry), positionMM: point.z.rounded(places: ReportPrecision.slicePosition),
-                probability: sliceProbability[z], counted: counted.contains(z))
+                z: inputSliceIndex(of: point, in: view.inputGeometry),
+                positionMM: point.z.rounded(places: ReportPrecision.slicePosition),
+                probability: probabilities[z], counted: counted.contains(z))
         }
+    }
+
+    /// The CT's score from its slices (`studyProbability`): the positive class gets the study
+    /// probability and the other class the rest.
+    static func ctStudyScore(
+        _ slices: [AnalysisReport.SliceProbability], map: Volume<Float>, model: LoadedModel, note: String
+    ) -> StudyScore {
         let study = studyProbability(slices)
-        // A binary model's other class gets the rest; with more classes, "other" does.
         let names = model.description.classes
+        let positive = ModelInputPreparation.positiveClass(names)
+        // A binary model's other class gets the rest; with more classes, "other" does.
         let rest = names.count == 2 ? names[1 - positive] : "other"
         return StudyScore(
             probability: study, classProbabilities: [names[positive]: study, rest: 1 - study], slices: slices, map: map,
-            aggregation: ctAggregation,
-            notes: [
-                "\(scored.count) slices with lung scored, \(counted.count) counted; crop \(cropWidth)×\(cropHeight) voxels around the lungs, "
-                    + "lung window L\(Int(window.center)) W\(Int(window.width)), resized to \(input.width)×\(input.height)"
-            ])
+            aggregation: ctAggregation, notes: [note])
+    }
+
+    /// The network up to its per-location logits: the model without its final global pooling.
+    static func locationLogitsNetwork(_ model: LoadedModel) -> Sequential {
+        Sequential(Array(model.network.layers.dropLast()))
     }
 
     /// One slice as the model sees it: the crop in the lung window, normalised between its
@@ -152,7 +159,7 @@ public enum CovidScoring {
     /// found here from a histogram of the integer HU instead of a sort, which gives the same
     /// values since the window is monotonic), resized to size×size.
     static func modelInput(
-        _ lps: Volume<Int16>, slice z: Int, crop: (x0: Int, y0: Int, width: Int, height: Int), size: Int
+        _ lps: Volume<Int16>, slice z: Int, crop: SliceCrop, size: Int
     ) -> [Float] {
         let low = Int(window.lower)
         let high = Int(window.upper)
@@ -195,8 +202,7 @@ public enum CovidScoring {
         let (width, height) = (picture.size.x, picture.size.y)
         let pixels = ModelInputPreparation.resize(
             Array(picture.voxels[0..<(width * height)]), width: width, height: height, to: input.width)
-        let mapsNetwork = Sequential(Array(model.network.layers.dropLast()))
-        let maps = mapsNetwork.infer(Tensor(shape: [1, 1, input.height, input.width], storage: pixels))
+        let maps = locationLogitsNetwork(model).infer(Tensor(shape: [1, 1, input.height, input.width], storage: pixels))
         let classes = model.description.classes
         let temperature = Float(model.description.temperature ?? 1)
         let positive = ModelInputPreparation.positiveClass(classes)
@@ -232,5 +238,96 @@ public enum CovidScoring {
         let index = geometry.continuousIndex(of: point)
         let axis = (0..<3).max { abs(geometry.direction[$0].z) < abs(geometry.direction[$1].z) } ?? 2
         return Int(index[axis].rounded())
+    }
+}
+
+/// The rectangle of an axial slice the model sees: `width`×`height` voxels from (x0, y0).
+typealias SliceCrop = (x0: Int, y0: Int, width: Int, height: Int)
+
+/// What the network said about a CT's slices, on the LPS grid.
+struct SliceInference {
+    /// The positive class's per-location probability, 0 outside the lungs.
+    var map: Volume<Float>
+    /// Per LPS slice: the image's calibrated probability (0 for slices not scored).
+    var sliceProbability: [Double]
+}
+
+/// A CT and its lung labels viewed in LPS, the radiological convention the training images use,
+/// and the way back to the grid they came on. Most series are stored LPS already: then the
+/// volumes are used as they are, not copied.
+struct LPSView {
+    var hu: Volume<Int16>
+    var lungs: Volume<UInt8>
+    /// The input's orientation code and geometry.
+    var stored: String
+    var inputGeometry: Geometry
+
+    init(hu input: Volume<Int16>, labels: Volume<UInt8>) throws(LungCTError) {
+        stored = input.geometry.orientationCode
+        inputGeometry = input.geometry
+        do {
+            hu = stored == "LPS" ? input : try input.reoriented(to: "LPS")
+            lungs = stored == "LPS" ? labels : try labels.reoriented(to: "LPS")
+        } catch {
+            throw .inputFailed("cannot view the CT in LPS for the model: \(error)")
+        }
+    }
+
+    /// A map on the LPS grid, back on the input grid.
+    func onInputGrid(_ map: Volume<Float>) throws(LungCTError) -> Volume<Float> {
+        do {
+            var back = stored == "LPS" ? map : try map.reoriented(to: stored)
+            back.geometry = inputGeometry
+            return back
+        } catch {
+            throw .inputFailed("cannot return the probability map to the input grid: \(error)")
+        }
+    }
+}
+
+/// Where the lungs are in an LPS view: each axial slice's lung area and the lungs' bounding
+/// box in the axial plane, over all slices.
+struct LungExtent {
+    /// Lung voxels per slice.
+    var area: [Int]
+    /// The largest slice's lung voxels (> 0).
+    var largest: Int
+    var box: (x0: Int, y0: Int, x1: Int, y1: Int)
+
+    /// Nil when there is no lung.
+    init?(_ lungs: Volume<UInt8>) {
+        let size = lungs.size
+        let plane = size.x * size.y
+        var area = [Int](repeating: 0, count: size.z)
+        var box = (x0: Int.max, y0: Int.max, x1: -1, y1: -1)
+        for z in 0..<size.z {
+            for y in 0..<size.y {
+                for x in 0..<size.x where lungs.voxels[z * plane + y * size.x + x] != 0 {
+                    area[z] += 1
+                    box = (min(box.x0, x), min(box.y0, y), max(box.x1, x), max(box.y1, y))
+                }
+            }
+        }
+        guard let largest = area.max(), largest > 0 else { return nil }
+        self.area = area
+        self.largest = largest
+        self.box = box
+    }
+
+    /// The slices with any lung, in order: the ones the model scores.
+    var slicesWithLung: [Int] { area.indices.filter { area[$0] > 0 } }
+
+    /// The slices with at least `minimumFraction` of the largest slice's lung area.
+    func countedSlices(minimumFraction: Double) -> Set<Int> {
+        Set(slicesWithLung.filter { Double(area[$0]) >= minimumFraction * Double(largest) })
+    }
+
+    /// The bounding box grown by `margin` of its size on each side, kept inside the slice.
+    func crop(margin: Double, within size: Size3) -> SliceCrop {
+        let marginX = Int((Double(box.x1 - box.x0 + 1) * margin).rounded())
+        let marginY = Int((Double(box.y1 - box.y0 + 1) * margin).rounded())
+        let (x0, y0) = (max(0, box.x0 - marginX), max(0, box.y0 - marginY))
+        let (x1, y1) = (min(size.x - 1, box.x1 + marginX), min(size.y - 1, box.y1 + marginY))
+        return (x0: x0, y0: y0, width: x1 - x0 + 1, height: y1 - y0 + 1)
     }
 }

@@ -127,20 +127,23 @@ public enum Augmentation {
         }
     }
 
+    /// A uniform draw in -1..<1, for the ± ranges of `Strength`.
+    static func signedDraw(_ rng: inout SeededGenerator) -> Float { (rng.uniform() - 0.5) * 2 }
+
     public static func apply(_ image: inout [Float], size: Int, strength: Strength = .standard, rng: inout SeededGenerator) {
         // Draws happen in a fixed order; the aspect and gamma draws only when they are used, so
         // the standard strength repeats the sequence of earlier versions.
         let zoom = strength.zoomMin + rng.uniform() * (strength.zoomMax - strength.zoomMin)
-        let aspect = strength.aspect > 0 ? 1 + (rng.uniform() - 0.5) * 2 * strength.aspect : 1
+        let aspect = strength.aspect > 0 ? 1 + signedDraw(&rng) * strength.aspect : 1
         let (zoomX, zoomY) = (zoom * aspect.squareRoot(), zoom / aspect.squareRoot())
-        let shiftX = (rng.uniform() - 0.5) * 2 * strength.shift * Float(size)
-        let shiftY = (rng.uniform() - 0.5) * 2 * strength.shift * Float(size)
+        let shiftX = signedDraw(&rng) * strength.shift * Float(size)
+        let shiftY = signedDraw(&rng) * strength.shift * Float(size)
         let flip = rng.uniform() < 0.5
-        let angle = (rng.uniform() - 0.5) * 2 * strength.rotationDegrees * .pi / 180
+        let angle = signedDraw(&rng) * strength.rotationDegrees * .pi / 180
         let (cosine, sine) = (cos(angle), sin(angle))
-        let contrast = 1 + (rng.uniform() - 0.5) * 2 * strength.contrast
-        let brightness = (rng.uniform() - 0.5) * 2 * strength.brightness
-        let gamma = strength.logGamma > 0 ? exp((rng.uniform() - 0.5) * 2 * strength.logGamma) : 1
+        let contrast = 1 + signedDraw(&rng) * strength.contrast
+        let brightness = signedDraw(&rng) * strength.brightness
+        let gamma = strength.logGamma > 0 ? exp(signedDraw(&rng) * strength.logGamma) : 1
         var window: (low: Float, high: Float)?
         if strength.rewindow > 0 {
             let (draw, low, high) = (rng.uniform(), rng.uniform() * 0.45, 0.7 + rng.uniform() * 0.3)

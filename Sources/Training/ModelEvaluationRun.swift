@@ -34,49 +34,52 @@ public enum ModelEvaluationRun {
         try AnalysisModels.checkApplicable(description, path: model)
         let folder = try ImageFolder.load(data, size: description.input.width, classes: description.classes)
         let inference = network.foldedForInference()
-        var logits: [[Double]] = []
-        var start = 0
         let images = folder.images
-        while start < images.count {
-            let end = min(images.count, start + 16)
-            let batch = Tensor(
-                shape: [end - start, 1, images.height, images.width],
-                storage: Array(images.pixels[(start * images.imageSize)..<(end * images.imageSize)]))
-            let output = inference.infer(batch)
-            let k = output.shape[1]
-            for row in 0..<(end - start) { logits.append((0..<k).map { Double(output.storage[row * k + $0]) }) }
-            start = end
-        }
+        let logits = imageLogits(inference, images: images)
         let temperature = description.temperature ?? 1
         let probabilities = logits.map { Calibration.softmax($0.map { $0 / temperature }) }
         let classes = description.classes
         let truth = images.labels
         let confusion = ConfusionMatrix(classes: classes, truth: truth, probabilities: probabilities)
-        var auc: [String: Double?] = [:]
-        var sensitivity: [String: Double?] = [:]
-        var specificity: [String: Double?] = [:]
-        for (c, name) in classes.enumerated() {
-            auc[name] = ROC.auc(scores: probabilities.map { $0[c] }, positives: truth.map { $0 == c })
-            sensitivity[name] = confusion.sensitivity(of: c)
-            specificity[name] = confusion.specificity(of: c)
-        }
+        let perClass = PerClassMetrics(classes: classes, confusion: confusion, probabilities: probabilities, truth: truth)
         if let predictions {
-            let table = PredictionTable(
-                classes: classes,
-                rows: folder.paths.indices.map {
-                    PredictionRow(path: folder.paths[$0], label: classes[truth[$0]], probabilities: probabilities[$0])
-                })
-            do { try PredictionsCSV.write(table, to: predictions) } catch { throw .outputFailed("\(error)") }
+            try writePredictions(folder, probabilities: probabilities, classes: classes, to: predictions)
         }
         if let maps {
             try writeMaps(inference, folder: folder, probabilities: probabilities, classes: classes, to: maps)
         }
         return EvaluationReport(
             model: model, data: data, images: images.count, confusion: confusion, accuracy: confusion.accuracy,
-            auc: auc,
-            sensitivity: sensitivity, specificity: specificity,
+            auc: perClass.auc, sensitivity: perClass.sensitivity, specificity: perClass.specificity,
             expectedCalibrationError: Calibration.expectedCalibrationError(probabilities: probabilities, truth: truth),
             skipped: folder.skipped)
+    }
+
+    /// Every image's logits, inferred `InferenceBatches.size` images at a time.
+    static func imageLogits(_ network: Sequential, images: LabeledImages) -> [[Double]] {
+        var logits: [[Double]] = []
+        for batch in InferenceBatches.ranges(images.count) {
+            let input = Tensor(
+                shape: [batch.count, 1, images.height, images.width],
+                storage: Array(images.pixels[(batch.lowerBound * images.imageSize)..<(batch.upperBound * images.imageSize)]))
+            let output = network.infer(input)
+            let k = output.shape[1]
+            for row in 0..<batch.count { logits.append((0..<k).map { Double(output.storage[row * k + $0]) }) }
+        }
+        return logits
+    }
+
+    /// The per-file predictions CSV: each image's path, true class and class probabilities.
+    static func writePredictions(
+        _ folder: ImageFolder, probabilities: [[Double]], classes: [String], to path: String
+    ) throws(LungCTError) {
+        let truth = folder.images.labels
+        let table = PredictionTable(
+            classes: classes,
+            rows: folder.paths.indices.map {
+                PredictionRow(path: folder.paths[$0], label: classes[truth[$0]], probabilities: probabilities[$0])
+            })
+        do { try PredictionsCSV.write(table, to: path) } catch { throw .outputFailed("\(error)") }
     }
 
     /// One PNG per image, named <true class>-<file>-<predicted class>.png: the image with the
@@ -102,21 +105,48 @@ public enum ModelEvaluationRun {
                     heat[y * size + x] = maps.storage[(predicted * h + y * h / size) * w + x * w / size]
                 }
             }
-            // Gray image with the map over it: transparent below 0.5, then yellow to red.
-            var rgb = [UInt8](repeating: 0, count: size * size * 3)
-            for p in 0..<(size * size) {
-                let gray = Double(max(0, min(1, pixels[p]))) * 255
-                let alpha = Double(max(0, min(1, (heat[p] - 0.5) * 2)))
-                let colour = (255.0, 255.0 * (1 - alpha), 0.0)
-                rgb[p * 3] = UInt8((1 - alpha * 0.6) * gray + alpha * 0.6 * colour.0)
-                rgb[p * 3 + 1] = UInt8((1 - alpha * 0.6) * gray + alpha * 0.6 * colour.1)
-                rgb[p * 3 + 2] = UInt8((1 - alpha * 0.6) * gray + alpha * 0.6 * colour.2)
-            }
+            let rgb = overlay(heat, on: pixels)
             let name = URL(fileURLWithPath: folder.paths[index]).deletingPathExtension().lastPathComponent
             try AtomicFile.write(to: output + "/\(classes[images.labels[index]])-\(name)-\(classes[predicted]).png") {
                 partial in
                 try PNGWriter.write(path: partial, width: size, height: size, channels: 3, pixels: rgb)
             }
+        }
+    }
+
+    /// Where the map starts to show: locations below this probability leave the image as it is.
+    static let overlayThreshold = 0.5
+    /// The map's opacity where the probability is 1.
+    static let overlayOpacity = 0.6
+
+    /// The gray image (0...1) in RGB with the map over it: transparent below
+    /// `overlayThreshold`, then from yellow to red, up to `overlayOpacity`.
+    static func overlay(_ heat: [Float], on pixels: [Float]) -> [UInt8] {
+        var rgb = [UInt8](repeating: 0, count: pixels.count * 3)
+        for p in pixels.indices {
+            let gray = Double(max(0, min(1, pixels[p]))) * 255
+            let alpha = Double(max(0, min(1, (heat[p] - Float(overlayThreshold)) / Float(1 - overlayThreshold))))
+            let colour = (255.0, 255.0 * (1 - alpha), 0.0)
+            let weight = alpha * overlayOpacity
+            rgb[p * 3] = UInt8((1 - weight) * gray + weight * colour.0)
+            rgb[p * 3 + 1] = UInt8((1 - weight) * gray + weight * colour.1)
+            rgb[p * 3 + 2] = UInt8((1 - weight) * gray + weight * colour.2)
+        }
+        return rgb
+    }
+}
+
+/// Each class's one-vs-rest AUC, sensitivity and specificity, by class name.
+struct PerClassMetrics {
+    var auc: [String: Double?] = [:]
+    var sensitivity: [String: Double?] = [:]
+    var specificity: [String: Double?] = [:]
+
+    init(classes: [String], confusion: ConfusionMatrix, probabilities: [[Double]], truth: [Int]) {
+        for (c, name) in classes.enumerated() {
+            auc[name] = ROC.auc(scores: probabilities.map { $0[c] }, positives: truth.map { $0 == c })
+            sensitivity[name] = confusion.sensitivity(of: c)
+            specificity[name] = confusion.specificity(of: c)
         }
     }
 }

@@ -1,5 +1,4 @@
 import AppSupport
-import Dispatch
 import Foundation
 import ModelEvaluation
 import ModelRuntime
@@ -103,130 +102,82 @@ public enum ModelTraining {
         let start = Date()
         // Checked before any training: a run can take minutes.
         try OutputFolder.prepare(URL(fileURLWithPath: job.output).deletingLastPathComponent().path)
-        let folder = try ImageFolder.load(job.data, size: job.size)
-        let data = folder.images
-        guard data.count >= job.folds * 2 else {
-            throw .nothingToAnalyse(input: job.data, details: "\(data.count) usable images are too few for \(job.folds) folds")
-        }
-        let assignment: [Int]
-        do {
-            assignment = try GroupedKFold.split(groups: folder.groups, labels: data.labels, folds: job.folds, seed: job.options.seed)
-        } catch {
-            throw .usage("\(job.data): \(error)")
-        }
-        let classes = folder.classes
-        let layers = Architecture.fullyConvolutional(
-            inputChannels: 1, classes: classes.count, width: job.width, blocks: job.blocks, dropout: job.dropout)
-        let size = job.size
-        let strength = job.augmentation
-        let augment: (@Sendable (inout [Float], inout SeededGenerator) -> Void)? =
-            job.augment ? { @Sendable image, rng in Augmentation.apply(&image, size: size, strength: strength, rng: &rng) } : nil
-        let positive = ModelInputPreparation.positiveClass(classes)
-        let classCount = classes.count
-        let score: (@Sendable ([[Float]], [Int]) -> Float)? =
-            job.monitor == .auc ? { @Sendable in validationAUC($0, truth: $1, classes: classCount, positive: positive) } : nil
-        let batchesPerEpoch: @Sendable (Int) -> Int = { images in (images + job.options.batchSize - 1) / job.options.batchSize }
-        let foldTrainingImages = data.count * (job.folds - 2) / job.folds
-        let meter = TrainingProgress(
-            totalBatches: (job.folds + 1) * job.options.epochs * batchesPerEpoch(foldTrainingImages)
-                + job.options.epochs * batchesPerEpoch(data.count),
-            batchSize: job.options.batchSize)
-        // The folds train concurrently, one per core, each with single-threaded products: each
-        // fold is seeded on its own, so the results do not depend on how many run at once.
-        let results = Slots<FoldOutcome?>(count: job.folds, initial: nil)
-        let networks: [Sequential]
-        do {
-            networks = try (0..<job.folds).map { try Architecture.build(layers, seed: job.options.seed &+ UInt64($0)) }
-        } catch {
-            throw .internalFailure("cannot build the network to train: \(error)")
-        }
-        GEMM.singleThreaded {
-            DispatchQueue.concurrentPerform(iterations: job.folds) { fold in
-                let test = assignment.indices.filter { assignment[$0] == fold }
-                let validation = assignment.indices.filter { assignment[$0] == (fold + 1) % job.folds }
-                let training = assignment.indices.filter { assignment[$0] != fold && assignment[$0] != (fold + 1) % job.folds }
-                let network = networks[fold]
-                let foldStart = Date()
-                let result = Trainer.fit(
-                    network, data: data, trainIndices: training, validationIndices: validation, options: job.options,
-                    classes: classes.count, augment: augment, validationScore: score
-                ) { epoch, batch, batches, loss in
-                    if let line = meter.batch(stage: "fold \(fold + 1)/\(job.folds)", epoch: epoch, batch: batch, batches: batches, loss: loss) {
-                        progress?(line)
-                    }
-                }
-                meter.skip((job.options.epochs - result.history.count) * batchesPerEpoch(training.count))
-                let probabilities = Trainer.predict(network, data: data, indices: test, batchSize: job.options.batchSize)
-                    .map { $0.map(Double.init) }
-                let truth = test.map { data.labels[$0] }
-                let confusion = ConfusionMatrix(classes: classes, truth: truth, probabilities: probabilities)
-                var report = FoldReport(
-                    fold: fold + 1, trainImages: training.count, validationImages: validation.count, testImages: test.count,
-                    bestEpoch: result.bestEpoch, accuracy: confusion.accuracy ?? 0, auc: nil, sensitivity: nil, specificity: nil,
-                    history: result.history)
-                if classes.count == 2 {
-                    let positive = ModelInputPreparation.positiveClass(classes)
-                    report.auc = ROC.auc(scores: probabilities.map { $0[positive] }, positives: truth.map { $0 == positive })
-                    report.sensitivity = confusion.sensitivity(of: positive)
-                    report.specificity = confusion.specificity(of: positive)
-                } else {
-                    report.auc = ROC.macroAUC(probabilities: probabilities, truth: truth)
-                }
-                results.set(
-                    fold,
-                    FoldOutcome(
-                        report: report, test: test, probabilities: probabilities, seconds: Date().timeIntervalSince(foldStart),
-                        images: training.count * result.history.count))
-                progress?(
-                    String(
-                        format: "\nfold %d/%d: accuracy %.3f, AUC %@, best epoch %d", fold + 1, job.folds, report.accuracy,
-                        report.auc.map { String(format: "%.3f", $0) } ?? "-", result.bestEpoch))
-            }
-        }
-        var reports: [FoldReport] = []
-        var outOfFold = [[Double]](repeating: [], count: data.count)
-        var imagesSeen = 0
-        var trainingSeconds = 0.0
-        for fold in 0..<job.folds {
-            let outcome = results.get(fold)!
-            reports.append(outcome.report)
-            for (row, index) in outcome.test.enumerated() { outOfFold[index] = outcome.probabilities[row] }
-            imagesSeen += outcome.images
-            trainingSeconds += outcome.seconds
-        }
-        // Folds ran side by side: images per second of wall time, not per fold.
-        trainingSeconds /= Double(min(job.folds, ProcessInfo.processInfo.activeProcessorCount))
+        let run = try TrainingRun(job, folder: try ImageFolder.load(job.data, size: job.size), progress: progress)
+        let folds = try crossValidate(run)
+        let temperature = calibrate(folds.outOfFold, truth: run.data.labels)
+        let final = try trainFinalModel(run, epochs: finalEpochCount(folds.reports))
+        let metrics = summaryMetrics(folds.reports, classes: run.classes.count)
+        let card = modelCard(run, metrics: metrics, temperature: temperature)
+        let sha = try saveModel(final.network, run, card: card, temperature: temperature)
+        try updateManifest(for: job.output, sha256: sha)
+        let base = URL(fileURLWithPath: job.output).deletingPathExtension().path
+        writeCurves(folds.reports, to: base + ".curves.png")
+        let report = trainingReport(
+            run, folds: folds, metrics: metrics, temperature: temperature, finalEpochs: final.epochs,
+            seconds: Date().timeIntervalSince(start), sha256: sha)
+        try JSON.write(report, to: base + ".report.json")
+        return report
+    }
 
-        // Calibration on the held-out predictions (log-probabilities are logits up to a constant).
-        let logits = outOfFold.map { $0.map { log(max($0, 1e-12)) } }
-        let temperature = TemperatureScaling.fit(logits: logits, truth: data.labels)?.temperature
+    /// Held-out predictions below this probability count as it when turned into logits, so
+    /// that a confident miss gives a large finite logit, not -∞.
+    static let smallestProbability = 1e-12
 
-        // The final model: all images, the median best epoch count, no early stopping.
+    /// The calibration temperature, fitted on the held-out predictions (log-probabilities are
+    /// logits up to a constant); nil when none can be fitted.
+    static func calibrate(_ outOfFold: [[Double]], truth: [Int]) -> Double? {
+        let logits = outOfFold.map { $0.map { log(max($0, smallestProbability)) } }
+        return TemperatureScaling.fit(logits: logits, truth: truth)?.temperature
+    }
+
+    /// The final model's epochs: the folds' median best epoch (the upper one of an even count),
+    /// at least 1.
+    static func finalEpochCount(_ reports: [FoldReport]) -> Int {
+        max(1, reports.map(\.bestEpoch).sorted()[reports.count / 2])
+    }
+
+    /// The final model: all images, `epochs` epochs, no early stopping (nothing is held out).
+    static func trainFinalModel(_ run: TrainingRun, epochs: Int) throws(LungCTError) -> (network: Sequential, epochs: Int) {
+        let job = run.job
         var finalOptions = job.options
-        finalOptions.epochs = max(1, reports.map(\.bestEpoch).sorted()[reports.count / 2])
+        finalOptions.epochs = epochs
         let network: Sequential
-        do { network = try Architecture.build(layers, seed: job.options.seed) } catch {
+        do { network = try Architecture.build(run.layers, seed: job.options.seed) } catch {
             throw .internalFailure("cannot build the final network: \(error)")
         }
-        progress?("final model on all \(data.count) images for \(finalOptions.epochs) epochs")
-        meter.skip((job.options.epochs - finalOptions.epochs) * batchesPerEpoch(data.count))
+        run.progress?("final model on all \(run.data.count) images for \(finalOptions.epochs) epochs")
+        run.meter.skip((job.options.epochs - finalOptions.epochs) * run.batchesPerEpoch(run.data.count))
         _ = Trainer.fit(
-            network, data: data, trainIndices: Array(0..<data.count), validationIndices: [], options: finalOptions,
-            classes: classes.count, augment: augment, validationScore: nil
+            network, data: run.data, trainIndices: Array(0..<run.data.count), validationIndices: [], options: finalOptions,
+            classes: run.classes.count, augment: run.augment, validationScore: nil
         ) { epoch, batch, batches, loss in
-            if let line = meter.batch(stage: "final", epoch: epoch, batch: batch, batches: batches, loss: loss) { progress?(line) }
+            if let line = run.meter.batch(stage: "final", epoch: epoch, batch: batch, batches: batches, loss: loss) {
+                run.progress?(line)
+            }
         }
-        progress?("")
+        run.progress?("")
+        return (network, finalOptions.epochs)
+    }
 
+    /// "mean ± sd" over the folds of accuracy and AUC, and for two classes of sensitivity and
+    /// specificity too.
+    static func summaryMetrics(_ reports: [FoldReport], classes: Int) -> [String: String] {
         func summary(_ values: [Double?]) -> String { MetricSummary(values).formatted() }
         var metrics = [
             "accuracy": summary(reports.map(\.accuracy)), "auc": summary(reports.map(\.auc)),
         ]
-        if classes.count == 2 {
+        if classes == 2 {
             metrics["sensitivity"] = summary(reports.map(\.sensitivity))
             metrics["specificity"] = summary(reports.map(\.specificity))
         }
-        let card = ModelCard(
+        return metrics
+    }
+
+    /// The model card: the task, the data and its terms, the cross-validated metrics and the
+    /// calibration, the known biases and how the model was made.
+    static func modelCard(_ run: TrainingRun, metrics: [String: String], temperature: Double?) -> ModelCard {
+        let (job, classes, data, folder) = (run.job, run.classes, run.data, run.folder)
+        return ModelCard(
             name: URL(fileURLWithPath: job.output).deletingPathExtension().lastPathComponent,
             task: job.task == .ct ? "COVID-19 pattern vs other, chest CT slice images" : "chest radiograph: \(classes.joined(separator: " / "))",
             trainingData: (job.dataDescription.map { $0 + "; " } ?? "") + "\(data.count) usable images: "
@@ -239,38 +190,53 @@ public enum ModelTraining {
             createdBy: "lungct \(LungCTVersion.string) train, seed \(job.options.seed), \(job.blocks) blocks, width \(job.width), "
                 + "input \(job.size)², dropout \(job.dropout), augmentation \(job.augment ? job.augmentation.name : "none"), "
                 + "early stopping on the validation \(job.monitor.rawValue)")
+    }
+
+    /// Writes the model file (layers, input, classes, card, temperature) and returns its SHA-256.
+    static func saveModel(_ network: Sequential, _ run: TrainingRun, card: ModelCard, temperature: Double?)
+        throws(LungCTError) -> String
+    {
+        let job = run.job
         var description = ModelDescription(
-            layers: layers, input: ModelInput(width: job.size, height: job.size, channels: 1, normalization: ModelInputPreparation.normalization),
-            classes: classes, card: card)
+            layers: run.layers,
+            input: ModelInput(width: job.size, height: job.size, channels: 1, normalization: ModelInputPreparation.normalization),
+            classes: run.classes, card: card)
         description.temperature = temperature
         do {
             try ModelFile.save(network, description: description, to: job.output)
         } catch {
             throw .outputFailed(error.description)
         }
-        let sha: String
-        do { sha = try ModelFile.sha256(job.output) } catch { throw .outputFailed(error.description) }
-        try updateManifest(for: job.output, sha256: sha)
+        do { return try ModelFile.sha256(job.output) } catch { throw .outputFailed(error.description) }
+    }
 
-        let base = URL(fileURLWithPath: job.output).deletingPathExtension().path
+    /// NAME.curves.png: each fold's training and validation loss per epoch. A chart that cannot
+    /// be drawn is no reason to fail the run: the report holds the same numbers.
+    static func writeCurves(_ reports: [FoldReport], to path: String) {
         let curves = reports.flatMap { fold in
             [
                 LineChart.Series(name: "fold \(fold.fold) train", values: fold.history.map { Double($0.trainLoss) }),
                 LineChart.Series(name: "fold \(fold.fold) validation", values: fold.history.map { Double($0.validationLoss ?? .nan) }),
             ]
         }
-        try? LineChart.write(curves, title: "loss per epoch", xLabel: "epoch", to: base + ".curves.png")
-        let report = TrainingReport(
+        try? LineChart.write(curves, title: "loss per epoch", xLabel: "epoch", to: path)
+    }
+
+    /// NAME.report.json's content.
+    static func trainingReport(
+        _ run: TrainingRun, folds: CrossValidation, metrics: [String: String], temperature: Double?, finalEpochs: Int,
+        seconds: Double, sha256: String
+    ) -> TrainingReport {
+        let (job, classes, data) = (run.job, run.classes, run.data)
+        return TrainingReport(
             task: job.task, classes: classes, imagesPerClass: classes.indices.map { c in data.labels.filter { $0 == c }.count },
-            skipped: folder.skipped, folds: reports, summary: metrics,
-            outOfFoldConfusion: ConfusionMatrix(classes: classes, truth: data.labels, probabilities: outOfFold),
-            temperature: temperature, finalEpochs: finalOptions.epochs, options: job.options, inputSize: job.size,
+            skipped: run.folder.skipped, folds: folds.reports, summary: metrics,
+            outOfFoldConfusion: ConfusionMatrix(classes: classes, truth: data.labels, probabilities: folds.outOfFold),
+            temperature: temperature, finalEpochs: finalEpochs, options: job.options, inputSize: job.size,
             width: job.width, blocks: job.blocks, dropout: job.dropout, augmentation: job.augment ? job.augmentation : nil,
             monitor: job.monitor,
-            trainingImagesPerSecond: trainingSeconds > 0 ? Double(imagesSeen) / trainingSeconds : 0,
-            seconds: Date().timeIntervalSince(start), model: job.output, sha256: sha)
-        try JSON.write(report, to: base + ".report.json")
-        return report
+            trainingImagesPerSecond: folds.trainingSeconds > 0 ? Double(folds.imagesSeen) / folds.trainingSeconds : 0,
+            seconds: seconds, model: job.output, sha256: sha256)
     }
 
     /// The validation AUC early stopping follows with --monitor auc: binary, the positive
@@ -296,13 +262,4 @@ public enum ModelTraining {
                 .write(toFile: partial, atomically: false, encoding: .utf8)
         }
     }
-}
-
-/// One fold's result, as the concurrent folds hand them back.
-struct FoldOutcome: Sendable {
-    var report: FoldReport
-    var test: [Int]
-    var probabilities: [[Double]]
-    var seconds: Double
-    var images: Int
 }

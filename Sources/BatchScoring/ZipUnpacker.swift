@@ -1,0 +1,122 @@
+import Foundation
+internal import ZIPFoundation
+
+/// Unpacks zip files with ZIPFoundation, refusing members that would land outside the target
+/// folder ("zip slip": `../` or absolute paths) and links, which are not followed.
+enum ZipUnpacker {
+    struct Problem: Error {
+        var message: String
+        /// The output's file system is full: an output error for the run, not a damaged zip.
+        var outOfSpace = false
+    }
+
+    /// The folder-relative path a member may be written to, or the reason it is refused.
+    static func safeRelativePath(_ member: String) -> Result<String, Problem> {
+        let parts = member.replacingOccurrences(of: "\\", with: "/").split(separator: "/").filter { $0 != "." }
+        if parts.contains("..") { return .failure(Problem(message: "path leaves the zip's folder (\"..\"): refused")) }
+        if parts.isEmpty { return .failure(Problem(message: "empty member name")) }
+        return .success(parts.joined(separator: "/"))
+    }
+
+    /// Deflate expands at most about 1032:1 (RFC 1951: a 258-byte match in under two bits).
+    static let maximumExpansion: UInt64 = 1032
+    /// Bytes a member may claim beyond `maximumExpansion` times its compressed size: the margin
+    /// covers headers of tiny members.
+    static let expansionMarginBytes: UInt64 = 65_536
+
+    /// Whether a member's declared size can be true: no more than deflate can expand its
+    /// compressed bytes to, which lie inside the zip file.
+    static func plausibleSize(_ entry: Entry, zipBytes: UInt64) -> Bool {
+        let compressed = min(entry.compressedSize, zipBytes)
+        let (limit, overflow) = compressed.multipliedReportingOverflow(by: maximumExpansion)
+        return overflow || entry.uncompressedSize <= limit + expansionMarginBytes
+    }
+
+    /// Unpacks every file member of `zip` into `folder`. Returns the members refused with
+    /// their reasons; fails as a whole when the zip cannot be read or would not fit.
+    static func unpack(_ zip: String, into folder: String, reserveBytes: Int64) -> Result<[(String, String)], Problem> {
+        let archive: Archive
+        do {
+            archive = try Archive(url: URL(fileURLWithPath: zip), accessMode: .read)
+        } catch {
+            return .failure(Problem(message: "not a readable zip file (\(error))"))
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            return .failure(
+                Problem(message: "cannot create the scratch folder \(folder): \(error.localizedDescription)"))
+        }
+        let entries = Array(archive)
+        if let problem = sizeProblem(entries, zip: zip, folder: folder, reserveBytes: reserveBytes) {
+            return .failure(problem)
+        }
+        let root = URL(fileURLWithPath: folder).standardizedFileURL.path
+        var refused: [(String, String)] = []
+        for entry in entries {
+            switch extract(entry, from: archive, into: root, folder: folder, reserveBytes: reserveBytes) {
+            case .success(let refusal?): refused.append((entry.path, refusal))
+            case .success(nil): continue
+            case .failure(let problem): return .failure(problem)
+            }
+        }
+        return .success(refused)
+    }
+
+    /// Why the zip is not unpacked at all, judged from the sizes its members declare: a member
+    /// claiming more than deflate can produce from its compressed bytes (or, stored, more than
+    /// it holds) has a damaged size field, or is a zip bomb, and the zip is one failed case, not
+    /// a reason to stop the run for want of space; members that would not fit beside
+    /// `reserveBytes` on the output's file system are an output error. Nil: go ahead.
+    static func sizeProblem(_ entries: [Entry], zip: String, folder: String, reserveBytes: Int64) -> Problem? {
+        let zipBytes =
+            (try? FileManager.default.attributesOfItem(atPath: zip)[.size] as? Int).map { UInt64($0) } ?? .max
+        if let bad = entries.first(where: { !plausibleSize($0, zipBytes: zipBytes) }) {
+            return Problem(
+                message:
+                    "member \(bad.path) claims \(bad.uncompressedSize) bytes from \(bad.compressedSize) compressed: a damaged or hostile zip, not unpacked"
+            )
+        }
+        let needed = entries.reduce(Int64(0)) { sum, entry in
+            let (total, overflow) = sum.addingReportingOverflow(Int64(clamping: entry.uncompressedSize))
+            return overflow ? .max : total
+        }
+        if let free = DiskSpace.freeBytes(folder), needed > free - reserveBytes {
+            return Problem(
+                message:
+                    "\(zip): unpacking needs \(DiskSpace.describe(needed)) and \(DiskSpace.describe(reserveBytes)) to spare, but \(DiskSpace.describe(free)) are free on the output's file system",
+                outOfSpace: true)
+        }
+        return nil
+    }
+
+    /// Unpacks one member under `root` (the scratch folder, standardised). Success: nil when
+    /// the member was written or needs nothing (a folder), else the reason it was refused;
+    /// failure: the member could not be written, which fails the whole zip.
+    static func extract(
+        _ entry: Entry, from archive: Archive, into root: String, folder: String, reserveBytes: Int64
+    ) -> Result<String?, Problem> {
+        switch entry.type {
+        case .directory: return .success(nil)
+        case .symlink: return .success("symbolic link in a zip: not followed")
+        case .file: break
+        }
+        let relative: String
+        switch safeRelativePath(entry.path) {
+        case .failure(let problem): return .success(problem.message)
+        case .success(let path): relative = path
+        }
+        let target = URL(fileURLWithPath: root + "/" + relative).standardizedFileURL.path
+        guard target.hasPrefix(root + "/") else { return .success("path leaves the zip's folder: refused") }
+        if FileManager.default.fileExists(atPath: target) {
+            return .success("a second member with the same name: ignored")
+        }
+        do {
+            _ = try archive.extract(entry, to: URL(fileURLWithPath: target))
+        } catch {
+            let full = (DiskSpace.freeBytes(folder) ?? .max) < Int64(clamping: entry.uncompressedSize) + reserveBytes
+            return .failure(Problem(message: "member \(entry.path) cannot be unpacked (\(error))", outOfSpace: full))
+        }
+        return .success(nil)
+    }
+}
