@@ -11,7 +11,7 @@ let package = Package(
     name: "lungct",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "lungct", targets: ["lungct"]),
+        .executable(name: "lungct", targets: ["lungct"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -107,13 +107,19 @@ let package = Package(
         .testTarget(name: "NeuralEngineTests", dependencies: ["TestSupport", "NeuralEngine"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["TestSupport", "ModelStore", "NeuralEngine"]),
         .testTarget(
-            name: "RadiographTests", dependencies: ["TestSupport", "Radiograph", "ImageCodecs", "VolumeCore", "DICOMSeries"], exclude: ["Fixtures"]),
+            name: "RadiographTests",
+            dependencies: ["TestSupport", "Radiograph", "ImageCodecs", "VolumeCore", "DICOMSeries"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "OverviewTests", dependencies: ["TestSupport", "Overview", "VolumeCore"]),
         .testTarget(name: "PhantomTests", dependencies: ["TestSupport", "Phantom", "VolumeCore"]),
-        .testTarget(name: "LungSegmentationTests", dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
+        .testTarget(
+            name: "LungSegmentationTests",
+            dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
         .testTarget(
             name: "StudyInputTests",
-            dependencies: ["TestSupport", "StudyInput", "AppSupport", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore"]),
+            dependencies: [
+                "TestSupport", "StudyInput", "AppSupport", "Phantom", "DICOMSeries", "NIfTIIO", "VolumeCore",
+            ]),
         .testTarget(
             name: "StudyAnalysisTests",
             dependencies: [

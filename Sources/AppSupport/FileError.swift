@@ -11,3 +11,20 @@ public protocol FileError: Error, CustomStringConvertible {
 extension FileError {
     public var description: String { message.hasPrefix(path) ? message : "\(path): \(message)" }
 }
+
+/// A `FileError` with a kind a caller can switch on: `DICOMError` and `RadiographError` are
+/// this, each with its own `Kind`.
+public struct KindedFileError<Kind: Sendable & Equatable>: FileError, Sendable {
+    public var kind: Kind
+    /// The file (or folder) the problem is about.
+    public var path: String
+    /// What went wrong, in words a user can act on; it names the file when the library's
+    /// message already did.
+    public var message: String
+
+    public init(_ kind: Kind, path: String, message: String) {
+        self.kind = kind
+        self.path = path
+        self.message = message
+    }
+}

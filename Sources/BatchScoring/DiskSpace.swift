@@ -19,6 +19,7 @@ enum DiskSpace {
     /// A size for a message: "3.2 MB", "512 MB", "1.5 GB".
     static func describe(_ bytes: Int64) -> String {
         let mb = Double(bytes) / bytesPerMB
-        return mb >= mbPerGB ? String(format: "%.1f GB", mb / mbPerGB) : String(format: mb < 10 ? "%.1f MB" : "%.0f MB", mb)
+        return mb >= mbPerGB
+            ? String(format: "%.1f GB", mb / mbPerGB) : String(format: mb < 10 ? "%.1f MB" : "%.0f MB", mb)
     }
 }

@@ -186,19 +186,24 @@ static int jpeg_open(const char *path, struct jpeg_decompress_struct *info, stru
     return 0;
 }
 
+// The error path after libjpeg longjmp'ed out: the message with libjpeg's text, the
+// decompressor destroyed and the file closed. Returns the failure status, 1.
+static int jpeg_failed(struct jpeg_decompress_struct *info, FILE *file, const char *what,
+                       const struct jpeg_error_context *context, const char *path, char *message, size_t message_len) {
+    char text[JMSG_LENGTH_MAX + 40];
+    snprintf(text, sizeof text, "%s: %s", what, context->text);
+    set_message(message, message_len, path, text);
+    jpeg_destroy_decompress(info);
+    fclose(file);
+    return 1;
+}
+
 int lct_jpeg_read_size(const char *path, uint32_t *width, uint32_t *height, char *message, size_t message_len) {
     struct jpeg_decompress_struct info;
     struct jpeg_error_context context;
     FILE *file = NULL;
     if (jpeg_open(path, &info, &context, &file, message, message_len) != 0) return 1;
-    if (setjmp(context.jump)) {
-        char text[JMSG_LENGTH_MAX + 40];
-        snprintf(text, sizeof text, "JPEG header unreadable: %s", context.text);
-        set_message(message, message_len, path, text);
-        jpeg_destroy_decompress(&info);
-        fclose(file);
-        return 1;
-    }
+    if (setjmp(context.jump)) return jpeg_failed(&info, file, "JPEG header unreadable", &context, path, message, message_len);
     jpeg_create_decompress(&info);
     jpeg_stdio_src(&info, file);
     jpeg_read_header(&info, TRUE);
@@ -216,14 +221,9 @@ int lct_jpeg_read(const char *path, lct_image *out, char *message, size_t messag
     FILE *file = NULL;
     if (jpeg_open(path, &info, &context, &file, message, message_len) != 0) return 1;
     if (setjmp(context.jump)) {
-        char text[JMSG_LENGTH_MAX + 40];
-        snprintf(text, sizeof text, "JPEG decoding failed: %s", context.text);
-        set_message(message, message_len, path, text);
-        jpeg_destroy_decompress(&info);
         free(out->pixels);
         out->pixels = NULL;
-        fclose(file);
-        return 1;
+        return jpeg_failed(&info, file, "JPEG decoding failed", &context, path, message, message_len);
     }
     jpeg_create_decompress(&info);
     jpeg_stdio_src(&info, file);

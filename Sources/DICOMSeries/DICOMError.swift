@@ -1,22 +1,12 @@
 import AppSupport
+
 /// A DICOM file or series lungct could not use, with the file and DCMTK's own message.
-public struct DICOMError: FileError, Sendable {
-    public enum Kind: Sendable, Equatable {
-        case notDICOM, unreadable, noPixelData, undecodable, badPixelSize, writeFailed, internalError
-        case unsupported, inconsistentSeries, tooLarge
-    }
+public typealias DICOMError = KindedFileError<DICOMErrorKind>
 
-    public var kind: Kind
-    /// The file (or folder) the problem is about.
-    public var path: String
-    /// What went wrong, in words a user can act on; names the file when DCMTK's message did.
-    public var message: String
-
-    public init(_ kind: Kind, path: String, message: String) {
-        self.kind = kind
-        self.path = path
-        self.message = message
-    }
+/// What went wrong with a DICOM file or series.
+public enum DICOMErrorKind: Sendable, Equatable {
+    case notDICOM, unreadable, noPixelData, undecodable, badPixelSize, writeFailed, internalError
+    case unsupported, inconsistentSeries, tooLarge
 }
 
 /// The one funnel every DCMTK status passes through: it maps the C status to a `DICOMError`
@@ -24,7 +14,7 @@ public struct DICOMError: FileError, Sendable {
 func check(_ status: Int32, path: String, message: [CChar]) throws(DICOMError) {
     guard status != 0 else { return }
     let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    let kind: DICOMError.Kind =
+    let kind: DICOMErrorKind =
         switch status {
         case 1: .notDICOM
         case 2: .unreadable

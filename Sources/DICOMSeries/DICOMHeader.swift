@@ -87,7 +87,9 @@ public struct DICOMHeader: Sendable {
         transferSyntaxUID = string(fromTuple: h.transfer_syntax_uid)
         mediaStorageSOPClassUID = string(fromTuple: h.media_storage_sop_class_uid)
         modality = string(fromTuple: h.modality).uppercased()
-        imageType = string(fromTuple: h.image_type).split(separator: "\\").map { String($0).trimmingSpaces().uppercased() }
+        imageType = string(fromTuple: h.image_type).split(separator: "\\").map {
+            String($0).trimmingSpaces().uppercased()
+        }
         seriesDescription = string(fromTuple: h.series_description)
         convolutionKernel = string(fromTuple: h.convolution_kernel)
         manufacturer = string(fromTuple: h.manufacturer)
@@ -114,7 +116,8 @@ public struct DICOMHeader: Sendable {
         hasPixelData = h.has_pixel_data != 0
         pixelDataLength = h.pixel_data_length == UInt32.max ? nil : Int(h.pixel_data_length)
         pixelSpacing = h.has_pixel_spacing != 0 ? (h.pixel_spacing.0, h.pixel_spacing.1) : nil
-        imagerPixelSpacing = h.has_imager_pixel_spacing != 0 ? (h.imager_pixel_spacing.0, h.imager_pixel_spacing.1) : nil
+        imagerPixelSpacing =
+            h.has_imager_pixel_spacing != 0 ? (h.imager_pixel_spacing.0, h.imager_pixel_spacing.1) : nil
         sliceThickness = h.has_slice_thickness != 0 ? h.slice_thickness : nil
         imagePosition =
             h.has_image_position != 0 ? Vector3(h.image_position.0, h.image_position.1, h.image_position.2) : nil

@@ -59,7 +59,8 @@ public enum DICOMWriter {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw DICOMError(.writeFailed, path: folder, message: "\(folder): cannot create folder: \(error.localizedDescription)")
+            throw DICOMError(
+                .writeFailed, path: folder, message: "\(folder): cannot create folder: \(error.localizedDescription)")
         }
         let geometry = volume.geometry
         let minimum = volume.voxels.min() ?? 0
@@ -150,7 +151,7 @@ public enum DICOMWriter {
             d.identity.patientName, d.identity.patientID, d.position == nil ? "" : d.identity.patientPosition,
             d.photometric, d.identity.studyDate,
         ].map { (text: String) in strdup(text)! }
-        defer { strings.forEach { free($0) } }
+        defer { for string in strings { free(string) } }
         var c = lct_image_description()
         c.sop_class_uid = UnsafePointer(strings[0])
         c.sop_instance_uid = UnsafePointer(strings[1])

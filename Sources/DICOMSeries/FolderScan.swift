@@ -37,7 +37,8 @@ public struct FolderScan: Sendable {
             switch result {
             case .success(let header):
                 if let reason = Self.reasonToSkip(header) {
-                    skipped.append(SkippedFile(path: header.path, reason: reason, damaged: reason.hasPrefix(Self.corruptHeader)))
+                    skipped.append(
+                        SkippedFile(path: header.path, reason: reason, damaged: reason.hasPrefix(Self.corruptHeader)))
                 } else {
                     headers.append(header)
                 }
@@ -68,7 +69,8 @@ public struct FolderScan: Sendable {
         // Checked against the header before any pixel buffer exists, so a corrupt header
         // claiming 60000×60000 pixels costs nothing.
         if let length = header.pixelDataLength, length < header.frameBytes * header.numberOfFrames {
-            return "\(corruptHeader) (0028,0010) Rows \(header.rows) × (0028,0011) Columns \(header.columns) × \(header.bitsAllocated) bits need \(header.frameBytes * header.numberOfFrames) bytes but (7FE0,0010) Pixel Data holds \(length)"
+            return
+                "\(corruptHeader) (0028,0010) Rows \(header.rows) × (0028,0011) Columns \(header.columns) × \(header.bitsAllocated) bits need \(header.frameBytes * header.numberOfFrames) bytes but (7FE0,0010) Pixel Data holds \(length)"
         }
         return nil
     }
@@ -80,10 +82,11 @@ public struct FolderScan: Sendable {
             throw DICOMError(.unreadable, path: root, message: "\(root): no such file or folder")
         }
         guard isDirectory.boolValue else { return [root] }
-        guard let enumerator = FileManager.default.enumerator(
-            at: URL(fileURLWithPath: root),
-            includingPropertiesForKeys: [.isRegularFileKey],
-            options: [.skipsHiddenFiles])
+        guard
+            let enumerator = FileManager.default.enumerator(
+                at: URL(fileURLWithPath: root),
+                includingPropertiesForKeys: [.isRegularFileKey],
+                options: [.skipsHiddenFiles])
         else {
             throw DICOMError(.unreadable, path: root, message: "\(root): folder cannot be read")
         }

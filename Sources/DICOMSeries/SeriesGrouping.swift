@@ -105,7 +105,8 @@ public enum SeriesGrouping {
             return "image size differs (\(a.columns)×\(a.rows) vs \(b.columns)×\(b.rows))"
         }
         if a.samplesPerPixel != b.samplesPerPixel || a.photometricInterpretation != b.photometricInterpretation {
-            return "photometric interpretation differs (\(a.photometricInterpretation) vs \(b.photometricInterpretation))"
+            return
+                "photometric interpretation differs (\(a.photometricInterpretation) vs \(b.photometricInterpretation))"
         }
         if a.numberOfFrames > 1 || b.numberOfFrames > 1 {
             return "multi-frame objects are separate images"
@@ -121,7 +122,8 @@ public enum SeriesGrouping {
         }
         switch (a.pixelSpacing, b.pixelSpacing) {
         case (let sa?, let sb?):
-            let relative = max(abs(sa.row - sb.row) / max(sa.row, 1e-9), abs(sa.column - sb.column) / max(sa.column, 1e-9))
+            let relative = max(
+                abs(sa.row - sb.row) / max(sa.row, 1e-9), abs(sa.column - sb.column) / max(sa.column, 1e-9))
             if relative > GroupingTolerance.relativeSpacing { return "pixel spacing differs" }
         case (nil, nil):
             break

@@ -33,7 +33,10 @@ public struct SeriesCandidate: Sendable {
 public enum SeriesSelection {
     /// Substrings of (0018,1210) Convolution Kernel that vendors use for sharp lung
     /// reconstructions: Siemens B60f/B70f/Bl57/Br60, GE LUNG, Philips YC/L, Canon FC51–FC56/FC86.
-    public static let lungKernels = ["LUNG", "B60", "B70", "B80", "BL57", "BL64", "BR60", "BR64", "I70", "YC", "FC51", "FC52", "FC53", "FC55", "FC56", "FC86"]
+    public static let lungKernels = [
+        "LUNG", "B60", "B70", "B80", "BL57", "BL64", "BR60", "BR64", "I70", "YC", "FC51", "FC52", "FC53", "FC55",
+        "FC56", "FC86",
+    ]
 
     /// Classifies each group and rejects what can never be analysed, with the reason.
     public static func candidates(from groups: [SeriesGroup]) -> [SeriesCandidate] {
@@ -49,11 +52,13 @@ public enum SeriesSelection {
                 return candidate
             }
             if header.numberOfFrames > 1 {
-                candidate.rejection = "multi-frame object (\(header.numberOfFrames) frames, \(header.sopClassName)): multi-frame images are not supported yet"
+                candidate.rejection =
+                    "multi-frame object (\(header.numberOfFrames) frames, \(header.sopClassName)): multi-frame images are not supported yet"
                 return candidate
             }
             if let bad = group.headers.first(where: { !TransferSyntax.decodable.contains($0.transferSyntaxUID) }) {
-                candidate.rejection = "transfer syntax \(bad.transferSyntaxName) (\(bad.transferSyntaxUID)) cannot be decoded with DCMTK's free codecs"
+                candidate.rejection =
+                    "transfer syntax \(bad.transferSyntaxName) (\(bad.transferSyntaxUID)) cannot be decoded with DCMTK's free codecs"
                 return candidate
             }
             switch header.modality {
@@ -70,7 +75,8 @@ public enum SeriesSelection {
                     candidate.group.headers = [group.headers[0]]
                 }
             default:
-                candidate.rejection = "modality \(header.modality.isEmpty ? "missing" : header.modality) is neither CT nor a radiograph"
+                candidate.rejection =
+                    "modality \(header.modality.isEmpty ? "missing" : header.modality) is neither CT nor a radiograph"
             }
             return candidate
         }

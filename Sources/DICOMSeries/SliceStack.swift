@@ -119,7 +119,8 @@ public enum SliceStack {
         var corrections: [String] = []
         var warnings: [String] = []
 
-        let (slices, droppedCopies) = try removingDuplicates(ordered(positioned, along: plane.normal), along: plane.normal)
+        let (slices, droppedCopies) = try removingDuplicates(
+            ordered(positioned, along: plane.normal), along: plane.normal)
         if droppedCopies > 0 {
             corrections.append("\(droppedCopies) duplicate file(s) of the same SOP instance ignored")
         }
@@ -165,7 +166,8 @@ public enum SliceStack {
     /// any image lacks it or (0020,0037) Image Orientation (Patient): such a slice has no place.
     static func positionedSlices(_ group: [DICOMHeader]) throws(StackRefusal) -> [PositionedSlice] {
         let positioned = group.compactMap { header -> PositionedSlice? in
-            guard let position = header.imagePosition, let row = header.rowDirection, let column = header.columnDirection
+            guard let position = header.imagePosition, let row = header.rowDirection,
+                let column = header.columnDirection
             else { return nil }
             return PositionedSlice(header: header, position: position, rowDirection: row, columnDirection: column)
         }
@@ -186,7 +188,8 @@ public enum SliceStack {
         let row = slice.rowDirection.normalized
         let column = slice.columnDirection.normalized
         if abs(row.dot(column)) > SliceTolerance.orthogonality {
-            throw StackRefusal(reason: "(0020,0037) Image Orientation (Patient) row and column directions are not perpendicular")
+            throw StackRefusal(
+                reason: "(0020,0037) Image Orientation (Patient) row and column directions are not perpendicular")
         }
         guard let spacing = header.pixelSpacing ?? header.imagerPixelSpacing, spacing.row > 0, spacing.column > 0 else {
             throw StackRefusal(reason: "no (0028,0030) Pixel Spacing: voxel size unknown")
@@ -227,10 +230,10 @@ public enum SliceStack {
             unique.append(slice)
         }
         if !conflicts.isEmpty {
-            let where_ = conflicts.prefix(3).map { String(format: "%.2f", $0) }.joined(separator: ", ")
+            let places = conflicts.prefix(3).map { String(format: "%.2f", $0) }.joined(separator: ", ")
             throw StackRefusal(
                 reason:
-                    "\(conflicts.count) positions hold two different images (at \(where_) mm along the normal) and no acquisition or temporal number tells them apart: cannot tell which belongs to the volume"
+                    "\(conflicts.count) positions hold two different images (at \(places) mm along the normal) and no acquisition or temporal number tells them apart: cannot tell which belongs to the volume"
             )
         }
         return (unique, droppedCopies)
@@ -289,14 +292,20 @@ public enum SliceStack {
         guard angle > SliceTolerance.tiltDegrees else {
             if let tilt = header.gantryTilt, abs(tilt) > SliceTolerance.tiltDegrees {
                 warnings.append(
-                    String(format: "(0018,1120) Gantry/Detector Tilt says %.2f° but slice positions show no tilt; positions used", tilt))
+                    String(
+                        format:
+                            "(0018,1120) Gantry/Detector Tilt says %.2f° but slice positions show no tilt; positions used",
+                        tilt))
             }
             return []
         }
         let inPlanePerMM = (1 / along) * (span - along * plane.normal)
         let shifts = (0..<outputCount).map { k in
             let shift = (Double(k) * nominal) * inPlanePerMM
-            return (columns: shift.dot(plane.row) / plane.pixelSpacing.column, rows: shift.dot(plane.column) / plane.pixelSpacing.row)
+            return (
+                columns: shift.dot(plane.row) / plane.pixelSpacing.column,
+                rows: shift.dot(plane.column) / plane.pixelSpacing.row
+            )
         }
         corrections.append(
             String(

@@ -78,12 +78,15 @@ extension HDF5File {
     public func readDataset<Element: HDF5Element>(
         _ datasetPath: String, as elementType: Element.Type = Element.self
     ) throws(HDF5Error) -> HDF5Array<Element> {
-        let file = openFileID()
-        let dataset = try check(
-            H5Dopen2(file, datasetPath, lct_h5p_default()), "open dataset", file: path, object: datasetPath)
-        defer { H5Dclose(dataset) }
-        let shape = try extent(ofDataset: dataset, datasetPath)
-        let stored = try storedElementType(ofDataset: dataset, datasetPath)
+        try withDataset(datasetPath) { (dataset, shape, stored) throws(HDF5Error) in
+            try read(dataset, datasetPath, shape: shape, stored: stored, as: elementType)
+        }
+    }
+
+    private func read<Element: HDF5Element>(
+        _ dataset: hid_t, _ datasetPath: String, shape: [Int], stored: (type: HDF5ElementType?, description: String),
+        as elementType: Element.Type
+    ) throws(HDF5Error) -> HDF5Array<Element> {
         guard stored.type == Element.hdf5ElementType else {
             throw HDF5Error(
                 operation: "read dataset as \(Element.hdf5ElementType.rawValue)", file: path, object: datasetPath,
@@ -112,12 +115,14 @@ extension HDF5File {
     /// How a dataset is stored: shape, element type, chunking and filters.
     /// The corresponding C functions are `H5Pget_layout`, `H5Pget_chunk` and `H5Pget_filter2`.
     public func datasetInfo(_ datasetPath: String) throws(HDF5Error) -> HDF5DatasetInfo {
-        let file = openFileID()
-        let dataset = try check(
-            H5Dopen2(file, datasetPath, lct_h5p_default()), "open dataset", file: path, object: datasetPath)
-        defer { H5Dclose(dataset) }
-        let shape = try extent(ofDataset: dataset, datasetPath)
-        let stored = try storedElementType(ofDataset: dataset, datasetPath)
+        try withDataset(datasetPath) { (dataset, shape, stored) throws(HDF5Error) in
+            try info(dataset, datasetPath, shape: shape, stored: stored)
+        }
+    }
+
+    private func info(
+        _ dataset: hid_t, _ datasetPath: String, shape: [Int], stored: (type: HDF5ElementType?, description: String)
+    ) throws(HDF5Error) -> HDF5DatasetInfo {
         let creation = try check(
             H5Dget_create_plist(dataset), "get the creation properties of dataset", file: path, object: datasetPath)
         defer { H5Pclose(creation) }
@@ -151,6 +156,20 @@ extension HDF5File {
             }
         }
         return HDF5DatasetInfo(shape: shape, elementType: stored.type, chunk: chunk, filters: filters)
+    }
+
+    /// Opens a dataset, reads its shape and stored element type, runs `body` and closes it.
+    /// The corresponding C functions are `H5Dopen2` and `H5Dclose`.
+    private func withDataset<Result>(
+        _ datasetPath: String,
+        _ body: (hid_t, [Int], (type: HDF5ElementType?, description: String)) throws(HDF5Error) -> Result
+    ) throws(HDF5Error) -> Result {
+        let dataset = try check(
+            H5Dopen2(openFileID(), datasetPath, lct_h5p_default()), "open dataset", file: path, object: datasetPath)
+        defer { H5Dclose(dataset) }
+        return try body(
+            dataset, try extent(ofDataset: dataset, datasetPath), try storedElementType(ofDataset: dataset, datasetPath)
+        )
     }
 
     private func extent(ofDataset dataset: hid_t, _ datasetPath: String) throws(HDF5Error) -> [Int] {

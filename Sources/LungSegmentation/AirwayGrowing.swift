@@ -38,7 +38,8 @@ extension LungSegmenter {
         var airway = [UInt8](repeating: 0, count: g.size.count)
         for index in grown.voxels { airway[Int(index)] = 1 }
         notes.append(
-            String(format: "trachea and main bronchi removed: %.1f mL grown below %d HU",
+            String(
+                format: "trachea and main bronchi removed: %.1f mL grown below %d HU",
                 Double(grown.voxels.count) * g.voxelVolume / 1000, grown.threshold))
         return airway
     }
@@ -60,8 +61,12 @@ extension LungSegmenter {
             for (pixels, area) in componentsOf(&plane) {
                 let mm2 = Double(area) * pixelArea
                 let meanX = Double(pixels.reduce(0) { $0 + $1 % nx }) / Double(area)
-                if parameters.tracheaAreaMM2.contains(mm2), abs(meanX - centre) * g.spacing.x <= parameters.tracheaMaximumOffsetMM {
-                    return pixels.min { hu.voxels[k * planeSize + $0] < hu.voxels[k * planeSize + $1] }.map { k * planeSize + $0 }
+                if parameters.tracheaAreaMM2.contains(mm2),
+                    abs(meanX - centre) * g.spacing.x <= parameters.tracheaMaximumOffsetMM
+                {
+                    return pixels.min { hu.voxels[k * planeSize + $0] < hu.voxels[k * planeSize + $1] }.map {
+                        k * planeSize + $0
+                    }
                 }
             }
             // The first slice with lung air but no trachea-like region: the scan starts below

@@ -35,7 +35,9 @@ extension LungSegmenter {
         let size = (g.size.x, g.size.y, g.size.z)
         let voxelML = g.voxelVolume / 1000
         var air = [UInt8](repeating: 0, count: g.size.count)
-        for index in 0..<air.count where body[index] != 0 && hu.voxels[index] < parameters.airThresholdHU { air[index] = 1 }
+        for index in 0..<air.count where body[index] != 0 && hu.voxels[index] < parameters.airThresholdHU {
+            air[index] = 1
+        }
         var core = erodeInPlane(air, size: size)
         let components = Components3D.find(in: &core, size: size, value: 1, visited: 2)
         var lungs = [UInt8](repeating: 0, count: g.size.count)
@@ -54,7 +56,10 @@ extension LungSegmenter {
         let dropped = components.count - kept.count
         if dropped > 0 {
             let ml = Double(components.dropFirst(kept.count).reduce(0) { $0 + $1.size }) * voxelML
-            notes.append(String(format: "%d small air region(s) inside the body ignored (%.1f mL in all: bowel or stomach gas)", dropped, ml))
+            notes.append(
+                String(
+                    format: "%d small air region(s) inside the body ignored (%.1f mL in all: bowel or stomach gas)",
+                    dropped, ml))
         }
         return lungs
     }

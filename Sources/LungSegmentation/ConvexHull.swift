@@ -34,8 +34,12 @@ enum ConvexHull {
             let length = Double((b.0 - a.0) * (b.0 - a.0) + (b.1 - a.1) * (b.1 - a.1)).squareRoot()
             return Int((tolerance * length).rounded(.down))
         }
-        var minY = h, maxY = -1
-        for p in hull { minY = min(minY, p.1); maxY = max(maxY, p.1) }
+        var minY = h
+        var maxY = -1
+        for p in hull {
+            minY = min(minY, p.1)
+            maxY = max(maxY, p.1)
+        }
         let reach = Int(tolerance.rounded(.up))
         for y in max(0, minY - reach)...min(h - 1, maxY + reach) {
             for x in 0..<w {
@@ -62,12 +66,16 @@ enum ConvexHull {
         }
         var lower: [(Int, Int)] = []
         for p in points {
-            while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], p) <= 0 { lower.removeLast() }
+            while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], p) <= 0 {
+                lower.removeLast()
+            }
             lower.append(p)
         }
         var upper: [(Int, Int)] = []
         for p in points.reversed() {
-            while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], p) <= 0 { upper.removeLast() }
+            while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], p) <= 0 {
+                upper.removeLast()
+            }
             upper.append(p)
         }
         return Array(lower.dropLast() + upper.dropLast())

@@ -6,12 +6,16 @@ extension LungSegmenter {
     /// Labels right (1) and left (2) lung: the two largest components by the side of their
     /// centre, or, when the lungs touch (one component), a split at the sagittal plane where
     /// the lung is thinnest between them.
-    static func label(lungs: inout [UInt8], geometry g: Geometry, parameters: SegmentationParameters, notes: inout [String]) -> [UInt8] {
+    static func label(
+        lungs: inout [UInt8], geometry g: Geometry, parameters: SegmentationParameters, notes: inout [String]
+    ) -> [UInt8] {
         let (nx, ny, nz) = (g.size.x, g.size.y, g.size.z)
         let components = Components3D.find(in: &lungs, size: (nx, ny, nz), value: 1, visited: 2)
         var labels = [UInt8](repeating: 0, count: lungs.count)
         guard let largest = components.first else { return labels }
-        var kept = components.prefix(2).filter { Double($0.size) >= parameters.minimumLungFraction * Double(largest.size) }
+        var kept = components.prefix(2).filter {
+            Double($0.size) >= parameters.minimumLungFraction * Double(largest.size)
+        }
         var queue = [Int32]()
         if kept.count == 2 {
             // A lung reaches the upper half of the other lung's height; gas in the stomach or
@@ -29,7 +33,8 @@ extension LungSegmenter {
             }
         }
         for (offset, component) in kept.enumerated() {
-            Components3D.flood(&lungs, size: (nx, ny, nz), from: component.seed, match: 2, set: UInt8(3 + offset), queue: &queue)
+            Components3D.flood(
+                &lungs, size: (nx, ny, nz), from: component.seed, match: 2, set: UInt8(3 + offset), queue: &queue)
         }
         if kept.count == 2 {
             // LPS: x grows to the patient's left, so the component with the smaller mean x is right.
@@ -55,7 +60,8 @@ extension LungSegmenter {
             labels[index] = index % nx < split ? LungLabel.right : LungLabel.left
         }
         notes.append(
-            String(format: "the lungs touch; separated at the sagittal plane x = %.1f mm (LPS), where they are thinnest",
+            String(
+                format: "the lungs touch; separated at the sagittal plane x = %.1f mm (LPS), where they are thinnest",
                 g.physicalPoint(i: Double(split), j: 0, k: 0).x))
         return labels
     }

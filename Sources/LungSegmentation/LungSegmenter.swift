@@ -69,7 +69,8 @@ public struct LungSegmentation: Sendable {
 /// the body, airway removal by region growing with leak control, left/right separation,
 /// hole filling and a pleural closing so vessels and dense pathology stay inside.
 public enum LungSegmenter {
-    public static func segment(_ input: Volume<Int16>, parameters: SegmentationParameters = .init()) -> LungSegmentation {
+    public static func segment(_ input: Volume<Int16>, parameters: SegmentationParameters = .init()) -> LungSegmentation
+    {
         var timings: [String: Double] = [:]
         var clock = Date()
         func lap(_ name: String) {

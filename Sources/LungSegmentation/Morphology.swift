@@ -51,7 +51,9 @@ enum Morphology {
     }
 
     /// Labels the 4-connected set of foreground pixels reachable from `start`; returns its size.
-    private static func flood(_ plane: Plane, from start: Int, into label: inout [Int32], value: Int32, queue: inout [Int32])
+    private static func flood(
+        _ plane: Plane, from start: Int, into label: inout [Int32], value: Int32, queue: inout [Int32]
+    )
         -> Int
     {
         let w = plane.width
@@ -149,7 +151,8 @@ enum Morphology {
     /// The 1D lower envelope of parabolas (Felzenszwalb & Huttenlocher, "Distance Transforms
     /// of Sampled Functions", Theory of Computing 8, 2012), with sample spacing in mm.
     private static func transform1D(
-        _ f: [Float], count n: Int, spacing s: Float, out: inout [Float], vertices v: inout [Int], bounds z: inout [Float]
+        _ f: [Float], count n: Int, spacing s: Float, out: inout [Float], vertices v: inout [Int],
+        bounds z: inout [Float]
     ) {
         let infinity = Float.greatestFiniteMagnitude / 4
         let s2 = s * s

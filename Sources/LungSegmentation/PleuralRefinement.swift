@@ -5,7 +5,8 @@ extension LungSegmenter {
     /// Per slice and lung: fill holes, close along the pleura, fill holes again; added voxels
     /// must lie inside the body, outside the other lung and outside the airways.
     static func refine(
-        _ labels: inout [UInt8], body: [UInt8], airways: [UInt8], geometry g: Geometry, parameters: SegmentationParameters
+        _ labels: inout [UInt8], body: [UInt8], airways: [UInt8], geometry g: Geometry,
+        parameters: SegmentationParameters
     ) {
         let planeSize = g.size.x * g.size.y
         let current = labels
@@ -79,7 +80,9 @@ struct PleuralRefinement: Sendable {
         let planeSize = nx * ny
         var floor = [Int](repeating: Int.max, count: planeSize)
         for k in 0..<nz {
-            for index in 0..<planeSize where floor[index] == Int.max && labels[k * planeSize + index] != 0 { floor[index] = k }
+            for index in 0..<planeSize where floor[index] == Int.max && labels[k * planeSize + index] != 0 {
+                floor[index] = k
+            }
         }
         lowestLungSlice = floor
         bodyCentres = (0..<nz).map { k in
@@ -94,7 +97,9 @@ struct PleuralRefinement: Sendable {
         guard let crop = crop(around: label, in: slice) else { return }
         let (w, h) = (crop.width, crop.height)
         var plane = Plane(width: w, height: h)
-        for y in 0..<h { for x in 0..<w where slice[(crop.y0 + y) * nx + crop.x0 + x] == label { plane.pixels[y * w + x] = 1 } }
+        for y in 0..<h {
+            for x in 0..<w where slice[(crop.y0 + y) * nx + crop.x0 + x] == label { plane.pixels[y * w + x] = 1 }
+        }
         Morphology.fillHoles(&plane, maximumArea: maximumHolePixels)
         var closed = Morphology.close(plane, radius: closingRadiusMM, spacingX: spacingX, spacingY: spacingY)
         Morphology.fillHoles(&closed, maximumArea: maximumHolePixels)
@@ -104,15 +109,23 @@ struct PleuralRefinement: Sendable {
 
     /// The bounding box of `label` in the slice, grown by `margin`; nil when the lung is absent.
     func crop(around label: UInt8, in slice: [UInt8]) -> Crop? {
-        var x0 = nx, x1 = -1, y0 = ny, y1 = -1
+        var x0 = nx
+        var x1 = -1
+        var y0 = ny
+        var y1 = -1
         for index in 0..<(nx * ny) where slice[index] == label {
             let x = index % nx
             let y = index / nx
-            x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y)
+            x0 = min(x0, x)
+            x1 = max(x1, x)
+            y0 = min(y0, y)
+            y1 = max(y1, y)
         }
         guard x1 >= 0 else { return nil }
-        x0 = max(0, x0 - margin); x1 = min(nx - 1, x1 + margin)
-        y0 = max(0, y0 - margin); y1 = min(ny - 1, y1 + margin)
+        x0 = max(0, x0 - margin)
+        x1 = min(nx - 1, x1 + margin)
+        y0 = max(0, y0 - margin)
+        y1 = min(ny - 1, y1 + margin)
         return Crop(x0: x0, y0: y0, width: x1 - x0 + 1, height: y1 - y0 + 1)
     }
 
@@ -127,7 +140,8 @@ struct PleuralRefinement: Sendable {
         let looseHull = ConvexHull.fill(closed, tolerance: Self.looseHullTolerance)
         func allowed(_ x: Int, _ y: Int) -> Bool {
             let voxel = k * planeSize + (crop.y0 + y) * nx + crop.x0 + x
-            return body[voxel] != 0 && slice[(crop.y0 + y) * nx + crop.x0 + x] == 0 && (airways.isEmpty || airways[voxel] == 0)
+            return body[voxel] != 0 && slice[(crop.y0 + y) * nx + crop.x0 + x] == 0
+                && (airways.isEmpty || airways[voxel] == 0)
         }
         var bays = Plane(width: w, height: h)
         for y in 0..<h {
@@ -189,7 +203,8 @@ struct PleuralRefinement: Sendable {
                 let y = index / w
                 for (nxi, nyi) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)]
                 where nxi >= 0 && nxi < w && nyi >= 0 && nyi < h && looseHull.pixels[nyi * w + nxi] != 0
-                    && closed.pixels[nyi * w + nxi] == 0 && allowed(nxi, nyi) {
+                    && closed.pixels[nyi * w + nxi] == 0 && allowed(nxi, nyi)
+                {
                     closed.pixels[nyi * w + nxi] = 1
                     next.append(nyi * w + nxi)
                 }

@@ -1,4 +1,5 @@
 import SeededRandom
+
 /// k-fold cross-validation that keeps every group (all images cut from one figure or one
 /// patient) in a single fold, so near-duplicates never sit on both sides of a split, while
 /// balancing fold sizes and class mix.

@@ -29,8 +29,10 @@ public enum ModelInputPreparation {
         for y in 0..<size {
             for x in 0..<size {
                 if sx >= 1 && sy >= 1 {
-                    let x0 = Int(Double(x) * sx), x1 = max(x0 + 1, Int(Double(x + 1) * sx))
-                    let y0 = Int(Double(y) * sy), y1 = max(y0 + 1, Int(Double(y + 1) * sy))
+                    let x0 = Int(Double(x) * sx)
+                    let x1 = max(x0 + 1, Int(Double(x + 1) * sx))
+                    let y0 = Int(Double(y) * sy)
+                    let y1 = max(y0 + 1, Int(Double(y + 1) * sy))
                     var sum: Float = 0
                     for yy in y0..<min(y1, height) { for xx in x0..<min(x1, width) { sum += source[yy * width + xx] } }
                     output[y * size + x] = sum / Float((min(y1, height) - y0) * (min(x1, width) - x0))

@@ -58,7 +58,9 @@ public enum NIfTI {
         if extents[3...].contains(where: { $0 > 1 }) {
             throw NIfTIError(
                 path: path,
-                message: "\(path): a \(rank)D image (\(extents.prefix(rank).map(String.init).joined(separator: "×"))): lungct reads 3D volumes; extract one volume first (for example with fslroi)")
+                message:
+                    "\(path): a \(rank)D image (\(extents.prefix(rank).map(String.init).joined(separator: "×"))): lungct reads 3D volumes; extract one volume first (for example with fslroi)"
+            )
         }
         let size = Size3(extents[0], extents[1], extents[2])
         let pixdim = withUnsafeBytes(of: raw.pixdim) { Array($0.bindMemory(to: Double.self)) }
@@ -96,7 +98,9 @@ public enum NIfTI {
         let count = header.size.count
         var raw = [UInt8](repeating: 0, count: count * header.bytesPerVoxel)
         var message = [CChar](repeating: 0, count: 1024)
-        let status = raw.withUnsafeMutableBytes { lct_nifti_read_data(path, $0.baseAddress, $0.count, &message, message.count) }
+        let status = raw.withUnsafeMutableBytes {
+            lct_nifti_read_data(path, $0.baseAddress, $0.count, &message, message.count)
+        }
         if status != 0 { throw NIfTIError(path: path, message: cString(message)) }
 
         let scaled = header.slope != 0 && !(header.slope == 1 && header.intercept == 0)
@@ -117,9 +121,12 @@ public enum NIfTI {
         case Int32(LCT_NII_UINT32): values = raw.withUnsafeBytes { $0.bindMemory(to: UInt32.self).map(Double.init) }
         case Int32(LCT_NII_FLOAT32):
             values = raw.withUnsafeBytes { $0.bindMemory(to: Float.self).map { $0.isFinite ? Double($0) : .nan } }
-        case Int32(LCT_NII_FLOAT64): values = raw.withUnsafeBytes { $0.bindMemory(to: Double.self).map { $0.isFinite ? $0 : .nan } }
+        case Int32(LCT_NII_FLOAT64):
+            values = raw.withUnsafeBytes { $0.bindMemory(to: Double.self).map { $0.isFinite ? $0 : .nan } }
         default:
-            throw NIfTIError(path: path, message: "\(path): NIfTI datatype \(header.datatype) is not supported (use an integer or float type)")
+            throw NIfTIError(
+                path: path,
+                message: "\(path): NIfTI datatype \(header.datatype) is not supported (use an integer or float type)")
         }
         raw = []
         // NaN and infinite voxels are read as 0 (as nifticlib's own reader does); the header
@@ -132,9 +139,13 @@ public enum NIfTI {
                 return v == v.rounded() && v >= -32768 && v <= 32767
             }
         if exact {
-            return (.int16(Volume(geometry: header.geometry, voxels: values.map { Int16($0 * slope + intercept) })), header)
+            return (
+                .int16(Volume(geometry: header.geometry, voxels: values.map { Int16($0 * slope + intercept) })), header
+            )
         }
-        return (.float32(Volume(geometry: header.geometry, voxels: values.map { Float($0 * slope + intercept) })), header)
+        return (
+            .float32(Volume(geometry: header.geometry, voxels: values.map { Float($0 * slope + intercept) })), header
+        )
     }
 
     /// Writes a 3D volume as NIfTI-1 (`.nii` or `.nii.gz`), with its geometry converted from
@@ -169,7 +180,9 @@ public enum NIfTI {
         let status = volume.voxels.withUnsafeBytes { bytes in
             withUnsafePointer(to: &affine) { pointer in
                 pointer.withMemoryRebound(to: (Double, Double, Double, Double).self, capacity: 4) { rows in
-                    lct_nifti_write(temporary, dims, pixdim, V.niftiDatatype, bytes.baseAddress, rows, description, &message, message.count)
+                    lct_nifti_write(
+                        temporary, dims, pixdim, V.niftiDatatype, bytes.baseAddress, rows, description, &message,
+                        message.count)
                 }
             }
         }
@@ -190,19 +203,27 @@ public enum NIfTI {
             }
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw NIfTIError(path: path, message: "\(path): writing failed (disk full or not writable?): \(error.message)")
+            throw NIfTIError(
+                path: path, message: "\(path): writing failed (disk full or not writable?): \(error.message)")
         }
         if rename(temporary, path) != 0 {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw NIfTIError(path: path, message: "\(path): cannot rename the finished file into place: \(String(cString: strerror(errno)))")
+            throw NIfTIError(
+                path: path,
+                message: "\(path): cannot rename the finished file into place: \(String(cString: strerror(errno)))")
         }
     }
 
-    static func matrix(_ m: (
-        (Double, Double, Double, Double), (Double, Double, Double, Double), (Double, Double, Double, Double),
-        (Double, Double, Double, Double)
-    )) -> [[Double]] {
-        [[m.0.0, m.0.1, m.0.2, m.0.3], [m.1.0, m.1.1, m.1.2, m.1.3], [m.2.0, m.2.1, m.2.2, m.2.3], [m.3.0, m.3.1, m.3.2, m.3.3]]
+    static func matrix(
+        _ m: (
+            (Double, Double, Double, Double), (Double, Double, Double, Double), (Double, Double, Double, Double),
+            (Double, Double, Double, Double)
+        )
+    ) -> [[Double]] {
+        [
+            [m.0.0, m.0.1, m.0.2, m.0.3], [m.1.0, m.1.1, m.1.2, m.1.3], [m.2.0, m.2.1, m.2.2, m.2.3],
+            [m.3.0, m.3.1, m.3.2, m.3.3],
+        ]
     }
 
     static func cString(_ buffer: [CChar]) -> String {

@@ -73,7 +73,8 @@ public final class Pool2D: Layer {
                             let bottom = top + w
                             let out = destination.baseAddress! + (map * oh + oy) * ow
                             for ox in 0..<ow {
-                                out[ox] = max(max(top[2 * ox], top[2 * ox + 1]), max(bottom[2 * ox], bottom[2 * ox + 1]))
+                                out[ox] = max(
+                                    max(top[2 * ox], top[2 * ox + 1]), max(bottom[2 * ox], bottom[2 * ox + 1]))
                             }
                         }
                     }
@@ -128,7 +129,9 @@ public final class Pool2D: Layer {
                         result.storage[Int(argmax[out])] += g
                     } else {
                         for i in 0..<kernel {
-                            for j in 0..<kernel { result.storage[map * h * w + (oy * stride + i) * w + ox * stride + j] += g / area }
+                            for j in 0..<kernel {
+                                result.storage[map * h * w + (oy * stride + i) * w + ox * stride + j] += g / area
+                            }
                         }
                     }
                 }

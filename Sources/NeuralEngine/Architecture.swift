@@ -21,25 +21,30 @@ public enum Architecture {
                 layers.append(
                     Conv2D(
                         inputChannels: try need(spec.inputChannels, "inputChannels"),
-                        outputChannels: try need(spec.outputChannels, "outputChannels"), kernel: try need(spec.kernel, "kernel"),
+                        outputChannels: try need(spec.outputChannels, "outputChannels"),
+                        kernel: try need(spec.kernel, "kernel"),
                         stride: spec.stride ?? 1, padding: spec.padding ?? 0, dilation: spec.dilation ?? 1,
                         bias: spec.bias ?? true, rng: &rng))
             case "conv3d":
                 layers.append(
                     Conv3D(
                         inputChannels: try need(spec.inputChannels, "inputChannels"),
-                        outputChannels: try need(spec.outputChannels, "outputChannels"), kernel: try need(spec.kernel, "kernel"),
+                        outputChannels: try need(spec.outputChannels, "outputChannels"),
+                        kernel: try need(spec.kernel, "kernel"),
                         stride: spec.stride ?? 1, padding: spec.padding ?? 0, dilation: spec.dilation ?? 1,
                         bias: spec.bias ?? true, rng: &rng))
             case "batchnorm2d": layers.append(BatchNorm2D(channels: try need(spec.outputChannels, "outputChannels")))
             case "relu": layers.append(ReLU())
             case "leakyrelu": layers.append(ReLU(slope: spec.slope ?? 0.01))
             case "maxpool2d": layers.append(Pool2D(.max, kernel: try need(spec.kernel, "kernel"), stride: spec.stride))
-            case "avgpool2d": layers.append(Pool2D(.average, kernel: try need(spec.kernel, "kernel"), stride: spec.stride))
+            case "avgpool2d":
+                layers.append(Pool2D(.average, kernel: try need(spec.kernel, "kernel"), stride: spec.stride))
             case "globalavgpool": layers.append(GlobalAveragePool())
             case "dense":
                 layers.append(
-                    Dense(inputs: try need(spec.inputChannels, "inputChannels"), outputs: try need(spec.outputChannels, "outputChannels"), rng: &rng))
+                    Dense(
+                        inputs: try need(spec.inputChannels, "inputChannels"),
+                        outputs: try need(spec.outputChannels, "outputChannels"), rng: &rng))
             case "dropout": layers.append(Dropout(rate: spec.rate ?? 0.5, seed: seed &+ UInt64(index)))
             case "upsample-nearest": layers.append(Upsample2D(.nearest, factor: spec.stride ?? 2))
             case "upsample-bilinear": layers.append(Upsample2D(.bilinear, factor: spec.stride ?? 2))
@@ -66,14 +71,17 @@ extension Architecture {
         var channels = inputChannels
         for block in 0..<max(1, blocks) {
             let out = width << min(block, 2)
-            layers.append(LayerSpecification(kind: "conv2d", inputChannels: channels, outputChannels: out, kernel: 3, padding: 1, bias: false))
+            layers.append(
+                LayerSpecification(
+                    kind: "conv2d", inputChannels: channels, outputChannels: out, kernel: 3, padding: 1, bias: false))
             layers.append(LayerSpecification(kind: "batchnorm2d", outputChannels: out))
             layers.append(LayerSpecification(kind: "relu"))
             if block < blocks - 1 { layers.append(LayerSpecification(kind: "maxpool2d", kernel: 2)) }
             channels = out
         }
         if dropout > 0 { layers.append(LayerSpecification(kind: "dropout", rate: dropout)) }
-        layers.append(LayerSpecification(kind: "conv2d", inputChannels: channels, outputChannels: classes, kernel: 1, bias: true))
+        layers.append(
+            LayerSpecification(kind: "conv2d", inputChannels: channels, outputChannels: classes, kernel: 1, bias: true))
         layers.append(LayerSpecification(kind: "globalavgpool"))
         return layers
     }

@@ -14,10 +14,12 @@ public final class BatchNorm2D: Layer {
     var inverseStd: [Float] = []
 
     public init(channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
-        gamma = Parameter(name: "gamma", value: Tensor(shape: [channels], storage: [Float](repeating: 1, count: channels)))
+        gamma = Parameter(
+            name: "gamma", value: Tensor(shape: [channels], storage: [Float](repeating: 1, count: channels)))
         beta = Parameter(name: "beta", value: Tensor(zeros: [channels]))
         runningMean = Parameter(name: "running_mean", value: Tensor(zeros: [channels]))
-        runningVariance = Parameter(name: "running_var", value: Tensor(shape: [channels], storage: [Float](repeating: 1, count: channels)))
+        runningVariance = Parameter(
+            name: "running_var", value: Tensor(shape: [channels], storage: [Float](repeating: 1, count: channels)))
         self.momentum = momentum
         self.epsilon = epsilon
     }
@@ -52,8 +54,10 @@ public final class BatchNorm2D: Layer {
                 variance = Float(max(0, sumSquares / count - Double(mean) * Double(mean)))
                 // The running variance is unbiased, as in PyTorch.
                 let unbiased = count > 1 ? variance * Float(count / (count - 1)) : variance
-                runningMean.value.storage[channel] = (1 - momentum) * runningMean.value.storage[channel] + momentum * mean
-                runningVariance.value.storage[channel] = (1 - momentum) * runningVariance.value.storage[channel] + momentum * unbiased
+                runningMean.value.storage[channel] =
+                    (1 - momentum) * runningMean.value.storage[channel] + momentum * mean
+                runningVariance.value.storage[channel] =
+                    (1 - momentum) * runningVariance.value.storage[channel] + momentum * unbiased
             } else {
                 mean = runningMean.value.storage[channel]
                 variance = runningVariance.value.storage[channel]

@@ -95,7 +95,8 @@ public final class SkipConnection: Layer {
         if training { inputChannels = input.shape[1] }
         switch merge {
         case .add:
-            precondition(inner.shape == input.shape, "SkipConnection.add: shapes \(input.shape) and \(inner.shape) differ")
+            precondition(
+                inner.shape == input.shape, "SkipConnection.add: shapes \(input.shape) and \(inner.shape) differ")
             var output = input
             for index in output.storage.indices { output.storage[index] += inner.storage[index] }
             return output
@@ -108,7 +109,8 @@ public final class SkipConnection: Layer {
                 storage += input.storage[(image * a)..<((image + 1) * a)]
                 storage += inner.storage[(image * b)..<((image + 1) * b)]
             }
-            return Tensor(shape: [n, input.shape[1] + inner.shape[1], input.shape[2], input.shape[3]], storage: storage)
+            return Tensor(
+                shape: [n, input.shape[1] + inner.shape[1], input.shape[2], input.shape[3]], storage: storage)
         }
     }
 

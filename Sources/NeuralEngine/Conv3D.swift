@@ -2,7 +2,8 @@ import Foundation
 
 /// 3D convolution (cross-correlation) of NCDHW volumes with OIDHW weights, cubic kernel, by
 /// vol2col (the 3D im2col) and sgemm; backward by two more products and col2vol.
-public final class Conv3D: Layer {
+public final class Conv3D: ConvolutionLayer {
+    public static let kind = "conv3d"
     public let weight: Parameter
     public let bias: Parameter?
     public let stride: Int
@@ -18,19 +19,14 @@ public final class Conv3D: Layer {
         let fanIn = Float(inputChannels * kernel * kernel * kernel)
         let std = (2 / fanIn).squareRoot()
         let shape = [outputChannels, inputChannels, kernel, kernel, kernel]
-        weight = Parameter(name: "weight", value: Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in std * rng.normal() }))
+        weight = Parameter(
+            name: "weight",
+            value: Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in std * rng.normal() }))
         self.bias = bias ? Parameter(name: "bias", value: Tensor(zeros: [outputChannels])) : nil
         self.stride = stride
         self.padding = padding
         self.dilation = dilation
     }
-
-    public var specification: LayerSpecification {
-        LayerSpecification(
-            kind: "conv3d", inputChannels: weight.value.shape[1], outputChannels: weight.value.shape[0],
-            kernel: weight.value.shape[2], stride: stride, padding: padding, dilation: dilation, bias: bias != nil)
-    }
-    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
 
     struct Geometry3 {
         var n, c, d, h, w, k, od, oh, ow: Int
@@ -43,9 +39,12 @@ public final class Conv3D: Layer {
         precondition(shape.count == 5, "Conv3D input must be NCDHW, got \(shape)")
         let k = weight.value.shape[2]
         func out(_ size: Int) -> Int { (size + 2 * padding - dilation * (k - 1) - 1) / stride + 1 }
-        let g = Geometry3(n: shape[0], c: shape[1], d: shape[2], h: shape[3], w: shape[4], k: k, od: out(shape[2]), oh: out(shape[3]), ow: out(shape[4]))
+        let g = Geometry3(
+            n: shape[0], c: shape[1], d: shape[2], h: shape[3], w: shape[4], k: k, od: out(shape[2]), oh: out(shape[3]),
+            ow: out(shape[4]))
         precondition(g.od >= 1 && g.oh >= 1 && g.ow >= 1, "Conv3D: input \(shape) smaller than the kernel")
-        precondition(g.c == weight.value.shape[1], "Conv3D: weights expect \(weight.value.shape[1]) channels, input has \(g.c)")
+        precondition(
+            g.c == weight.value.shape[1], "Conv3D: weights expect \(weight.value.shape[1]) channels, input has \(g.c)")
         return g
     }
 
@@ -86,11 +85,15 @@ public final class Conv3D: Layer {
         var result = [Float](repeating: 0, count: out * g.locations)
         for image in 0..<g.n {
             let base = image * g.volume
-            forEachTap(g) { row, location, offset in columns[row * g.locations + location] = offset.map { input.storage[base + $0] } ?? 0 }
+            forEachTap(g) { row, location, offset in
+                columns[row * g.locations + location] = offset.map { input.storage[base + $0] } ?? 0
+            }
             GEMM.sgemm(m: out, n: g.locations, k: g.rows, a: weight.value.storage, b: columns, c: &result)
             for o in 0..<out {
                 let b = bias?.value.storage[o] ?? 0
-                for location in 0..<g.locations { output[(image * out + o) * g.locations + location] = result[o * g.locations + location] + b }
+                for location in 0..<g.locations {
+                    output[(image * out + o) * g.locations + location] = result[o * g.locations + location] + b
+                }
             }
         }
         return Tensor(shape: [g.n, out, g.od, g.oh, g.ow], storage: output)
@@ -106,11 +109,18 @@ public final class Conv3D: Layer {
         for image in 0..<g.n {
             let base = image * g.volume
             let dy = Array(gradient.storage[(image * out * g.locations)..<((image + 1) * out * g.locations)])
-            forEachTap(g) { row, location, offset in columns[row * g.locations + location] = offset.map { input.storage[base + $0] } ?? 0 }
-            GEMM.sgemm(transposeB: true, m: out, n: g.rows, k: g.locations, a: dy, b: columns, beta: 1, c: &weight.gradient.storage)
-            GEMM.sgemm(transposeA: true, m: g.rows, n: g.locations, k: out, a: weight.value.storage, b: dy, c: &columnGradient)
+            forEachTap(g) { row, location, offset in
+                columns[row * g.locations + location] = offset.map { input.storage[base + $0] } ?? 0
+            }
+            GEMM.sgemm(
+                transposeB: true, m: out, n: g.rows, k: g.locations, a: dy, b: columns, beta: 1,
+                c: &weight.gradient.storage)
+            GEMM.sgemm(
+                transposeA: true, m: g.rows, n: g.locations, k: out, a: weight.value.storage, b: dy, c: &columnGradient)
             if let bias {
-                for o in 0..<out { bias.gradient.storage[o] += dy[(o * g.locations)..<((o + 1) * g.locations)].reduce(0, +) }
+                for o in 0..<out {
+                    bias.gradient.storage[o] += dy[(o * g.locations)..<((o + 1) * g.locations)].reduce(0, +)
+                }
             }
             forEachTap(g) { row, location, offset in
                 if let offset { inputGradient.storage[base + offset] += columnGradient[row * g.locations + location] }

@@ -83,19 +83,25 @@ public enum Convolution {
                         }
                         if pointwise {
                             let matrix = UnsafeBufferPointer(
-                                rebasing: shared.source[(image * layout.inputPerImage)..<((image + 1) * layout.inputPerImage)])
+                                rebasing: shared.source[
+                                    (image * layout.inputPerImage)..<((image + 1) * layout.inputPerImage)])
                             GEMM.sgemm(
-                                m: outputChannels, n: layout.locations, k: layout.rows, a: shared.weights, lda: layout.rows,
-                                b: matrix, ldb: layout.locations, beta: bias == nil ? 0 : 1, c: result, ldc: layout.locations)
+                                m: outputChannels, n: layout.locations, k: layout.rows, a: shared.weights,
+                                lda: layout.rows,
+                                b: matrix, ldb: layout.locations, beta: bias == nil ? 0 : 1, c: result,
+                                ldc: layout.locations)
                             return
                         }
                         let columns = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.columnsPerImage)
                         defer { columns.deallocate() }
-                        layout.unfold(image: shared.source.baseAddress! + image * layout.inputPerImage, into: columns.baseAddress!)
+                        layout.unfold(
+                            image: shared.source.baseAddress! + image * layout.inputPerImage, into: columns.baseAddress!
+                        )
                         // output[o, p] = Σ_r weights[o, r] · columns[r, p] (+ the bias already there).
                         GEMM.sgemm(
                             m: outputChannels, n: layout.locations, k: layout.rows, a: shared.weights, lda: layout.rows,
-                            b: UnsafeBufferPointer(columns), ldb: layout.locations, beta: bias == nil ? 0 : 1, c: result,
+                            b: UnsafeBufferPointer(columns), ldb: layout.locations, beta: bias == nil ? 0 : 1,
+                            c: result,
                             ldc: layout.locations)
                     }
                     if parallel {
@@ -124,7 +130,8 @@ extension Convolution {
         let layout = Layout(input: input.shape, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
         let outputChannels = weights.shape[0]
         let outputPerImage = outputChannels * layout.locations
-        precondition(gradient.count == layout.batch * outputPerImage, "conv2d backward: gradient \(gradient.shape) does not fit")
+        precondition(
+            gradient.count == layout.batch * outputPerImage, "conv2d backward: gradient \(gradient.shape) does not fit")
         let shares = max(1, min(layout.batch, ProcessInfo.processInfo.activeProcessorCount))
         let perShare = (layout.batch + shares - 1) / shares
         var inputGradient = [Float](repeating: 0, count: input.count)
@@ -138,39 +145,26 @@ extension Convolution {
                             biasGradients.withUnsafeMutableBufferPointer { db in
                                 let shared = BackwardBuffers(source: source, dy: dy, weights: w, dx: dx, dw: dw, db: db)
                                 let work: @Sendable (Int) -> Void = { share in
-                                    let columns = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.columnsPerImage)
-                                    let columnGradient = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.columnsPerImage)
+                                    let columns = UnsafeMutableBufferPointer<Float>.allocate(
+                                        capacity: layout.columnsPerImage)
+                                    let columnGradient = UnsafeMutableBufferPointer<Float>.allocate(
+                                        capacity: layout.columnsPerImage)
                                     defer {
                                         columns.deallocate()
                                         columnGradient.deallocate()
                                     }
                                     let dw = UnsafeMutableBufferPointer(
-                                        rebasing: shared.dw[(share * shared.weights.count)..<((share + 1) * shared.weights.count)])
+                                        rebasing: shared.dw[
+                                            (share * shared.weights.count)..<((share + 1) * shared.weights.count)])
                                     for image in (share * perShare)..<min(layout.batch, (share + 1) * perShare) {
-                                        let dyImage = UnsafeBufferPointer(
-                                            rebasing: shared.dy[(image * outputPerImage)..<((image + 1) * outputPerImage)])
-                                        layout.unfold(
-                                            image: shared.source.baseAddress! + image * layout.inputPerImage, into: columns.baseAddress!)
-                                        // ∂W += dY · colsᵀ   (O×L · L×R)
-                                        GEMM.sgemm(
-                                            transposeB: true, m: outputChannels, n: layout.rows, k: layout.locations, a: dyImage,
-                                            lda: layout.locations, b: UnsafeBufferPointer(columns), ldb: layout.locations, beta: 1,
-                                            c: dw, ldc: layout.rows)
-                                        // ∂cols = Wᵀ · dY   (R×O · O×L)
-                                        GEMM.sgemm(
-                                            transposeA: true, m: layout.rows, n: layout.locations, k: outputChannels, a: shared.weights,
-                                            lda: layout.rows, b: dyImage, ldb: layout.locations, c: columnGradient, ldc: layout.locations)
-                                        layout.fold(
-                                            columns: UnsafeBufferPointer(columnGradient),
-                                            into: shared.dx.baseAddress! + image * layout.inputPerImage)
-                                        for channel in 0..<outputChannels {
-                                            var sum: Float = 0
-                                            for location in 0..<layout.locations { sum += dyImage[channel * layout.locations + location] }
-                                            shared.db[share * outputChannels + channel] += sum
-                                        }
+                                        backwardImage(
+                                            image, share: share, layout: layout, outputChannels: outputChannels,
+                                            shared: shared, columns: columns, columnGradient: columnGradient, dw: dw)
                                     }
                                 }
-                                GEMM.singleThreaded { DispatchQueue.concurrentPerform(iterations: shares, execute: work) }
+                                GEMM.singleThreaded {
+                                    DispatchQueue.concurrentPerform(iterations: shares, execute: work)
+                                }
                             }
                         }
                     }
@@ -181,9 +175,43 @@ extension Convolution {
         var biasGradient = [Float](repeating: 0, count: outputChannels)
         for share in 0..<shares {
             for index in 0..<weights.count { weightGradient[index] += weightGradients[share * weights.count + index] }
-            for channel in 0..<outputChannels { biasGradient[channel] += biasGradients[share * outputChannels + channel] }
+            for channel in 0..<outputChannels {
+                biasGradient[channel] += biasGradients[share * outputChannels + channel]
+            }
         }
         return (Tensor(shape: input.shape, storage: inputGradient), weightGradient, biasGradient)
+    }
+}
+
+extension Convolution {
+    /// One image of a share's backward pass: its columns unfolded again, ∂W += dY · colsᵀ into
+    /// the share's `dw`, ∂cols = Wᵀ · dY folded back onto the image's part of ∂input, and ∂b
+    /// (dY summed over locations) into the share's slots.
+    fileprivate static func backwardImage(
+        _ image: Int, share: Int, layout: Layout, outputChannels: Int, shared: BackwardBuffers,
+        columns: UnsafeMutableBufferPointer<Float>, columnGradient: UnsafeMutableBufferPointer<Float>,
+        dw: UnsafeMutableBufferPointer<Float>
+    ) {
+        let outputPerImage = outputChannels * layout.locations
+        let dyImage = UnsafeBufferPointer(
+            rebasing: shared.dy[(image * outputPerImage)..<((image + 1) * outputPerImage)])
+        layout.unfold(image: shared.source.baseAddress! + image * layout.inputPerImage, into: columns.baseAddress!)
+        // ∂W += dY · colsᵀ   (O×L · L×R)
+        GEMM.sgemm(
+            transposeB: true, m: outputChannels, n: layout.rows, k: layout.locations, a: dyImage,
+            lda: layout.locations, b: UnsafeBufferPointer(columns), ldb: layout.locations, beta: 1, c: dw,
+            ldc: layout.rows)
+        // ∂cols = Wᵀ · dY   (R×O · O×L)
+        GEMM.sgemm(
+            transposeA: true, m: layout.rows, n: layout.locations, k: outputChannels, a: shared.weights,
+            lda: layout.rows, b: dyImage, ldb: layout.locations, c: columnGradient, ldc: layout.locations)
+        layout.fold(
+            columns: UnsafeBufferPointer(columnGradient), into: shared.dx.baseAddress! + image * layout.inputPerImage)
+        for channel in 0..<outputChannels {
+            var sum: Float = 0
+            for location in 0..<layout.locations { sum += dyImage[channel * layout.locations + location] }
+            shared.db[share * outputChannels + channel] += sum
+        }
     }
 }
 
@@ -225,7 +253,8 @@ private struct Layout: Sendable {
             dilation: dilation)
         precondition(
             output.height >= 1 && output.width >= 1,
-            "input \(height)×\(width) is smaller than kernel \(kernel) with dilation \(dilation) and padding \(padding)")
+            "input \(height)×\(width) is smaller than kernel \(kernel) with dilation \(dilation) and padding \(padding)"
+        )
     }
 
     var rows: Int { channels * kernel.height * kernel.width }
@@ -233,25 +262,39 @@ private struct Layout: Sendable {
     var inputPerImage: Int { channels * height * width }
     var columnsPerImage: Int { rows * locations }
 
-    /// The adjoint of `unfold`: adds each column entry onto the input pixel it was read from.
-    func fold(columns: UnsafeBufferPointer<Float>, into image: UnsafeMutablePointer<Float>) {
+    /// Calls `body` for each row of the column matrix, in its order (channel, then kernel row
+    /// i, then kernel column j; the layout of `im2col`), with the row's index, the offset of
+    /// its channel's plane in the image and the tap's vertical index and horizontal offset.
+    @inline(__always)
+    private func forEachRow(_ body: (_ row: Int, _ planeOffset: Int, _ i: Int, _ dx: Int) -> Void) {
         var row = 0
         for channel in 0..<channels {
-            let plane = image + channel * height * width
             for i in 0..<kernel.height {
                 for j in 0..<kernel.width {
-                    let dx = j * dilation.width - padding.width
-                    for oy in 0..<output.height {
-                        let iy = oy * stride.height - padding.height + i * dilation.height
-                        guard iy >= 0, iy < height else { continue }
-                        let line = plane + iy * width
-                        let source = row * locations + oy * output.width
-                        for ox in 0..<output.width {
-                            let ix = ox * stride.width + dx
-                            if ix >= 0 && ix < width { line[ix] += columns[source + ox] }
-                        }
-                    }
+                    body(row, channel * height * width, i, j * dilation.width - padding.width)
                     row += 1
+                }
+            }
+        }
+    }
+
+    /// The input row an output row `oy` reads for kernel row `i`; outside 0..<height in the padding.
+    @inline(__always)
+    private func inputRow(_ oy: Int, tap i: Int) -> Int {
+        oy * stride.height - padding.height + i * dilation.height
+    }
+
+    /// The adjoint of `unfold`: adds each column entry onto the input pixel it was read from.
+    func fold(columns: UnsafeBufferPointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        forEachRow { row, planeOffset, i, dx in
+            for oy in 0..<output.height {
+                let iy = inputRow(oy, tap: i)
+                guard iy >= 0, iy < height else { continue }
+                let line = image + planeOffset + iy * width
+                let source = row * locations + oy * output.width
+                for ox in 0..<output.width {
+                    let ix = ox * stride.width + dx
+                    if ix >= 0 && ix < width { line[ix] += columns[source + ox] }
                 }
             }
         }
@@ -259,39 +302,33 @@ private struct Layout: Sendable {
 
     /// Writes one C×H×W image's rows×locations column matrix (layout in `im2col`).
     func unfold(image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
-        var row = columns
-        for channel in 0..<channels {
-            let plane = image + channel * height * width
-            for i in 0..<kernel.height {
-                for j in 0..<kernel.width {
-                    let dx = j * dilation.width - padding.width
-                    for oy in 0..<output.height {
-                        let destination = row + oy * output.width
-                        let iy = oy * stride.height - padding.height + i * dilation.height
-                        guard iy >= 0, iy < height else {
-                            destination.update(repeating: 0, count: output.width)
-                            continue
-                        }
-                        let line = plane + iy * width
-                        if stride.width == 1 {
-                            // Unit stride: the taps inside the image are one contiguous run.
-                            let first = max(0, -dx)
-                            let last = min(output.width, width - dx)
-                            if first >= last {
-                                destination.update(repeating: 0, count: output.width)
-                                continue
-                            }
-                            if first > 0 { destination.update(repeating: 0, count: first) }
-                            (destination + first).update(from: line + first + dx, count: last - first)
-                            if last < output.width { (destination + last).update(repeating: 0, count: output.width - last) }
-                            continue
-                        }
-                        for ox in 0..<output.width {
-                            let ix = ox * stride.width + dx
-                            destination[ox] = ix >= 0 && ix < width ? line[ix] : 0
-                        }
+        forEachRow { row, planeOffset, i, dx in
+            for oy in 0..<output.height {
+                let destination = columns + row * locations + oy * output.width
+                let iy = inputRow(oy, tap: i)
+                guard iy >= 0, iy < height else {
+                    destination.update(repeating: 0, count: output.width)
+                    continue
+                }
+                let line = image + planeOffset + iy * width
+                if stride.width == 1 {
+                    // Unit stride: the taps inside the image are one contiguous run.
+                    let first = max(0, -dx)
+                    let last = min(output.width, width - dx)
+                    if first >= last {
+                        destination.update(repeating: 0, count: output.width)
+                        continue
                     }
-                    row += locations
+                    if first > 0 { destination.update(repeating: 0, count: first) }
+                    (destination + first).update(from: line + first + dx, count: last - first)
+                    if last < output.width {
+                        (destination + last).update(repeating: 0, count: output.width - last)
+                    }
+                    continue
+                }
+                for ox in 0..<output.width {
+                    let ix = ox * stride.width + dx
+                    destination[ox] = ix >= 0 && ix < width ? line[ix] : 0
                 }
             }
         }

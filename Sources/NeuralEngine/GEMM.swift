@@ -73,14 +73,16 @@ public enum GEMM {
     /// and every number fits BLAS's 32-bit integers. BLAS itself would read out of bounds,
     /// or print a message via xerbla and carry on with C untouched.
     private static func checkStorage(_ name: String, _ count: Int, rows: Int, columns: Int, stride: Int) {
-        precondition(stride >= max(1, columns), "sgemm: ld\(name.lowercased()) \(stride) < \(columns) columns of \(name)")
+        precondition(
+            stride >= max(1, columns), "sgemm: ld\(name.lowercased()) \(stride) < \(columns) columns of \(name)")
         precondition(
             rows <= Int(Int32.max) && columns <= Int(Int32.max) && stride <= Int(Int32.max),
             "sgemm: \(name) exceeds 32-bit BLAS indexing")
         if rows > 0, columns > 0 {
             let needed = (rows - 1) * stride + columns
             precondition(
-                count >= needed, "sgemm: \(name) needs \(needed) values (\(rows)×\(columns), stride \(stride)), has \(count)")
+                count >= needed,
+                "sgemm: \(name) needs \(needed) values (\(rows)×\(columns), stride \(stride)), has \(count)")
         }
     }
 }

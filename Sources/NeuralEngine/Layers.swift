@@ -6,7 +6,8 @@ import SeededRandom
 
 /// 2D convolution (cross-correlation) with OIHW weights, by im2col and sgemm; its backward
 /// pass is two more matrix products and the scatter back onto the input (Convolution.conv2dBackward).
-public final class Conv2D: Layer {
+public final class Conv2D: ConvolutionLayer {
+    public static let kind = "conv2d"
     public let weight: Parameter
     public let bias: Parameter?
     public let stride: Int
@@ -24,20 +25,14 @@ public final class Conv2D: Layer {
         let count = outputChannels * inputChannels * kernel * kernel
         weight = Parameter(
             name: "weight",
-            value: Tensor(shape: [outputChannels, inputChannels, kernel, kernel], storage: (0..<count).map { _ in std * rng.normal() }))
+            value: Tensor(
+                shape: [outputChannels, inputChannels, kernel, kernel],
+                storage: (0..<count).map { _ in std * rng.normal() }))
         self.bias = bias ? Parameter(name: "bias", value: Tensor(zeros: [outputChannels])) : nil
         self.stride = stride
         self.padding = padding
         self.dilation = dilation
     }
-
-    public var specification: LayerSpecification {
-        LayerSpecification(
-            kind: "conv2d", inputChannels: weight.value.shape[1], outputChannels: weight.value.shape[0],
-            kernel: weight.value.shape[2], stride: stride, padding: padding, dilation: dilation, bias: bias != nil)
-    }
-
-    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         if training { self.input = input }
@@ -70,7 +65,9 @@ public final class Dense: Layer {
         let limit = (6 / Float(inputs + outputs)).squareRoot()
         weight = Parameter(
             name: "weight",
-            value: Tensor(shape: [outputs, inputs], storage: (0..<(inputs * outputs)).map { _ in limit * (2 * rng.uniform() - 1) }))
+            value: Tensor(
+                shape: [outputs, inputs], storage: (0..<(inputs * outputs)).map { _ in limit * (2 * rng.uniform() - 1) }
+            ))
         bias = Parameter(name: "bias", value: Tensor(zeros: [outputs]))
     }
 
@@ -85,7 +82,9 @@ public final class Dense: Layer {
         precondition(input.count == n * inputs, "Dense: input \(input.shape) does not have \(inputs) features")
         var output = [Float](repeating: 0, count: n * outputs)
         for image in 0..<n { for o in 0..<outputs { output[image * outputs + o] = bias.value.storage[o] } }
-        GEMM.sgemm(transposeB: true, m: n, n: outputs, k: inputs, a: input.storage, b: weight.value.storage, beta: 1, c: &output)
+        GEMM.sgemm(
+            transposeB: true, m: n, n: outputs, k: inputs, a: input.storage, b: weight.value.storage, beta: 1,
+            c: &output)
         return Tensor(shape: [n, outputs], storage: output)
     }
 
@@ -93,8 +92,12 @@ public final class Dense: Layer {
         guard let input else { preconditionFailure("Dense.backward without a training forward pass") }
         let (n, inputs, outputs) = (input.shape[0], weight.value.shape[1], weight.value.shape[0])
         // ∂W += dYᵀ · X ; ∂b += Σ dY ; ∂X = dY · W
-        GEMM.sgemm(transposeA: true, m: outputs, n: inputs, k: n, a: gradient.storage, b: input.storage, beta: 1, c: &weight.gradient.storage)
-        for image in 0..<n { for o in 0..<outputs { bias.gradient.storage[o] += gradient.storage[image * outputs + o] } }
+        GEMM.sgemm(
+            transposeA: true, m: outputs, n: inputs, k: n, a: gradient.storage, b: input.storage, beta: 1,
+            c: &weight.gradient.storage)
+        for image in 0..<n {
+            for o in 0..<outputs { bias.gradient.storage[o] += gradient.storage[image * outputs + o] }
+        }
         var result = [Float](repeating: 0, count: n * inputs)
         GEMM.sgemm(m: n, n: inputs, k: outputs, a: gradient.storage, b: weight.value.storage, c: &result)
         return Tensor(shape: input.shape, storage: result)

@@ -21,7 +21,9 @@ public final class Sequential: @unchecked Sendable {
         layers.reversed().reduce(gradient) { $1.backward($0) }
     }
 
-    public func zeroGradients() { parameters.forEach { $0.zeroGradient() } }
+    public func zeroGradients() {
+        for parameter in parameters { parameter.zeroGradient() }
+    }
 
     /// Inference on a batch: the images are split between the cores and each runs through the
     /// whole network on its own (single-threaded matrix products), so its activations stay in
@@ -36,7 +38,8 @@ public final class Sequential: @unchecked Sendable {
             DispatchQueue.concurrentPerform(iterations: n) { image in
                 var shape = input.shape
                 shape[0] = 1
-                let one = Tensor(shape: shape, storage: Array(input.storage[(image * perImage)..<((image + 1) * perImage)]))
+                let one = Tensor(
+                    shape: shape, storage: Array(input.storage[(image * perImage)..<((image + 1) * perImage)]))
                 outputs.set(image, forward(one, training: false))
             }
         }
@@ -53,7 +56,9 @@ public final class Sequential: @unchecked Sendable {
 public enum Loss {
     /// Softmax cross-entropy for [N, K] logits and integer labels, each sample weighted by
     /// its class's weight (1 when `classWeights` is nil), normalised by the total weight.
-    public static func softmaxCrossEntropy(logits: Tensor, labels: [Int], classWeights: [Float]? = nil) -> (Float, Tensor) {
+    public static func softmaxCrossEntropy(logits: Tensor, labels: [Int], classWeights: [Float]? = nil) -> (
+        Float, Tensor
+    ) {
         let (n, k) = (logits.shape[0], logits.shape[1])
         var gradient = Tensor(zeros: logits.shape)
         var loss: Double = 0
@@ -112,7 +117,10 @@ public final class AdamW {
     var step = 0
     var moments: [ObjectIdentifier: (m: [Float], v: [Float])] = [:]
 
-    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 1e-4) {
+    public init(
+        learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        weightDecay: Float = 1e-4
+    ) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
@@ -126,7 +134,11 @@ public final class AdamW {
         let correction2 = 1 - pow(beta2, Float(step))
         for parameter in parameters {
             let key = ObjectIdentifier(parameter)
-            var (m, v) = moments[key] ?? ([Float](repeating: 0, count: parameter.value.count), [Float](repeating: 0, count: parameter.value.count))
+            var (m, v) =
+                moments[key] ?? (
+                    [Float](repeating: 0, count: parameter.value.count),
+                    [Float](repeating: 0, count: parameter.value.count)
+                )
             // Decay applies to weights, not to biases or normalisation parameters (1-D tensors).
             let decay = parameter.value.shape.count > 1 ? weightDecay : 0
             for index in 0..<parameter.value.count {
@@ -176,12 +188,15 @@ extension Conv2D {
             inputChannels: weight.value.shape[1], outputChannels: out, kernel: weight.value.shape[2], stride: stride,
             padding: padding, dilation: dilation, bias: true, rng: &rng)
         for channel in 0..<out {
-            let scale = bn.gamma.value.storage[channel] / (bn.runningVariance.value.storage[channel] + bn.epsilon).squareRoot()
+            let scale =
+                bn.gamma.value.storage[channel] / (bn.runningVariance.value.storage[channel] + bn.epsilon).squareRoot()
             for k in 0..<perChannel {
-                folded.weight.value.storage[channel * perChannel + k] = weight.value.storage[channel * perChannel + k] * scale
+                folded.weight.value.storage[channel * perChannel + k] =
+                    weight.value.storage[channel * perChannel + k] * scale
             }
             let b = bias?.value.storage[channel] ?? 0
-            folded.bias!.value.storage[channel] = (b - bn.runningMean.value.storage[channel]) * scale + bn.beta.value.storage[channel]
+            folded.bias!.value.storage[channel] =
+                (b - bn.runningMean.value.storage[channel]) * scale + bn.beta.value.storage[channel]
         }
         return folded
     }

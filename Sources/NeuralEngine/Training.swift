@@ -90,7 +90,8 @@ public enum Trainer {
             rng.shuffle(&order)
             var lossSum: Float = 0
             for batch in 0..<batches {
-                let members = Array(order[(batch * options.batchSize)..<min(order.count, (batch + 1) * options.batchSize)])
+                let members = Array(
+                    order[(batch * options.batchSize)..<min(order.count, (batch + 1) * options.batchSize)])
                 guard !members.isEmpty else { continue }
                 var pixels: [Float] = []
                 pixels.reserveCapacity(members.count * data.imageSize)
@@ -113,13 +114,15 @@ public enum Trainer {
                 epoch: epoch, trainLoss: lossSum / Float(batches), validationLoss: nil, validationAccuracy: nil,
                 validationScore: nil, learningRate: optimizer.learningRate, seconds: 0)
             if !validationIndices.isEmpty {
-                let probabilities = predict(network, data: data, indices: validationIndices, batchSize: options.batchSize)
+                let probabilities = predict(
+                    network, data: data, indices: validationIndices, batchSize: options.batchSize)
                 var loss: Double = 0
                 var correct = 0
                 for (row, index) in validationIndices.enumerated() {
                     let label = data.labels[index]
                     loss -= log(Double(max(probabilities[row][label], 1e-12)))
-                    if probabilities[row].indices.max(by: { probabilities[row][$0] < probabilities[row][$1] }) == label {
+                    if probabilities[row].indices.max(by: { probabilities[row][$0] < probabilities[row][$1] }) == label
+                    {
                         correct += 1
                     }
                 }
@@ -142,7 +145,8 @@ public enum Trainer {
     }
 
     /// Class probabilities (softmax of the logits) for `indices`, in batches, at inference.
-    public static func predict(_ network: Sequential, data: LabeledImages, indices: [Int], batchSize: Int) -> [[Float]] {
+    public static func predict(_ network: Sequential, data: LabeledImages, indices: [Int], batchSize: Int) -> [[Float]]
+    {
         var result: [[Float]] = []
         result.reserveCapacity(indices.count)
         var start = 0
@@ -150,7 +154,8 @@ public enum Trainer {
             let members = Array(indices[start..<min(indices.count, start + batchSize)])
             var pixels: [Float] = []
             for index in members { pixels += data.image(index) }
-            let logits = network.infer(Tensor(shape: [members.count, data.channels, data.height, data.width], storage: pixels))
+            let logits = network.infer(
+                Tensor(shape: [members.count, data.channels, data.height, data.width], storage: pixels))
             let classes = logits.shape[1]
             for row in 0..<members.count {
                 result.append(Activation.softmax(Array(logits.storage[(row * classes)..<((row + 1) * classes)])))

@@ -20,7 +20,9 @@ public enum LineChart {
 
     /// `height` holds the plot and two legend rows; the picture grows by a row for every two
     /// more series, so every legend entry is shown.
-    public static func render(_ series: [Series], title: String, xLabel: String, width: Int = 640, height plotHeight: Int = 400) -> OverviewImage {
+    public static func render(
+        _ series: [Series], title: String, xLabel: String, width: Int = 640, height plotHeight: Int = 400
+    ) -> OverviewImage {
         let height = plotHeight + max(0, (series.count + 1) / 2 - 2) * 18
         var canvas = Canvas(width: width, height: height, background: RGB(gray: 16))
         let scale = 2

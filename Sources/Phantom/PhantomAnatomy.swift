@@ -149,7 +149,8 @@ struct Anatomy: Sendable {
             let t = 1 / ((dx * dx) / (a * a) + (dy * dy) / (b * b)).squareRoot()
             let inset = t - radius * 0.4
             let center = [side * lungCenterX + dx * inset, lungCenterY + dy * inset, z]
-            return PhantomLesion(kind: index % 2 == 0 ? .groundGlass : .consolidation, lung: lung, centerMM: center, radiusMM: radius)
+            return PhantomLesion(
+                kind: index % 2 == 0 ? .groundGlass : .consolidation, lung: lung, centerMM: center, radiusMM: radius)
         }
     }
 }

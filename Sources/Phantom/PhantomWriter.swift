@@ -56,7 +56,8 @@ public enum PhantomWriter {
         let lungPath = folder + "/lung_mask_truth.nii.gz"
         let lesionPath = folder + "/lesion_mask_truth.nii.gz"
         try NIfTI.write(phantom.lungs, to: lungPath, description: "lungct phantom lungs: 1 right, 2 left")
-        try NIfTI.write(phantom.lesionMask, to: lesionPath, description: "lungct phantom lesions: 1 GGO, 2 consolidation")
+        try NIfTI.write(
+            phantom.lesionMask, to: lesionPath, description: "lungct phantom lesions: 1 GGO, 2 consolidation")
 
         let voxelML = phantom.ct.geometry.voxelVolume / 1000
         let right = phantom.lungs.voxels.reduce(0) { $0 + ($1 == 1 ? 1 : 0) }
@@ -71,7 +72,8 @@ public enum PhantomWriter {
         return PhantomFiles(
             dicomFolder: dicomFolder, dicomFiles: files, lungMask: lungPath, lesionMask: lesionPath,
             description: String(
-                format: "%@ phantom, %d slices, %.3f mm pixels, %.2f mm spacing, %@; lungs %.0f mL right, %.0f mL left; %d lesion(s)",
+                format:
+                    "%@ phantom, %d slices, %.3f mm pixels, %.2f mm spacing, %@; lungs %.0f mL right, %.0f mL left; %d lesion(s)",
                 phantom.ct.size.description, phantom.ct.size.z, phantom.ct.geometry.spacing.x,
                 phantom.ct.geometry.spacing.z, layout.syntax.rawValue, summary.rightLungML, summary.leftLungML,
                 phantom.lesions.count))

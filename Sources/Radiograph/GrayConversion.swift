@@ -135,7 +135,8 @@ enum GrayConversion {
             findings.append(
                 QualityFinding(
                     code: QualityFinding.Code.rgbButGray,
-                    message: "The image is stored as \(storage.name) but is gray: \(how). lungct converted it to one gray channel."
+                    message:
+                        "The image is stored as \(storage.name) but is gray: \(how). lungct converted it to one gray channel."
                 ))
         }
         return findings
@@ -146,6 +147,7 @@ enum GrayConversion {
         guard whole > 0 else { return "0%" }
         let value = 100 * Double(part) / Double(whole)
         if value == 0 { return "0%" }
-        return value >= 10 ? String(format: "%.0f%%", value) : value >= 0.01 ? String(format: "%.2f%%", value) : "<0.01%"
+        return value >= 10
+            ? String(format: "%.0f%%", value) : value >= 0.01 ? String(format: "%.2f%%", value) : "<0.01%"
     }
 }

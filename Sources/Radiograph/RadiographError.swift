@@ -2,33 +2,22 @@ import AppSupport
 import VolumeCore
 
 /// A radiograph lungct could not read, with the file and what to do about it.
-public struct RadiographError: FileError, Sendable {
-    public enum Kind: Sendable, Equatable {
-        /// The file cannot be opened or read.
-        case unreadable
-        /// Neither PNG, JPEG nor DICOM.
-        case unknownFormat
-        /// The format is known but the decoder failed (libpng, libjpeg or DCMTK message attached).
-        case undecodable
-        /// The header asks for more memory than lungct allows (`VolumeLimits.maximumBytes`).
-        case tooLarge
-        /// Empty, or a side shorter than `RadiographLimits.minimumSide`.
-        case tooSmall
-        /// Readable, but not something lungct analyses as a radiograph (multi-frame, CT, palette DICOM, ...).
-        case unsupported
-    }
+public typealias RadiographError = KindedFileError<RadiographErrorKind>
 
-    public var kind: Kind
-    /// The file the problem is about.
-    public var path: String
-    /// What went wrong, in words a user can act on.
-    public var message: String
-
-    public init(_ kind: Kind, path: String, message: String) {
-        self.kind = kind
-        self.path = path
-        self.message = message
-    }
+/// What went wrong with a radiograph.
+public enum RadiographErrorKind: Sendable, Equatable {
+    /// The file cannot be opened or read.
+    case unreadable
+    /// Neither PNG, JPEG nor DICOM.
+    case unknownFormat
+    /// The format is known but the decoder failed (libpng, libjpeg or DCMTK message attached).
+    case undecodable
+    /// The header asks for more memory than lungct allows (`VolumeLimits.maximumBytes`).
+    case tooLarge
+    /// Empty, or a side shorter than `RadiographLimits.minimumSide`.
+    case tooSmall
+    /// Readable, but not something lungct analyses as a radiograph (multi-frame, CT, palette DICOM, ...).
+    case unsupported
 }
 
 /// Refuses empty, tiny and absurd images from their header size, before anything is decoded.

@@ -147,13 +147,15 @@ public enum RadiographLoader {
             let dpi = Int((x * 25.4).rounded())
             return .assumed(
                 because:
-                    "The \(container) says \(dpi) dots per inch, the default image editors write, not the detector's pixel size")
+                    "The \(container) says \(dpi) dots per inch, the default image editors write, not the detector's pixel size"
+            )
         }
         let spacing = (x: 1 / x, y: 1 / y)
         guard plausibleSpacing.contains(spacing.x), plausibleSpacing.contains(spacing.y) else {
             return .assumed(
                 because:
-                    "The \(container) gives \(spacing.x)×\(spacing.y) mm per pixel, outside the \(plausibleSpacing.lowerBound)–\(plausibleSpacing.upperBound) mm a radiograph can have")
+                    "The \(container) gives \(spacing.x)×\(spacing.y) mm per pixel, outside the \(plausibleSpacing.lowerBound)–\(plausibleSpacing.upperBound) mm a radiograph can have"
+            )
         }
         return Spacing(column: spacing.x, row: spacing.y, known: true, finding: nil)
     }
@@ -226,7 +228,8 @@ enum FileKind {
             defer { try? handle.close() }
             head = [UInt8](try handle.read(upToCount: dicomMagicOffset + dicomMagic.count) ?? Data())
         } catch {
-            throw RadiographError(.unreadable, path: path, message: "cannot read the file: \(error.localizedDescription)")
+            throw RadiographError(
+                .unreadable, path: path, message: "cannot read the file: \(error.localizedDescription)")
         }
         guard !head.isEmpty else { throw RadiographError(.tooSmall, path: path, message: "the file is empty") }
         if head.starts(with: pngSignature) { return .png }

@@ -102,7 +102,8 @@ extension Analyzer {
     /// and the report says so.
     static func wholeHU(_ volume: HUVolume, warnings: inout [String]) -> Volume<Int16> {
         if case .float32 = volume {
-            warnings.append("HU are not whole numbers (fractional rescale); rounded to int16 for segmentation and study.h5")
+            warnings.append(
+                "HU are not whole numbers (fractional rescale); rounded to int16 for segmentation and study.h5")
         }
         return volume.asInt16
     }
@@ -124,7 +125,8 @@ extension Analyzer {
         let score = try CovidScoring.scoreCT(hu: hu, labels: labels, model: model)
         clock.lap("model")
         return ModelOutcome(
-            report: modelReport(score, model: model, noScoreReason: "no lung found, so no slice to score"), score: score)
+            report: modelReport(score, model: model, noScoreReason: "no lung found, so no slice to score"), score: score
+        )
     }
 
     /// report.json for a CT (outputs and timings are filled in at the end).
@@ -179,13 +181,15 @@ extension Analyzer {
         let normalized = RadiographNormalization.normalize(picture)
         let labels = Volume(geometry: picture.volume.geometry, repeating: UInt8(0))
         let outcome = scoreRadiograph(normalized.volume, study, clock: &clock)
-        let report = radiographReport(study, picture: picture, normalization: normalized.description, model: outcome.report)
+        let report = radiographReport(
+            study, picture: picture, normalization: normalized.description, model: outcome.report)
         try writeMask(labels, folder: study.folder, description: "lungct: no radiograph lung mask yet")
         if let score = outcome.score { try writeProbability(score.map, folder: study.folder) }
         try StudyFile.write(
             to: study.folder + "/" + OutputFile.study, image: .intensity(normalized.volume), labels: labels,
             panel: nil, score: outcome.score, report: report)
-        try writeOverview(radiographOverview(normalized.volume, picture: picture, outcome: outcome), folder: study.folder)
+        try writeOverview(
+            radiographOverview(normalized.volume, picture: picture, outcome: outcome), folder: study.folder)
         clock.lap("write")
         return report
     }
@@ -240,10 +244,16 @@ extension Analyzer {
         }
         var lines = [String(format: "COVID-19 pattern probability %.2f  (%@)", probability, model.name ?? "")]
         if let classes = model.classProbabilities, classes.count > 2 {
-            lines.append(classes.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: "  "))
+            lines.append(
+                classes.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(
+                    separator: "  "))
         }
         if let top = model.topSlices, !top.isEmpty {
-            lines.append("Top slices: " + top.prefix(overviewTopSlices).map { String(format: "z=%d (%.0f mm) %.2f", $0.z, $0.positionMM, $0.probability) }.joined(separator: ", "))
+            lines.append(
+                "Top slices: "
+                    + top.prefix(overviewTopSlices).map {
+                        String(format: "z=%d (%.0f mm) %.2f", $0.z, $0.positionMM, $0.probability)
+                    }.joined(separator: ", "))
         }
         lines.append("Research use only, not for clinical use.")
         return lines
@@ -252,7 +262,8 @@ extension Analyzer {
     /// probability.nii.gz (float32 on the input grid).
     static func writeProbability(_ map: Volume<Float>, folder: String) throws(LungCTError) {
         do {
-            try NIfTI.write(map, to: folder + "/" + OutputFile.probability, description: "lungct COVID-19 pattern probability")
+            try NIfTI.write(
+                map, to: folder + "/" + OutputFile.probability, description: "lungct COVID-19 pattern probability")
         } catch {
             throw .outputFailed(error.description)
         }
@@ -268,7 +279,9 @@ extension Analyzer {
     }
 
     static func writeOverview(_ content: OverviewContent, folder: String) throws(LungCTError) {
-        try AtomicFile.write(to: folder + "/" + OutputFile.overview) { partial in try Overview.write(content, to: partial) }
+        try AtomicFile.write(to: folder + "/" + OutputFile.overview) { partial in
+            try Overview.write(content, to: partial)
+        }
     }
 
     public static func writeReport(_ report: AnalysisReport, folder: String) throws(LungCTError) {
@@ -279,7 +292,8 @@ extension Analyzer {
     public static func panelLines(_ panel: LungPanel) -> [String] {
         func line(_ name: String, _ m: LungMeasures) -> String {
             String(
-                format: "%@ %6.0f mL  mean %5.0f HU  p15 %5.0f HU  emphysema %4.1f%%  infiltrated %4.1f%%  collapsed %4.1f%%",
+                format:
+                    "%@ %6.0f mL  mean %5.0f HU  p15 %5.0f HU  emphysema %4.1f%%  infiltrated %4.1f%%  collapsed %4.1f%%",
                 name, m.volumeML, m.meanHU, m.percentile15HU, 100 * (m.bandFractions["emphysema"] ?? 0),
                 100 * (m.bandFractions["infiltrated"] ?? 0), 100 * (m.bandFractions["collapsed"] ?? 0))
         }

@@ -36,7 +36,8 @@ public struct AnalysisReport: Codable, Sendable {
             size: Size3(geometry.size[0], geometry.size[1], geometry.size[2]),
             spacing: Vector3(geometry.spacingMM[0], geometry.spacingMM[1], geometry.spacingMM[2]),
             origin: Vector3(geometry.originMM[0], geometry.originMM[1], geometry.originMM[2]),
-            direction: Matrix3(columns: Vector3(d[0], d[3], d[6]), Vector3(d[1], d[4], d[7]), Vector3(d[2], d[5], d[8])))
+            direction: Matrix3(columns: Vector3(d[0], d[3], d[6]), Vector3(d[1], d[4], d[7]), Vector3(d[2], d[5], d[8]))
+        )
     }
 
     public struct GeometryReport: Codable, Sendable {
@@ -118,13 +119,19 @@ extension Analyzer {
             name: URL(fileURLWithPath: model.path).lastPathComponent, sha256: model.sha256)
         guard let score else { return report }
         report.probability = score.probability.rounded(places: ReportPrecision.probability)
-        report.classProbabilities = score.classProbabilities.mapValues { $0.rounded(places: ReportPrecision.probability) }
+        report.classProbabilities = score.classProbabilities.mapValues {
+            $0.rounded(places: ReportPrecision.probability)
+        }
         report.aggregation = score.aggregation
         if !score.slices.isEmpty {
             report.topSlices = Array(
                 score.slices.filter(\.counted).sorted { $0.probability > $1.probability }.prefix(reportedTopSlices)
             )
-            .map { var slice = $0; slice.probability = slice.probability.rounded(places: ReportPrecision.probability); return slice }
+            .map {
+                var slice = $0
+                slice.probability = slice.probability.rounded(places: ReportPrecision.probability)
+                return slice
+            }
         }
         return report
     }

@@ -61,7 +61,8 @@ public enum CovidScoring {
         let input = model.description.input
         return ctStudyScore(
             slices, map: map, model: model,
-            note: "\(scored.count) slices with lung scored, \(counted.count) counted; crop \(crop.width)×\(crop.height) voxels around the lungs, "
+            note:
+                "\(scored.count) slices with lung scored, \(counted.count) counted; crop \(crop.width)×\(crop.height) voxels around the lungs, "
                 + "lung window L\(Int(window.center)) W\(Int(window.width)), resized to \(input.width)×\(input.height)")
     }
 
@@ -108,7 +109,8 @@ public enum CovidScoring {
         _ location: [Float], width: Int, height: Int, slice z: Int, crop: SliceCrop, lungs: Volume<UInt8>,
         into map: inout Volume<Float>
     ) {
-        let enlarged = ClassActivation.enlarge(location, width: width, height: height, toWidth: crop.width, height: crop.height)
+        let enlarged = ClassActivation.enlarge(
+            location, width: width, height: height, toWidth: crop.width, height: crop.height)
         let size = lungs.size
         let plane = size.x * size.y
         for y in 0..<crop.height {
@@ -202,7 +204,8 @@ public enum CovidScoring {
         let (width, height) = (picture.size.x, picture.size.y)
         let pixels = ModelInputPreparation.resize(
             Array(picture.voxels[0..<(width * height)]), width: width, height: height, to: input.width)
-        let maps = locationLogitsNetwork(model).infer(Tensor(shape: [1, 1, input.height, input.width], storage: pixels))
+        let maps = locationLogitsNetwork(model).infer(
+            Tensor(shape: [1, 1, input.height, input.width], storage: pixels))
         let classes = model.description.classes
         let temperature = Float(model.description.temperature ?? 1)
         let positive = ModelInputPreparation.positiveClass(classes)
@@ -211,7 +214,8 @@ public enum CovidScoring {
         let (_, location) = ClassActivation.locationProbabilities(
             maps, image: 0, classes: classes.count, positive: positive, temperature: temperature)
         var map = Volume(geometry: picture.geometry, repeating: Float(0))
-        let enlarged = ClassActivation.enlarge(location, width: maps.shape[3], height: maps.shape[2], toWidth: width, height: height)
+        let enlarged = ClassActivation.enlarge(
+            location, width: maps.shape[3], height: maps.shape[2], toWidth: width, height: height)
         for index in 0..<(width * height) { map.voxels[index] = enlarged[index] }
         var byClass: [String: Double] = [:]
         for (c, name) in classes.enumerated() { byClass[name] = Double(probabilities[c]) }

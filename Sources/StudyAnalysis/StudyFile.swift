@@ -78,12 +78,15 @@ public final class PendingStudyFile: @unchecked Sendable {
         switch image {
         case .hu(let hu):
             let g = hu.geometry
-            try file.writeDataset(imagePath, values: hu.voxels, shape: [g.size.z, g.size.y, g.size.x], gzipLevel: StudyFile.gzipLevel)
+            try file.writeDataset(
+                imagePath, values: hu.voxels, shape: [g.size.z, g.size.y, g.size.x], gzipLevel: StudyFile.gzipLevel)
             try file.setAttribute("units", .string("HU"), at: imagePath)
             try file.setAttribute("modality", .string("CT"), at: imagePath)
         case .intensity(let intensity):
             let g = intensity.geometry
-            try file.writeDataset(imagePath, values: intensity.voxels, shape: [g.size.z, g.size.y, g.size.x], gzipLevel: StudyFile.gzipLevel)
+            try file.writeDataset(
+                imagePath, values: intensity.voxels, shape: [g.size.z, g.size.y, g.size.x],
+                gzipLevel: StudyFile.gzipLevel)
             try file.setAttribute("units", .string("normalised 0...1 (radiographs have no HU)"), at: imagePath)
             try file.setAttribute("modality", .string(modality.isEmpty ? "radiograph" : modality), at: imagePath)
         }
@@ -101,67 +104,12 @@ public final class PendingStudyFile: @unchecked Sendable {
             let g = labels.geometry
             // Arrays are (z, y, x) so that numpy's last index is x, as in SimpleITK's GetArrayFromImage.
             let shape = [g.size.z, g.size.y, g.size.x]
-            try file.setAttribute("spacing_mm", .doubles([g.spacing.x, g.spacing.y, g.spacing.z]), at: imagePath)
-            try file.setAttribute("origin_mm", .doubles([g.origin.x, g.origin.y, g.origin.z]), at: imagePath)
-            try file.setAttribute("direction", .doubles(report.geometry.direction), at: imagePath)
-            try file.setAttribute(
-                "axes", .string("array axes (z, y, x); spacing_mm and origin_mm in (x, y, z); LPS; direction 3x3 row-major, column a = axis a"),
-                at: imagePath)
-
-            try file.writeDataset("/segmentation/lungs", values: labels.voxels, shape: shape, gzipLevel: StudyFile.gzipLevel)
-            try file.setAttribute("labels", .string("0 background, 1 right lung, 2 left lung (the patient's sides)"), at: "/segmentation/lungs")
-            try file.setAttribute("method", .string(report.segmentation.method), at: "/segmentation/lungs")
-
-            try file.createGroup("/features")
-            if let panel {
-                try file.setAttribute("band_definition", .string(
-                    "3D Slicer Lung CT Analyzer bands, HU: emphysema < -950, inflated -950..-750, infiltrated -750..-400, collapsed -400..0, vessels > 0"),
-                    at: "/features")
-                for (name, measures) in [("right", panel.right), ("left", panel.left), ("total", panel.total)] {
-                    let group = "/features/" + name
-                    try file.createGroup(group)
-                    try file.setAttribute("volume_ml", .double(measures.volumeML), at: group)
-                    try file.setAttribute("mean_hu", .double(measures.meanHU), at: group)
-                    try file.setAttribute("percentile15_hu", .double(measures.percentile15HU), at: group)
-                    try file.setAttribute("voxels", .int(measures.voxels), at: group)
-                    for band in AttenuationBand.allCases {
-                        try file.setAttribute("fraction_\(band.rawValue)", .double(measures.bandFractions[band.rawValue] ?? 0), at: group)
-                    }
-                    try file.setAttribute("histogram_counts", .doubles(measures.histogram.counts.map(Double.init)), at: group)
-                    try file.setAttribute("histogram_first_bin_hu", .int(measures.histogram.firstBinHU), at: group)
-                    try file.setAttribute("histogram_bin_width_hu", .int(measures.histogram.binWidthHU), at: group)
-                }
-            }
-
-            if let score {
-                try file.writeDataset("/maps/covid_probability", values: score.map.voxels, shape: shape, gzipLevel: StudyFile.gzipLevel)
-                try file.setAttribute(
-                    "meaning", .string("per-voxel calibrated probability of a COVID-19 pattern from the model's per-location logits; 0 outside the lungs (CT)"),
-                    at: "/maps/covid_probability")
-                try file.createGroup("/model")
-                try file.setAttribute("name", .string(report.model.name ?? ""), at: "/model")
-                try file.setAttribute("sha256", .string(report.model.sha256 ?? ""), at: "/model")
-                try file.setAttribute("probability", .double(score.probability), at: "/model")
-                try file.setAttribute("aggregation", .string(score.aggregation), at: "/model")
-                for (name, value) in score.classProbabilities { try file.setAttribute("probability_\(name)", .double(value), at: "/model") }
-                if !score.slices.isEmpty {
-                    try file.writeArray("/model/slice_probability", values: score.slices.map { Float($0.probability) }, shape: [score.slices.count])
-                    try file.writeArray("/model/slice_index", values: score.slices.map { Int32($0.z) }, shape: [score.slices.count])
-                    try file.writeArray("/model/slice_counted", values: score.slices.map { UInt8($0.counted ? 1 : 0) }, shape: [score.slices.count])
-                }
-            }
-
-            try file.createGroup("/provenance")
-            try file.setAttribute("lungct_version", .string(report.lungct), at: "/provenance")
-            try file.setAttribute(
-                "model", .string(report.model.ran ? "\(report.model.name ?? "") sha256 \(report.model.sha256 ?? "")" : "none: \(report.model.reason)"),
-                at: "/provenance")
-            try file.setAttribute("study_hash", .string(report.study.studyHash), at: "/provenance")
-            try file.setAttribute("input", .string("\(report.input.format), \(report.input.filesScanned) file(s), series \(report.study.seriesUID ?? "-")"), at: "/provenance")
-            try file.setAttribute("warnings", .string(report.warnings.joined(separator: "\n")), at: "/provenance")
-            try file.setAttribute("segmentation_notes", .string(report.segmentation.notes.joined(separator: "\n")), at: "/provenance")
-            let timings = report.timingsSeconds.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
-            try file.setAttribute("timings_seconds", .string(timings), at: "/provenance")
+            let writer = StudyFileWriter(file: file, shape: shape)
+            try writer.geometry(g, direction: report.geometry.direction, at: imagePath)
+            try writer.segmentation(labels, method: report.segmentation.method)
+            try writer.features(panel)
+            if let score { try writer.model(score, report: report.model) }
+            try writer.provenance(report)
             try file.close()
         } catch {
             try? FileManager.default.removeItem(atPath: partial)

@@ -45,7 +45,9 @@ public enum Converter {
         return ConversionResult(
             input: input, output: output, series: series ?? inspection.report.chosen, type: type,
             size: [geometry.size.x, geometry.size.y, geometry.size.z],
-            spacingMM: [geometry.spacing.x, geometry.spacing.y, geometry.spacing.z].map { $0.rounded(places: ReportPrecision.millimetres) },
+            spacingMM: [geometry.spacing.x, geometry.spacing.y, geometry.spacing.z].map {
+                $0.rounded(places: ReportPrecision.millimetres)
+            },
             orientation: geometry.orientationCode, seconds: Date().timeIntervalSince(start))
     }
 }

@@ -139,7 +139,9 @@ public struct Inspection: Sendable {
             size: geometry.map { [$0.size.x, $0.size.y, $0.size.z] } ?? [
                 header.columns, header.rows, group.headers.count,
             ],
-            spacingMM: geometry.map { [$0.spacing.x, $0.spacing.y, $0.spacing.z].map { $0.rounded(places: ReportPrecision.millimetres) } }
+            spacingMM: geometry.map {
+                [$0.spacing.x, $0.spacing.y, $0.spacing.z].map { $0.rounded(places: ReportPrecision.millimetres) }
+            }
                 ?? (spacing.map { [$0.column, $0.row].map { $0.rounded(places: ReportPrecision.millimetres) } } ?? []),
             orientation: geometry?.orientationCode,
             transferSyntaxes: group.transferSyntaxes,
@@ -167,7 +169,8 @@ public struct Inspection: Sendable {
             id: URL(fileURLWithPath: path).lastPathComponent, seriesUID: "", modality: "",
             description: header.description,
             kind: SeriesKind.ctVolume.rawValue, images: 1, size: [g.size.x, g.size.y, g.size.z],
-            spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z].map { $0.rounded(places: ReportPrecision.millimetres) }, orientation: g.orientationCode,
+            spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z].map { $0.rounded(places: ReportPrecision.millimetres) },
+            orientation: g.orientationCode,
             transferSyntaxes: ["NIfTI-\(header.version) (\(header.transform))"], status: .chosen, reason: nil,
             splitReason: nil, corrections: [], warnings: warnings, findings: [])
         return Inspection(
@@ -188,7 +191,8 @@ public struct Inspection: Sendable {
         let entry = SeriesEntry(
             id: URL(fileURLWithPath: path).lastPathComponent, seriesUID: "", modality: "", description: "",
             kind: SeriesKind.radiograph.rawValue, images: 1, size: [g.size.x, g.size.y, 1],
-            spacingMM: [g.spacing.x, g.spacing.y].map { $0.rounded(places: ReportPrecision.millimetres) }, orientation: nil,
+            spacingMM: [g.spacing.x, g.spacing.y].map { $0.rounded(places: ReportPrecision.millimetres) },
+            orientation: nil,
             transferSyntaxes: [image.source.uppercased() + " \(image.bitDepth)-bit"], status: .chosen, reason: nil,
             splitReason: nil, corrections: [], warnings: [], findings: image.findings)
         return Inspection(
@@ -292,7 +296,6 @@ public struct Inspection: Sendable {
         }
     }
 }
-
 
 /// The first `count` bytes of a file (fewer when it is shorter, none when it cannot be read),
 /// to tell pictures and zip files by their signature. `read(upToCount:)` throws on an I/O

@@ -32,7 +32,9 @@ public struct VolumeStatistics: Codable, Sendable {
         case .ct(.float32(let v)):
             self.init(v.voxels.lazy.map(Double.init), count: v.voxels.count, type: "float32", seconds: loadSeconds)
         case .radiograph(let r):
-            self.init(r.volume.voxels.lazy.map(Double.init), count: r.volume.voxels.count, type: "float32", seconds: loadSeconds)
+            self.init(
+                r.volume.voxels.lazy.map(Double.init), count: r.volume.voxels.count, type: "float32",
+                seconds: loadSeconds)
         }
     }
 

@@ -27,10 +27,12 @@ struct TrainingRun: Sendable {
     init(_ job: TrainJob, folder: ImageFolder, progress: (@Sendable (String) -> Void)?) throws(LungCTError) {
         let data = folder.images
         guard data.count >= job.folds * 2 else {
-            throw .nothingToAnalyse(input: job.data, details: "\(data.count) usable images are too few for \(job.folds) folds")
+            throw .nothingToAnalyse(
+                input: job.data, details: "\(data.count) usable images are too few for \(job.folds) folds")
         }
         do {
-            assignment = try GroupedKFold.split(groups: folder.groups, labels: data.labels, folds: job.folds, seed: job.options.seed)
+            assignment = try GroupedKFold.split(
+                groups: folder.groups, labels: data.labels, folds: job.folds, seed: job.options.seed)
         } catch {
             throw .usage("\(job.data): \(error)")
         }
@@ -41,7 +43,9 @@ struct TrainingRun: Sendable {
         layers = Architecture.fullyConvolutional(
             inputChannels: 1, classes: classes.count, width: job.width, blocks: job.blocks, dropout: job.dropout)
         let (size, strength) = (job.size, job.augmentation)
-        augment = job.augment ? { @Sendable image, rng in Augmentation.apply(&image, size: size, strength: strength, rng: &rng) } : nil
+        augment =
+            job.augment
+            ? { @Sendable image, rng in Augmentation.apply(&image, size: size, strength: strength, rng: &rng) } : nil
         let positive = ModelInputPreparation.positiveClass(classes)
         let classCount = classes.count
         score =
@@ -107,7 +111,9 @@ extension ModelTraining {
         let results = Slots<FoldOutcome?>(count: folds, initial: nil)
         let networks: [Sequential]
         do {
-            networks = try (0..<folds).map { try Architecture.build(run.layers, seed: run.job.options.seed &+ UInt64($0)) }
+            networks = try (0..<folds).map {
+                try Architecture.build(run.layers, seed: run.job.options.seed &+ UInt64($0))
+            }
         } catch {
             throw .internalFailure("cannot build the network to train: \(error)")
         }
@@ -136,7 +142,9 @@ extension ModelTraining {
             network, data: data, trainIndices: training, validationIndices: validation, options: job.options,
             classes: run.classes.count, augment: run.augment, validationScore: run.score
         ) { epoch, batch, batches, loss in
-            if let line = run.meter.batch(stage: "fold \(fold + 1)/\(job.folds)", epoch: epoch, batch: batch, batches: batches, loss: loss) {
+            if let line = run.meter.batch(
+                stage: "fold \(fold + 1)/\(job.folds)", epoch: epoch, batch: batch, batches: batches, loss: loss)
+            {
                 run.progress?(line)
             }
         }
@@ -160,7 +168,8 @@ extension ModelTraining {
         let confusion = ConfusionMatrix(classes: classes, truth: truth, probabilities: probabilities)
         var report = FoldReport(
             fold: fold + 1, trainImages: counts.training, validationImages: counts.validation, testImages: counts.test,
-            bestEpoch: result.bestEpoch, accuracy: confusion.accuracy ?? 0, auc: nil, sensitivity: nil, specificity: nil,
+            bestEpoch: result.bestEpoch, accuracy: confusion.accuracy ?? 0, auc: nil, sensitivity: nil,
+            specificity: nil,
             history: result.history)
         if classes.count == 2 {
             let positive = ModelInputPreparation.positiveClass(classes)

@@ -19,22 +19,31 @@ public struct ImageFolder: Sendable {
     /// Files that could not be used, with the reason.
     public var skipped: [FileNote]
 
-    public static func load(_ root: String, size: Int, classes wanted: [String]? = nil) throws(LungCTError) -> ImageFolder {
+    public static func load(_ root: String, size: Int, classes wanted: [String]? = nil) throws(LungCTError)
+        -> ImageFolder
+    {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: root) else {
             throw .inputFailed("\(root): not a readable folder (expected one subfolder per class)")
         }
-        let classes = wanted ?? entries.filter { name in
-            var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".") && fm.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
-        }.sorted()
-        guard classes.count >= 2 else { throw .nothingToAnalyse(input: root, details: "need at least two class subfolders, found \(classes)") }
+        let classes =
+            wanted
+            ?? entries.filter { name in
+                var isDirectory: ObjCBool = false
+                return !name.hasPrefix(".") && fm.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory)
+                    && isDirectory.boolValue
+            }.sorted()
+        guard classes.count >= 2 else {
+            throw .nothingToAnalyse(input: root, details: "need at least two class subfolders, found \(classes)")
+        }
         var files: [(path: String, label: Int)] = []
         for (label, name) in classes.enumerated() {
             guard let names = try? fm.contentsOfDirectory(atPath: root + "/" + name) else {
                 throw .inputFailed("\(root)/\(name): class folder missing or unreadable")
             }
-            for file in names.sorted() where !file.hasPrefix(".") { files.append((root + "/" + name + "/" + file, label)) }
+            for file in names.sorted() where !file.hasPrefix(".") {
+                files.append((root + "/" + name + "/" + file, label))
+            }
         }
         let results = Slots<PreparedImage>(count: files.count, initial: .failure("not loaded"))
         let toLoad = files.map(\.path)
@@ -59,19 +68,24 @@ public struct ImageFolder: Sendable {
                 paths.append(file.path)
                 // Figures are split across files in several ways (NAME%k, NAME-1..8); grouping by
                 // source article keeps every figure's parts in one fold.
-                groups.append(classes[file.label] + "/" + GroupedKFold.groupName(forFileName: file.path, rule: .article))
+                groups.append(
+                    classes[file.label] + "/" + GroupedKFold.groupName(forFileName: file.path, rule: .article))
             case .failure(let reason):
                 skipped.append(FileNote(path: file.path, reason: reason))
             }
         }
         return ImageFolder(
             classes: classes, paths: paths, groups: groups,
-            images: LabeledImages(channels: 1, height: size, width: size, pixels: pixels, labels: labels), skipped: skipped)
+            images: LabeledImages(channels: 1, height: size, width: size, pixels: pixels, labels: labels),
+            skipped: skipped)
     }
 }
 
 /// A file's outcome while a folder is loaded.
-enum PreparedImage { case success([Float]), failure(String) }
+enum PreparedImage {
+    case success([Float])
+    case failure(String)
+}
 
 /// Training-time augmentation of one image (size×size, 0...1): one inverse-mapped affine
 /// transform (shift, zoom with a small aspect change, rotation; bilinear, edges clamped), a
@@ -99,12 +113,14 @@ public enum Augmentation {
 
         /// ±8 % shift, ±10 % zoom, ±10°, ±10 % contrast and brightness.
         public static let standard = Strength(
-            shift: 0.08, zoomMin: 0.9, zoomMax: 1.1, aspect: 0, rotationDegrees: 10, contrast: 0.1, brightness: 0.1, logGamma: 0)
+            shift: 0.08, zoomMin: 0.9, zoomMax: 1.1, aspect: 0, rotationDegrees: 10, contrast: 0.1, brightness: 0.1,
+            logGamma: 0)
         /// For small, varied sets of figure images: ±12 % shift, zoom 0.85–1.35 (crops of down to
         /// 55 % of the area, as random-resized-crop training does), ±10 % aspect, ±15°, ±20 %
         /// contrast and brightness, γ in 0.74–1.35.
         public static let strong = Strength(
-            shift: 0.12, zoomMin: 0.85, zoomMax: 1.35, aspect: 0.1, rotationDegrees: 15, contrast: 0.2, brightness: 0.2, logGamma: 0.3)
+            shift: 0.12, zoomMin: 0.85, zoomMax: 1.35, aspect: 0.1, rotationDegrees: 15, contrast: 0.2, brightness: 0.2,
+            logGamma: 0.3)
 
         /// `standard` plus re-windowing half of the images.
         public static let window: Strength = {
@@ -130,7 +146,9 @@ public enum Augmentation {
     /// A uniform draw in -1..<1, for the ± ranges of `Strength`.
     static func signedDraw(_ rng: inout SeededGenerator) -> Float { (rng.uniform() - 0.5) * 2 }
 
-    public static func apply(_ image: inout [Float], size: Int, strength: Strength = .standard, rng: inout SeededGenerator) {
+    public static func apply(
+        _ image: inout [Float], size: Int, strength: Strength = .standard, rng: inout SeededGenerator
+    ) {
         // Draws happen in a fixed order; the aspect and gamma draws only when they are used, so
         // the standard strength repeats the sequence of earlier versions.
         let zoom = strength.zoomMin + rng.uniform() * (strength.zoomMax - strength.zoomMin)

@@ -41,7 +41,8 @@ public enum ModelEvaluationRun {
         let classes = description.classes
         let truth = images.labels
         let confusion = ConfusionMatrix(classes: classes, truth: truth, probabilities: probabilities)
-        let perClass = PerClassMetrics(classes: classes, confusion: confusion, probabilities: probabilities, truth: truth)
+        let perClass = PerClassMetrics(
+            classes: classes, confusion: confusion, probabilities: probabilities, truth: truth)
         if let predictions {
             try writePredictions(folder, probabilities: probabilities, classes: classes, to: predictions)
         }
@@ -61,7 +62,8 @@ public enum ModelEvaluationRun {
         for batch in InferenceBatches.ranges(images.count) {
             let input = Tensor(
                 shape: [batch.count, 1, images.height, images.width],
-                storage: Array(images.pixels[(batch.lowerBound * images.imageSize)..<(batch.upperBound * images.imageSize)]))
+                storage: Array(
+                    images.pixels[(batch.lowerBound * images.imageSize)..<(batch.upperBound * images.imageSize)]))
             let output = network.infer(input)
             let k = output.shape[1]
             for row in 0..<batch.count { logits.append((0..<k).map { Double(output.storage[row * k + $0]) }) }

@@ -98,7 +98,9 @@ public enum ModelTraining {
     /// entry, NAME.report.json and NAME.curves.png.
     /// `progress` receives status text for stderr: lines from `TrainingProgress` (which start
     /// with "\r" when redrawn in place on a terminal) and one line per finished fold.
-    public static func train(_ job: TrainJob, progress: (@Sendable (String) -> Void)? = nil) throws(LungCTError) -> TrainingReport {
+    public static func train(_ job: TrainJob, progress: (@Sendable (String) -> Void)? = nil) throws(LungCTError)
+        -> TrainingReport
+    {
         let start = Date()
         // Checked before any training: a run can take minutes.
         try OutputFolder.prepare(URL(fileURLWithPath: job.output).deletingLastPathComponent().path)
@@ -137,7 +139,9 @@ public enum ModelTraining {
     }
 
     /// The final model: all images, `epochs` epochs, no early stopping (nothing is held out).
-    static func trainFinalModel(_ run: TrainingRun, epochs: Int) throws(LungCTError) -> (network: Sequential, epochs: Int) {
+    static func trainFinalModel(_ run: TrainingRun, epochs: Int) throws(LungCTError) -> (
+        network: Sequential, epochs: Int
+    ) {
         let job = run.job
         var finalOptions = job.options
         finalOptions.epochs = epochs
@@ -148,7 +152,8 @@ public enum ModelTraining {
         run.progress?("final model on all \(run.data.count) images for \(finalOptions.epochs) epochs")
         run.meter.skip((job.options.epochs - finalOptions.epochs) * run.batchesPerEpoch(run.data.count))
         _ = Trainer.fit(
-            network, data: run.data, trainIndices: Array(0..<run.data.count), validationIndices: [], options: finalOptions,
+            network, data: run.data, trainIndices: Array(0..<run.data.count), validationIndices: [],
+            options: finalOptions,
             classes: run.classes.count, augment: run.augment, validationScore: nil
         ) { epoch, batch, batches, loss in
             if let line = run.meter.batch(stage: "final", epoch: epoch, batch: batch, batches: batches, loss: loss) {
@@ -179,15 +184,25 @@ public enum ModelTraining {
         let (job, classes, data, folder) = (run.job, run.classes, run.data, run.folder)
         return ModelCard(
             name: URL(fileURLWithPath: job.output).deletingPathExtension().lastPathComponent,
-            task: job.task == .ct ? "COVID-19 pattern vs other, chest CT slice images" : "chest radiograph: \(classes.joined(separator: " / "))",
+            task: job.task == .ct
+                ? "COVID-19 pattern vs other, chest CT slice images"
+                : "chest radiograph: \(classes.joined(separator: " / "))",
             trainingData: (job.dataDescription.map { $0 + "; " } ?? "") + "\(data.count) usable images: "
-                + classes.enumerated().map { c, name in "\(name) \(data.labels.filter { $0 == c }.count)" }.joined(separator: ", ")
+                + classes.enumerated().map { c, name in "\(name) \(data.labels.filter { $0 == c }.count)" }.joined(
+                    separator: ", ")
                 + (folder.skipped.isEmpty ? "" : " (\(folder.skipped.count) skipped, listed in the training report)"),
             dataTerms: job.dataTerms ?? "see the data set's own terms",
-            metrics: metrics.mapValues { "\($0) (mean ± sd over grouped \(job.folds)-fold cross-validation test folds)" }
-                .merging(temperature.map { ["calibration": String(format: "temperature %.3f fitted on the out-of-fold predictions", $0)] } ?? [:]) { a, _ in a },
+            metrics: metrics.mapValues {
+                "\($0) (mean ± sd over grouped \(job.folds)-fold cross-validation test folds)"
+            }
+            .merging(
+                temperature.map {
+                    ["calibration": String(format: "temperature %.3f fitted on the out-of-fold predictions", $0)]
+                } ?? [:]
+            ) { a, _ in a },
             knownBiases: job.knownBiases,
-            createdBy: "lungct \(LungCTVersion.string) train, seed \(job.options.seed), \(job.blocks) blocks, width \(job.width), "
+            createdBy:
+                "lungct \(LungCTVersion.string) train, seed \(job.options.seed), \(job.blocks) blocks, width \(job.width), "
                 + "input \(job.size)², dropout \(job.dropout), augmentation \(job.augment ? job.augmentation.name : "none"), "
                 + "early stopping on the validation \(job.monitor.rawValue)")
     }
@@ -199,7 +214,8 @@ public enum ModelTraining {
         let job = run.job
         var description = ModelDescription(
             layers: run.layers,
-            input: ModelInput(width: job.size, height: job.size, channels: 1, normalization: ModelInputPreparation.normalization),
+            input: ModelInput(
+                width: job.size, height: job.size, channels: 1, normalization: ModelInputPreparation.normalization),
             classes: run.classes, card: card)
         description.temperature = temperature
         do {
@@ -216,7 +232,9 @@ public enum ModelTraining {
         let curves = reports.flatMap { fold in
             [
                 LineChart.Series(name: "fold \(fold.fold) train", values: fold.history.map { Double($0.trainLoss) }),
-                LineChart.Series(name: "fold \(fold.fold) validation", values: fold.history.map { Double($0.validationLoss ?? .nan) }),
+                LineChart.Series(
+                    name: "fold \(fold.fold) validation", values: fold.history.map { Double($0.validationLoss ?? .nan) }
+                ),
             ]
         }
         try? LineChart.write(curves, title: "loss per epoch", xLabel: "epoch", to: path)
@@ -229,11 +247,13 @@ public enum ModelTraining {
     ) -> TrainingReport {
         let (job, classes, data) = (run.job, run.classes, run.data)
         return TrainingReport(
-            task: job.task, classes: classes, imagesPerClass: classes.indices.map { c in data.labels.filter { $0 == c }.count },
+            task: job.task, classes: classes,
+            imagesPerClass: classes.indices.map { c in data.labels.filter { $0 == c }.count },
             skipped: run.folder.skipped, folds: folds.reports, summary: metrics,
             outOfFoldConfusion: ConfusionMatrix(classes: classes, truth: data.labels, probabilities: folds.outOfFold),
             temperature: temperature, finalEpochs: finalEpochs, options: job.options, inputSize: job.size,
-            width: job.width, blocks: job.blocks, dropout: job.dropout, augmentation: job.augment ? job.augmentation : nil,
+            width: job.width, blocks: job.blocks, dropout: job.dropout,
+            augmentation: job.augment ? job.augmentation : nil,
             monitor: job.monitor,
             trainingImagesPerSecond: folds.trainingSeconds > 0 ? Double(folds.imagesSeen) / folds.trainingSeconds : 0,
             seconds: seconds, model: job.output, sha256: sha256)
@@ -254,11 +274,14 @@ public enum ModelTraining {
         let url = URL(fileURLWithPath: model)
         let manifest = url.deletingLastPathComponent().path + "/MANIFEST"
         let name = url.lastPathComponent
-        var lines = ((try? String(contentsOfFile: manifest, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        var lines = ((try? String(contentsOfFile: manifest, encoding: .utf8)) ?? "").split(separator: "\n").map(
+            String.init)
         lines.removeAll { $0.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) == name }
         lines.append("\(sha256)  \(name)")
         try AtomicFile.write(to: manifest) { partial in
-            try (lines.sorted { $0.split(separator: " ").last! < $1.split(separator: " ").last! }.joined(separator: "\n") + "\n")
+            try
+                (lines.sorted { $0.split(separator: " ").last! < $1.split(separator: " ").last! }.joined(
+                    separator: "\n") + "\n")
                 .write(toFile: partial, atomically: false, encoding: .utf8)
         }
     }

@@ -49,7 +49,8 @@ public struct Volume<Voxel: Sendable>: Sendable {
         for axis in 0..<3 where plan.flipped[axis] {
             firstSourceIndex[plan.sourceAxis[axis]] = Double(source[plan.sourceAxis[axis]] - 1)
         }
-        newGeometry.origin = geometry.physicalPoint(i: firstSourceIndex[0], j: firstSourceIndex[1], k: firstSourceIndex[2])
+        newGeometry.origin = geometry.physicalPoint(
+            i: firstSourceIndex[0], j: firstSourceIndex[1], k: firstSourceIndex[2])
 
         // Strides in the source for one step along each new axis.
         let sourceStrides = [1, source.x, source.x * source.y]
@@ -60,7 +61,7 @@ public struct Volume<Voxel: Sendable>: Sendable {
             step[axis] = plan.flipped[axis] ? -sourceStrides[s] : sourceStrides[s]
             if plan.flipped[axis] { start += (source[s] - 1) * sourceStrides[s] }
         }
-        let result = Array<Voxel>(unsafeUninitializedCapacity: voxels.count) { buffer, initialized in
+        let result = [Voxel](unsafeUninitializedCapacity: voxels.count) { buffer, initialized in
             voxels.withUnsafeBufferPointer { input in
                 var out = 0
                 for k in 0..<newSize.z {
@@ -130,9 +131,11 @@ public enum VolumeError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidOrientation(let code):
-            return "'\(code)' is not an orientation code: use three letters, one of L/R, one of P/A, one of S/I (for example LPS or RAS)"
+            return
+                "'\(code)' is not an orientation code: use three letters, one of L/R, one of P/A, one of S/I (for example LPS or RAS)"
         case .tooLarge(let source, let size, let bytes, let limit):
-            return "\(source): the header describes a \(size) image (\(bytes / 1_048_576) MiB), over lungct's limit of \(limit / 1_048_576) MiB per volume; the header is probably corrupt"
+            return
+                "\(source): the header describes a \(size) image (\(bytes / 1_048_576) MiB), over lungct's limit of \(limit / 1_048_576) MiB per volume; the header is probably corrupt"
         case .emptySize(let source, let size):
             return "\(source): the header describes an empty image (\(size))"
         }

@@ -10,7 +10,8 @@ import Training
 enum TextRenderer {
     static func info(_ report: InputReport) -> String {
         var lines: [String] = []
-        lines.append("\(report.input): \(report.format), \(report.filesScanned) file(s) scanned, \(report.series.count) series")
+        lines.append(
+            "\(report.input): \(report.format), \(report.filesScanned) file(s) scanned, \(report.series.count) series")
         for entry in report.series {
             let marker =
                 switch entry.status {
@@ -64,7 +65,8 @@ enum TextRenderer {
         lines.append("\(report.input.input): \(report.kind), series \(chosen?.id ?? "-")")
         let g = report.geometry
         lines.append(
-            "  \(g.size.map(String.init).joined(separator: "×")) voxels, spacing \(g.spacingMM.map { String(format: "%.3f", $0) }.joined(separator: " × ")) mm, \(g.orientation)")
+            "  \(g.size.map(String.init).joined(separator: "×")) voxels, spacing \(g.spacingMM.map { String(format: "%.3f", $0) }.joined(separator: " × ")) mm, \(g.orientation)"
+        )
         if let panel = report.lungPanel {
             lines += Analyzer.panelLines(panel).map { "  " + $0 }
         }
@@ -73,7 +75,8 @@ enum TextRenderer {
         for finding in report.qualityFindings { lines.append("  quality: \(finding.message)") }
         lines += Analyzer.modelLines(report.model).map { "  " + $0 }
         let total = report.timingsSeconds["total"] ?? 0
-        lines.append(String(format: "  wrote %@ (%.2f s)", report.outputs.values.sorted().joined(separator: ", "), total))
+        lines.append(
+            String(format: "  wrote %@ (%.2f s)", report.outputs.values.sorted().joined(separator: ", "), total))
         return lines.joined(separator: "\n")
     }
 
@@ -118,7 +121,8 @@ enum TextRenderer {
         ]
         for state in result.shards {
             lines.append(
-                "  shard \(state.shard): \(state.cases) case(s), \(state.unfinished) unfinished, at \(state.finishedAt)")
+                "  shard \(state.shard): \(state.cases) case(s), \(state.unfinished) unfinished, at \(state.finishedAt)"
+            )
         }
         if !result.unfinishedShards.isEmpty {
             lines.append(

@@ -2,8 +2,8 @@ import Foundation
 import LungSegmentation
 import NIfTIIO
 import Phantom
-import Testing
 import TestSupport
+import Testing
 import VolumeCore
 
 /// Dice of two binary masks.

@@ -1,6 +1,6 @@
 import Foundation
-import TestSupport
 import SeededRandom
+import TestSupport
 import Testing
 
 @testable import ModelEvaluation

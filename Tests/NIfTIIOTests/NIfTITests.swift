@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+import VolumeCore
 
 @testable import NIfTIIO
-import VolumeCore
 
 func sampleGeometry() -> Geometry {
     let a = 0.25
@@ -141,7 +141,8 @@ func aTruncatedFileIsAnErrorNotACrash(suffix: String) throws {
     let folder = try temporaryDirectory()
     let g = Geometry(size: Size3(64, 64, 32), spacing: Vector3(1, 1, 1), origin: .zero, direction: .identity)
     var random = SystemRandomNumberGenerator()
-    let volume = Volume(geometry: g, voxels: (0..<g.size.count).map { _ in Int16.random(in: -1024...1024, using: &random) })
+    let volume = Volume(
+        geometry: g, voxels: (0..<g.size.count).map { _ in Int16.random(in: -1024...1024, using: &random) })
     let whole = folder + "/whole" + suffix
     try NIfTI.write(volume, to: whole)
     let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))

@@ -18,7 +18,7 @@ func checkGradients(_ layer: Layer, input: Tensor, seed: UInt64 = 7, step: Float
         let y = layer.forward(x, training: true)
         return zip(y.storage, projection.storage).reduce(0) { $0 + $1.0 * $1.1 }
     }
-    layer.parameters.forEach { $0.zeroGradient() }
+    for parameter in layer.parameters { parameter.zeroGradient() }
     _ = layer.forward(input, training: true)
     let analytic = layer.backward(projection)
     var numeric = input
@@ -42,7 +42,8 @@ func checkGradients(_ layer: Layer, input: Tensor, seed: UInt64 = 7, step: Float
             parameter.value.storage[index] = original
             numericParameter[index] = (up - down) / (2 * step)
         }
-        expectClose(saved, numericParameter, tolerance: tolerance, what: "\(layer.specification.kind) \(parameter.name)")
+        expectClose(
+            saved, numericParameter, tolerance: tolerance, what: "\(layer.specification.kind) \(parameter.name)")
     }
 }
 
@@ -55,7 +56,9 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
 @Test func convolutionGradients() {
     var rng = SeededGenerator(seed: 1)
     for (stride, padding, dilation) in [(1, 0, 1), (2, 1, 1), (1, 2, 2)] {
-        let conv = Conv2D(inputChannels: 2, outputChannels: 3, kernel: 3, stride: stride, padding: padding, dilation: dilation, rng: &rng)
+        let conv = Conv2D(
+            inputChannels: 2, outputChannels: 3, kernel: 3, stride: stride, padding: padding, dilation: dilation,
+            rng: &rng)
         checkGradients(conv, input: randomTensor([2, 2, 7, 6], seed: 3))
     }
 }
@@ -146,13 +149,16 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
         if positive {
             let cx = 4 + Int(rng.uniform() * 8)
             let cy = 4 + Int(rng.uniform() * 8)
-            for y in 0..<16 { for x in 0..<16 where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= 6 { image[y * 16 + x] = 1 } }
+            for y in 0..<16 {
+                for x in 0..<16 where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= 6 { image[y * 16 + x] = 1 }
+            }
         }
         return image
     }
     var initRNG = SeededGenerator(seed: 1)
     let network = Sequential([
-        Conv2D(inputChannels: 1, outputChannels: 8, kernel: 3, padding: 1, rng: &initRNG), BatchNorm2D(channels: 8), ReLU(),
+        Conv2D(inputChannels: 1, outputChannels: 8, kernel: 3, padding: 1, rng: &initRNG), BatchNorm2D(channels: 8),
+        ReLU(),
         Pool2D(.max, kernel: 2),
         Conv2D(inputChannels: 8, outputChannels: 8, kernel: 3, padding: 1, rng: &initRNG), ReLU(),
         GlobalAveragePool(), Dense(inputs: 8, outputs: 2, rng: &initRNG),
@@ -195,7 +201,8 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
     #expect(folded.layers.count < network.layers.count)
     #expect(!folded.layers.contains { $0 is BatchNorm2D })
     expectClose(
-        folded.forward(input, training: false).storage, network.forward(input, training: false).storage, tolerance: 1e-4,
+        folded.forward(input, training: false).storage, network.forward(input, training: false).storage,
+        tolerance: 1e-4,
         what: "folded network")
 }
 
@@ -211,7 +218,9 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
         if positive {
             let cx = 6 + Int(rng.uniform() * 12)
             let cy = 6 + Int(rng.uniform() * 12)
-            for y in 0..<24 { for x in 0..<24 where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= 9 { image[y * 24 + x] = 1 } }
+            for y in 0..<24 {
+                for x in 0..<24 where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= 9 { image[y * 24 + x] = 1 }
+            }
         }
         pixels += image
         labels.append(positive ? 1 : 0)
@@ -223,7 +232,8 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
     func train() throws -> (TrainingResult, [[Float]]) {
         let network = try Architecture.build(Architecture.fullyConvolutional(classes: 2, width: 4), seed: 3)
         let result = Trainer.fit(
-            network, data: data, trainIndices: Array(0..<90), validationIndices: Array(90..<120), options: options, classes: 2,
+            network, data: data, trainIndices: Array(0..<90), validationIndices: Array(90..<120), options: options,
+            classes: 2,
             augment: { image, rng in if rng.uniform() < 0.5 { image.reverse() } })
         return (result, Trainer.predict(network, data: data, indices: Array(90..<120), batchSize: 8))
     }
@@ -238,7 +248,8 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
 }
 
 @Test func logitMapsAverageToTheImageLogits() throws {
-    let network = try Architecture.build(Architecture.fullyConvolutional(classes: 3, width: 4), seed: 8).foldedForInference()
+    let network = try Architecture.build(Architecture.fullyConvolutional(classes: 3, width: 4), seed: 8)
+        .foldedForInference()
     let input = randomTensor([2, 1, 32, 32], seed: 2)
     let logits = network.forward(input, training: false)
     let maps = try #require(network.logitMaps(input))
@@ -272,18 +283,23 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
     checkGradients(Upsample2D(.nearest, factor: 2), input: input)
     checkGradients(Upsample2D(.bilinear, factor: 2), input: input)
     var rng = SeededGenerator(seed: 5)
-    let concat = SkipConnection(.concatenate, branch: Sequential([Conv2D(inputChannels: 2, outputChannels: 3, kernel: 3, padding: 1, rng: &rng)]))
+    let concat = SkipConnection(
+        .concatenate,
+        branch: Sequential([Conv2D(inputChannels: 2, outputChannels: 3, kernel: 3, padding: 1, rng: &rng)]))
     checkGradients(concat, input: input)
     #expect(concat.forward(input, training: false).shape == [2, 5, 3, 4])
-    let add = SkipConnection(.add, branch: Sequential([Conv2D(inputChannels: 2, outputChannels: 2, kernel: 1, rng: &rng)]))
+    let add = SkipConnection(
+        .add, branch: Sequential([Conv2D(inputChannels: 2, outputChannels: 2, kernel: 1, rng: &rng)]))
     checkGradients(add, input: input)
 }
 
 @Test func bilinearUpsamplingMatchesHalfPixelCentres() {
     // [0, 1] upsampled ×2 with half-pixel centres: 0, 0.25, 0.75, 1 (PyTorch align_corners=False).
-    let output = Upsample2D(.bilinear, factor: 2).forward(Tensor(shape: [1, 1, 1, 2], storage: [0, 1]), training: false)
+    let output = Upsample2D(.bilinear, factor: 2).forward(
+        Tensor(shape: [1, 1, 1, 2], storage: [0, 1]), training: false)
     #expect(output.storage == [0, 0.25, 0.75, 1, 0, 0.25, 0.75, 1])
-    let nearest = Upsample2D(.nearest, factor: 2).forward(Tensor(shape: [1, 1, 1, 2], storage: [3, 5]), training: false)
+    let nearest = Upsample2D(.nearest, factor: 2).forward(
+        Tensor(shape: [1, 1, 1, 2], storage: [3, 5]), training: false)
     #expect(nearest.storage == [3, 3, 5, 5, 3, 3, 5, 5])
 }
 
@@ -336,7 +352,9 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
                     for i in 0..<3 {
                         for j in 0..<3 {
                             let (iy, ix) = (y - 2 + 2 * i, x - 2 + 2 * j)
-                            if iy >= 0, iy < 6, ix >= 0, ix < 8 { sum += conv.weight.value[o, c, i, j] * input[0, c, iy, ix] }
+                            if iy >= 0, iy < 6, ix >= 0, ix < 8 {
+                                sum += conv.weight.value[o, c, i, j] * input[0, c, iy, ix]
+                            }
                         }
                     }
                 }

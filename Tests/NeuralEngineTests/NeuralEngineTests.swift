@@ -71,8 +71,9 @@ func sgemmMatchesANaiveTripleLoop(transposes: (Bool, Bool), seed: UInt64) {
     #expect(c == [58, 64, 139, 154])
     // Aᵀ with A stored 3×2, alpha 2, beta 1 accumulating into C.
     c = [1, 1, 1, 1]
-    GEMM.sgemm(transposeA: true, m: 2, n: 2, k: 3, alpha: 2, a: [1, 4, 2, 5, 3, 6], b: [7, 8, 9, 10, 11, 12],
-               beta: 1, c: &c)
+    GEMM.sgemm(
+        transposeA: true, m: 2, n: 2, k: 3, alpha: 2, a: [1, 4, 2, 5, 3, 6], b: [7, 8, 9, 10, 11, 12],
+        beta: 1, c: &c)
     #expect(c == [117, 129, 279, 309])
     // k = 0: the product is empty, so C becomes beta · C.
     c = [1, 2, 3, 4]
@@ -107,7 +108,8 @@ private let convolutionCases: [ConvolutionCase] = [
         batch: 2, inputChannels: 3, outputChannels: 4, height: 11, width: 10, stride: 2, padding: 1, dilation: 2),
     ConvolutionCase(
         batch: 2, inputChannels: 2, outputChannels: 3, height: 9, width: 7, kernel: Pair2D(height: 3, width: 2),
-        stride: Pair2D(height: 2, width: 1), padding: Pair2D(height: 1, width: 0), dilation: Pair2D(height: 1, width: 2)),
+        stride: Pair2D(height: 2, width: 1), padding: Pair2D(height: 1, width: 0), dilation: Pair2D(height: 1, width: 2)
+    ),
     ConvolutionCase(batch: 2, inputChannels: 3, outputChannels: 4, height: 4, width: 5, kernel: 1),  // pointwise path
     ConvolutionCase(batch: 1, inputChannels: 3, outputChannels: 2, height: 5, width: 6, kernel: 1, stride: 2),
     ConvolutionCase(batch: 2, inputChannels: 2, outputChannels: 2, height: 6, width: 6, kernel: 5, padding: 2),
@@ -185,7 +187,8 @@ func conv2dMatchesANaiveDirectConvolution(_ setup: ConvolutionCase) throws {
         shape: [batch, channels, height, width], storage: randomValues(batch * channels * height * width, &generator))
     let columns = Convolution.im2col(input, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
     let output = Convolution.outputSize(
-        input: Pair2D(height: height, width: width), kernel: kernel, stride: stride, padding: padding, dilation: dilation)
+        input: Pair2D(height: height, width: width), kernel: kernel, stride: stride, padding: padding,
+        dilation: dilation)
     #expect(columns.shape == [batch, channels * kernel.height * kernel.width, output.height * output.width])
     var mismatches = 0
     for n in 0..<batch {

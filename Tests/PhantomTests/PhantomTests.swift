@@ -8,7 +8,9 @@ func makePhantom(size: Int = 96, slices: Int = 40, lesions: Int = 2, seed: UInt6
     testPhantom(size: size, slices: slices, spacing: 300 / Double(slices), lesions: lesions, seed: seed).phantom
 }
 
-func mean(_ values: [Int16]) -> Double { values.isEmpty ? 0 : values.reduce(0.0) { $0 + Double($1) } / Double(values.count) }
+func mean(_ values: [Int16]) -> Double {
+    values.isEmpty ? 0 : values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
+}
 
 @Test func lungsHaveLungDensityAndAdultVolumes() {
     let phantom = makePhantom()

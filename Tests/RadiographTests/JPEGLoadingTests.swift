@@ -1,7 +1,7 @@
 import Foundation
 import Radiograph
-import Testing
 import TestSupport
+import Testing
 import VolumeCore
 
 /// JPEG fixtures come from cjpeg (libjpeg-turbo-progs); without it these tests are skipped.
@@ -62,7 +62,8 @@ struct JPEGLoadingTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/rgb-gray.jpg"
         try JPEGTool.write(
-            path: path, width: width, height: height, channels: 3, pixels: rgbOfGray(grayPicture(width: width, height: height)))
+            path: path, width: width, height: height, channels: 3,
+            pixels: rgbOfGray(grayPicture(width: width, height: height)))
 
         let image = try RadiographLoader.load(path: path)
         #expect(image.has(Code.rgbButGray))
@@ -87,7 +88,8 @@ struct JPEGLoadingTests {
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/cut.jpg"
-        try JPEGTool.write(path: path, width: width, height: height, channels: 1, pixels: grayPicture(width: width, height: height))
+        try JPEGTool.write(
+            path: path, width: width, height: height, channels: 1, pixels: grayPicture(width: width, height: height))
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         try bytes.prefix(bytes.count * 6 / 10).write(to: URL(fileURLWithPath: path))
 

@@ -1,8 +1,8 @@
 import Foundation
 import ImageCodecs
 import Radiograph
-import Testing
 import TestSupport
+import Testing
 import VolumeCore
 
 typealias Code = QualityFinding.Code
@@ -75,7 +75,8 @@ typealias Code = QualityFinding.Code
     let folder = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let gray = grayPicture(width: 300, height: 260)
-    let rgba = gray.enumerated().flatMap { index, value -> [UInt8] in [value, value, value, index % 2 == 0 ? 255 : 128] }
+    let rgba = gray.enumerated().flatMap { index, value -> [UInt8] in [value, value, value, index % 2 == 0 ? 255 : 128]
+    }
     let path = folder + "/rgba.png"
     try PNGWriter.write(path: path, width: 300, height: 260, channels: 4, pixels: rgba)
 
@@ -118,7 +119,8 @@ typealias Code = QualityFinding.Code
     let palette = levels.map { [$0, $0, $0] }
     let rows: [[UInt8]] = (0..<260).map { (j: Int) in (0..<300).map { (i: Int) in UInt8((i / 10 + j / 10) % 4) } }
     let path = folder + "/palette.png"
-    try RawPNG.write(path: path, width: 300, height: 260, bitDepth: 8, colourType: .palette, rows: rows, palette: palette)
+    try RawPNG.write(
+        path: path, width: 300, height: 260, bitDepth: 8, colourType: .palette, rows: rows, palette: palette)
 
     let image = try RadiographLoader.load(path: path)
     #expect(image.has(Code.palette))
@@ -131,7 +133,8 @@ typealias Code = QualityFinding.Code
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let rows: [[UInt8]] = (0..<260).map { (j: Int) in (0..<300).map { (i: Int) in UInt8((i + j) % 256) } }
     let path = folder + "/72dpi.png"
-    try RawPNG.write(path: path, width: 300, height: 260, bitDepth: 8, colourType: .gray, rows: rows, pixelsPerMetre: 2835)
+    try RawPNG.write(
+        path: path, width: 300, height: 260, bitDepth: 8, colourType: .gray, rows: rows, pixelsPerMetre: 2835)
 
     let image = try RadiographLoader.load(path: path)
     #expect(!image.pixelSpacingKnown)

@@ -11,7 +11,8 @@ func realChestRadiographsLoad() throws {
     let manager = FileManager.default
     let classes = try manager.contentsOfDirectory(atPath: chestRadiographFolder).sorted().filter { name in
         var isDirectory: ObjCBool = false
-        return manager.fileExists(atPath: chestRadiographFolder + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+        return manager.fileExists(atPath: chestRadiographFolder + "/" + name, isDirectory: &isDirectory)
+            && isDirectory.boolValue
     }
     #expect(!classes.isEmpty)
     for name in classes {

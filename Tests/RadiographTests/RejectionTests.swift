@@ -1,8 +1,8 @@
 import Foundation
 import ImageCodecs
 import Radiograph
-import Testing
 import TestSupport
+import Testing
 
 /// Loads `path` expecting a `RadiographError`; returns it, or nil (and records an issue) when
 /// loading succeeded or threw something else.

@@ -38,7 +38,11 @@ struct SplitMix64 {
 /// with stored (uncompressed) deflate blocks, so the tests need neither Python nor ImageMagick.
 enum RawPNG {
     enum ColourType: UInt8 {
-        case gray = 0, rgb = 2, palette = 3, grayAlpha = 4, rgba = 6
+        case gray = 0
+        case rgb = 2
+        case palette = 3
+        case grayAlpha = 4
+        case rgba = 6
     }
 
     /// Writes a PNG whose rows are given already serialised (big-endian for 16-bit samples).

@@ -6,8 +6,8 @@ import NIfTIIO
 import Phantom
 import StudyAnalysis
 import StudyInput
-import Testing
 import TestSupport
+import Testing
 import VolumeCore
 
 /// A phantom study written as DICOM, with its truth, analysed once for several tests.
@@ -22,7 +22,8 @@ struct AnalysedPhantom {
         let folder = try temporaryDirectory()
         var layout = PhantomLayout()
         layout.feetFirst = true
-        let dicom = try PhantomWriter.write(phantom, options: options, layout: layout, to: folder + "/study").dicomFolder
+        let dicom = try PhantomWriter.write(phantom, options: options, layout: layout, to: folder + "/study")
+            .dicomFolder
         let output = folder + "/out"
         let report = try Analyzer.analyze(AnalysisOptions(input: dicom, output: output))
         return AnalysedPhantom(phantom: phantom, dicom: dicom, output: output, report: report)

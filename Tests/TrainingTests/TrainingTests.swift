@@ -3,8 +3,8 @@ import Foundation
 import ImageCodecs
 import ModelEvaluation
 import NeuralEngine
-import Testing
 import TestSupport
+import Testing
 import Training
 
 /// A two-class image folder made here: gray noise, and gray noise with a bright disk
@@ -19,7 +19,9 @@ func syntheticFolder(perClass: Int, seed: UInt64) throws -> String {
             if label == 0 {
                 let cx = 8 + Int(rng.uniform() * 16)
                 let cy = 8 + Int(rng.uniform() * 16)
-                for y in 0..<32 { for x in 0..<32 where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= 20 { pixels[y * 32 + x] = 250 } }
+                for y in 0..<32 {
+                    for x in 0..<32 where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= 20 { pixels[y * 32 + x] = 250 }
+                }
             }
             let file = index % 5 == 0 ? "fig\(index / 5)%\(index % 2).png" : "img\(index).png"
             try PNGWriter.write(path: "\(root)/\(name)/\(file)", width: 32, height: 32, channels: 1, pixels: pixels)
@@ -68,7 +70,8 @@ func syntheticFolder(perClass: Int, seed: UInt64) throws -> String {
     try handle.write(contentsOf: Data([0]))
     try handle.close()
     #expect {
-        try ModelEvaluationRun.evaluate(model: weights + "/synthetic.h5", manifest: weights + "/MANIFEST", data: fresh, predictions: nil, maps: nil)
+        try ModelEvaluationRun.evaluate(
+            model: weights + "/synthetic.h5", manifest: weights + "/MANIFEST", data: fresh, predictions: nil, maps: nil)
     } throws: { ($0 as? LungCTError)?.category == .modelInvalid }
 }
 

@@ -94,7 +94,9 @@ func reorientationRoundTripsAndKeepsPositions(target: String) throws {
         try VolumeLimits.checkAllocation(Size3(Int.max / 2, 3, 3), bytesPerVoxel: 2, source: "overflow.nii")
     }
     try VolumeLimits.checkAllocation(Size3(512, 512, 300), bytesPerVoxel: 2, source: "ct")
-    let message = String(describing: VolumeError.tooLarge(source: "x.dcm", size: Size3(60000, 60000, 60000), bytes: Int.max, limit: 8 << 30))
+    let message = String(
+        describing: VolumeError.tooLarge(
+            source: "x.dcm", size: Size3(60000, 60000, 60000), bytes: Int.max, limit: 8 << 30))
     #expect(message.contains("x.dcm") && message.contains("corrupt"))
 }
 

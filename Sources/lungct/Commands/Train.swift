@@ -89,7 +89,8 @@ struct Train: ParsableCommand {
         }
         guard epochs >= 1, size >= Self.minimumSize, width >= 1, batchSize >= 1, blocks >= 1, patience >= 1 else {
             throw ValidationError(
-                "--epochs ≥ 1, --size ≥ \(Self.minimumSize), --width ≥ 1, --batch-size ≥ 1, --blocks ≥ 1, --patience ≥ 1")
+                "--epochs ≥ 1, --size ≥ \(Self.minimumSize), --width ≥ 1, --batch-size ≥ 1, --blocks ≥ 1, --patience ≥ 1"
+            )
         }
         // Each block but the last halves the size; the last must still see at least 2×2.
         guard size >> (blocks - 1) >= 2 else {
