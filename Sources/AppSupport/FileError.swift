@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error about one file: the file and what went wrong with it, in words a user can act on.
 /// The description names the file once: the message alone when the library's message already
 /// starts with the path (DCMTK's, libpng's and libjpeg's usually do), else "path: message".
@@ -27,4 +29,11 @@ public struct KindedFileError<Kind: Sendable & Equatable>: FileError, Sendable {
         self.path = path
         self.message = message
     }
+}
+
+/// Whether `path` is a regular file, following symbolic links (stat(2)): not a folder, FIFO,
+/// socket or device, whose reads can block forever or never end.
+public func isRegularFile(_ path: String) -> Bool {
+    var status = stat()
+    return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
 }

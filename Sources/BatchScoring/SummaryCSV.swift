@@ -52,10 +52,16 @@ enum SummaryCSV {
         ].joined(separator: ",")
     }
 
-    /// A field quoted when it holds a comma or a quote; line breaks become spaces.
+    /// First characters that make a spreadsheet read a cell as a formula (CSV injection, OWASP):
+    /// a field starting with one gets a leading apostrophe, which spreadsheets show as text.
+    static let formulaStarts: Set<Character> = ["=", "+", "-", "@", "\t"]
+
+    /// A field quoted when it holds a comma or a quote; line breaks become spaces; a leading
+    /// formula character is neutralised (a folder named "=HYPERLINK(...)" stays text).
     static func field(_ text: String) -> String {
-        let flat = text.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
+        var flat = text.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
             .replacingOccurrences(of: "\r", with: " ")
+        if let first = flat.first, formulaStarts.contains(first) { flat = "'" + flat }
         guard flat.contains(",") || flat.contains("\"") else { return flat }
         return "\"" + flat.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

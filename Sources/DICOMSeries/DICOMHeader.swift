@@ -13,7 +13,11 @@ public struct DICOMHeader: Sendable {
     public var frameOfReferenceUID: String
     public var transferSyntaxUID: String
     public var mediaStorageSOPClassUID: String
+    /// (0008,0060) Modality; when the element is missing, the modality the SOP Class UID
+    /// implies (`modalityInferred` is then true).
     public var modality: String
+    /// Whether `modality` was taken from (0008,0016) SOP Class UID because (0008,0060) is missing.
+    public var modalityInferred = false
     /// (0008,0008) Image Type, e.g. ["ORIGINAL", "PRIMARY", "AXIAL"].
     public var imageType: [String]
     public var seriesDescription: String
@@ -87,6 +91,12 @@ public struct DICOMHeader: Sendable {
         transferSyntaxUID = string(fromTuple: h.transfer_syntax_uid)
         mediaStorageSOPClassUID = string(fromTuple: h.media_storage_sop_class_uid)
         modality = string(fromTuple: h.modality).uppercased()
+        if modality.isEmpty, let implied = SOPClass.impliedModality[sopClassUID] {
+            // dcm2niix and viewers read such files; a CT Image Storage object is CT whatever
+            // its (0008,0060) says, and this one says nothing.
+            modality = implied
+            modalityInferred = true
+        }
         imageType = string(fromTuple: h.image_type).split(separator: "\\").map {
             String($0).trimmingSpaces().uppercased()
         }
@@ -200,4 +210,11 @@ public enum SOPClass {
     public static let digitalXRayProcessing = "1.2.840.10008.5.1.4.1.1.1.1.1"
     public static let secondaryCapturePrefix = "1.2.840.10008.5.1.4.1.1.7"
     public static let mediaStorageDirectory = "1.2.840.10008.1.3.10"
+
+    /// The modality an image storage SOP class implies (PS3.4 B.5): used only when
+    /// (0008,0060) Modality is missing.
+    static let impliedModality = [
+        ctImage: "CT", enhancedCTImage: "CT", computedRadiography: "CR", digitalXRayPresentation: "DX",
+        digitalXRayProcessing: "DX",
+    ]
 }

@@ -1,3 +1,4 @@
+import AppSupport
 import Dispatch
 import Foundation
 
@@ -81,7 +82,14 @@ public struct FolderScan: Sendable {
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
             throw DICOMError(.unreadable, path: root, message: "\(root): no such file or folder")
         }
-        guard isDirectory.boolValue else { return [root] }
+        guard isDirectory.boolValue else {
+            // A FIFO, socket or device would block DCMTK's first read: refused by its type.
+            guard isRegularFile(root) else {
+                throw DICOMError(
+                    .unreadable, path: root, message: "\(root): not a regular file (a FIFO, socket or device)")
+            }
+            return [root]
+        }
         guard
             let enumerator = FileManager.default.enumerator(
                 at: URL(fileURLWithPath: root),

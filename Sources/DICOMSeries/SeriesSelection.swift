@@ -65,7 +65,13 @@ public enum SeriesSelection {
             case "CT":
                 candidate.kind = .ctVolume
                 switch SliceStack.plan(group.headers) {
-                case .success(let plan): candidate.plan = plan
+                case .success(var plan):
+                    if header.modalityInferred {
+                        plan.warnings.append(
+                            "(0008,0060) Modality is missing; taken as CT from (0008,0016) SOP Class UID \(header.sopClassName)"
+                        )
+                    }
+                    candidate.plan = plan
                 case .failure(let refusal): candidate.rejection = refusal.reason
                 }
             case "CR", "DX", "DR", "RG", "DF":

@@ -39,6 +39,8 @@ public enum ModelKind: Sendable {
 public struct AnalysisModels: Sendable {
     public var ct: LoadedModel?
     public var radiograph: LoadedModel?
+    /// The user asked for no model (--no-model), as opposed to none being found.
+    public var declined = false
 
     public init(ct: LoadedModel? = nil, radiograph: LoadedModel? = nil) {
         self.ct = ct
@@ -46,6 +48,12 @@ public struct AnalysisModels: Sendable {
     }
 
     public static let none = AnalysisModels()
+    /// No model, because the user asked for none.
+    public static let declinedByUser: AnalysisModels = {
+        var models = AnalysisModels()
+        models.declined = true
+        return models
+    }()
 
     /// The shipped file names in `Weights/`.
     public static let ctFileName = "ct-covid.h5"
@@ -148,7 +156,7 @@ public struct AnalysisModels: Sendable {
     /// model of its kind (the other kind keeps the shipped one; a model of no stated kind
     /// serves both); or the shipped models.
     public static func forCommandLine(model: String?, none: Bool) throws(LungCTError) -> AnalysisModels {
-        if none { return .none }
+        if none { return .declinedByUser }
         guard let model else { return try shipped() }
         let loaded = try load(model, requireManifest: false)
         switch loaded.kind {

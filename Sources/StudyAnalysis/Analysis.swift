@@ -53,9 +53,26 @@ public enum Analyzer {
         case .radiograph(let picture): report = try analyzeRadiograph(picture, study, clock: &clock)
         }
         report.outputs = outputs(options.output, probability: report.model.probability != nil)
+        try removeStaleOutputs(in: options.output, keeping: Set(report.outputs.values))
         report.timingsSeconds = clock.finished()
         try writeReport(report, folder: options.output)
         return report
+    }
+
+    /// Removes the outputs an earlier run left in the folder that this run did not write (a
+    /// probability map from a run with a model, beside this run's outputs without one), so the
+    /// folder holds one study's outputs only.
+    static func removeStaleOutputs(in folder: String, keeping written: Set<String>) throws(LungCTError) {
+        for name in OutputFile.all where !written.contains(folder + "/" + name) {
+            let path = folder + "/" + name
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            do {
+                try FileManager.default.removeItem(atPath: path)
+            } catch {
+                throw .outputFailed(
+                    "\(path): left by an earlier run and cannot be removed: \(error.localizedDescription)")
+            }
+        }
     }
 
     /// The prepared input when there is one; otherwise `options.input` inspected and the chosen
@@ -121,7 +138,9 @@ extension Analyzer {
     static func scoreCT(_ hu: Volume<Int16>, labels: Volume<UInt8>, _ study: LoadedStudy, clock: inout StageClock)
         throws(LungCTError) -> ModelOutcome
     {
-        guard let model = study.options.models.ct else { return ModelOutcome(report: noModel(kind: "CT")) }
+        guard let model = study.options.models.ct else {
+            return ModelOutcome(report: noModel(kind: "CT", declined: study.options.models.declined))
+        }
         let score = try CovidScoring.scoreCT(hu: hu, labels: labels, model: model)
         clock.lap("model")
         return ModelOutcome(
@@ -200,7 +219,7 @@ extension Analyzer {
         -> ModelOutcome
     {
         guard let model = study.options.models.radiograph else {
-            return ModelOutcome(report: noModel(kind: "radiograph"))
+            return ModelOutcome(report: noModel(kind: "radiograph", declined: study.options.models.declined))
         }
         let score = CovidScoring.scoreRadiograph(normalized, model: model)
         clock.lap("model")

@@ -15,6 +15,8 @@ public enum OutputFile {
     public static let study = "study.h5"
     public static let report = "report.json"
     public static let overview = "overview.png"
+    /// Every file `analyze` may write.
+    public static let all = [lungMask, probability, study, report, overview]
 }
 
 /// `report.json`: everything a program needs to know about one analysis. Identifies the study
@@ -105,11 +107,13 @@ extension Analyzer {
     /// Slices listed as the model's top slices in report.json.
     static let reportedTopSlices = 5
 
-    static func noModel(kind: String) -> AnalysisReport.Model {
-        AnalysisReport.Model(
-            ran: false,
-            reason: "no \(kind) model found (Weights/ beside the program, $LUNGCT_WEIGHTS, or --model); "
-                + "probability.nii.gz is not written and no probability is reported")
+    static func noModel(kind: String, declined: Bool) -> AnalysisReport.Model {
+        let why =
+            declined
+            ? "no model run (--no-model)"
+            : "no \(kind) model found (Weights/ beside the program, $LUNGCT_WEIGHTS, or --model)"
+        return AnalysisReport.Model(
+            ran: false, reason: why + "; probability.nii.gz is not written and no probability is reported")
     }
 
     /// The report's model part from a score (nil: the model had nothing to score).

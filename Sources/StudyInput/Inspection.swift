@@ -84,6 +84,11 @@ public struct Inspection: Sendable {
             throw .inputFailed("\(path): no such file or folder")
         }
         if !isDirectory.boolValue {
+            // A FIFO, socket or device would block the first read (or never end): refused by its type.
+            guard isRegularFile(path) else {
+                throw .inputFailed(
+                    "\(path): not a regular file (a FIFO, socket or device); lungct reads files and folders")
+            }
             guard FileManager.default.isReadableFile(atPath: path) else { throw .inputFailed("\(path): not readable") }
             let lower = path.lowercased()
             if lower.hasSuffix(".nii") || lower.hasSuffix(".nii.gz") { return try inspectNIfTI(path) }

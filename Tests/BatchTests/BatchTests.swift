@@ -586,3 +586,13 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
     #expect(mask["status"] == "skipped")
     #expect(mask["reason"]?.contains("label volume") == true)
 }
+
+/// A folder named like a spreadsheet formula must not become one in summary.csv (CSV
+/// injection): the field gets a leading apostrophe, and stays one quoted field.
+@Test func summaryFieldsThatLookLikeFormulasStayText() {
+    #expect(SummaryCSV.field("=HYPERLINK(\"http://x\",\"y\")") == "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"")
+    #expect(SummaryCSV.field("+1") == "'+1")
+    #expect(SummaryCSV.field("@SUM(A1)") == "'@SUM(A1)")
+    #expect(SummaryCSV.field("-2+3") == "'-2+3")
+    #expect(SummaryCSV.field("study/ct") == "study/ct")
+}

@@ -114,6 +114,13 @@ func phantomStudy(size: Int = 48, slices: Int = 12, spacing: Int = 12) throws ->
     #expect(model?["ran"] as? Bool == true)
     #expect((model?["probability"] as? Double).map { (0...1).contains($0) } == true)
     #expect(FileManager.default.fileExists(atPath: work + "/out/probability.nii.gz"))
+
+    // The same folder again without a model: the first run's probability map must not stay
+    // beside outputs that have none (a reader would take it for this run's).
+    let again = try lungct("analyze", dicom, "-o", work + "/out", "--no-model")
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: work + "/out/probability.nii.gz"))
+    #expect(FileManager.default.fileExists(atPath: work + "/out/report.json"))
 }
 
 @Test(.enabled(if: hasTool("h5dump"), "needs h5dump (hdf5-tools)"))
@@ -152,6 +159,8 @@ func h5dumpSeesTheStudyFileSchema() throws {
     #expect(plain.status == 0, "\(plain.stderr)")
     #expect(!FileManager.default.fileExists(atPath: work + "/plain/probability.nii.gz"))
     #expect(plain.stdout.contains("\"ran\" : false"))
+    // It says no model was asked for, not that none was found.
+    #expect(plain.stdout.contains("no model run (--no-model)") && !plain.stdout.contains("model found"))
     #expect(try lungct("analyze", work + "/p/dicom", "-o", work + "/x", "--no-model", "--model", "m.h5").status == 1)
     // A missing model is refused with 4 (a changed one: `aModelThatDoesNotMatchItsManifestExitsWithFour`).
     let weights = repositoryRoot() + "/Weights"
@@ -206,4 +215,19 @@ func h5dumpSeesTheStudyFileSchema() throws {
     let wrongHash = try lungct("analyze", dicom, "-o", work + "/out-listed", "--model", listed)
     #expect(wrongHash.status == 4, "\(wrongHash.stderr)")
     #expect(wrongHash.stderr.contains(listed) && wrongHash.stderr.contains("does not match"), "\(wrongHash.stderr)")
+}
+
+/// A FIFO named like a DICOM file used to hang `info` forever (the first read blocks until a
+/// writer comes); it is refused by its type, at once, naming the file.
+@Test(.timeLimit(.minutes(1)))
+func aFIFOIsRefusedNotWaitedOn() throws {
+    let work = try temporaryDirectory()
+    let fifo = work + "/slice.dcm"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    for command in ["info", "convert"] {
+        let arguments = command == "convert" ? [command, fifo, work + "/x.nii"] : [command, fifo]
+        let result = try runProcess(lungctBinary(), arguments)
+        #expect(result.status == 3, "\(command): \(result.stderr)")
+        #expect(result.stderr.contains(fifo) && result.stderr.contains("not a regular file"))
+    }
 }

@@ -248,3 +248,21 @@ func seriesCompressedByDCMTKToolsDecodesToTheSameVoxels(tool: String, options: [
     let (volume, _) = try loadOnlySeries(target)
     #expect(volume.asInt16.voxels == phantom.ct.voxels)
 }
+
+/// A CT series whose files lack (0008,0060) Modality but say CT Image Storage in (0008,0016)
+/// is CT (dcm2niix and viewers read it), with a warning that says what was assumed; it used
+/// to be refused as "modality missing is neither CT nor a radiograph".
+@Test(.enabled(if: hasTool("dcmodify"), "needs DCMTK's dcmodify"))
+func aMissingModalityIsTakenFromTheSOPClassWithAWarning() throws {
+    let (phantom, options) = smallPhantom(slices: 4)
+    let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory())
+    let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { folder + "/" + $0 }
+    _ = try runTool("dcmodify", ["-nb", "-ea", "(0008,0060)"] + files)
+    let scan = try FolderScan.scan(folder)
+    #expect(scan.headers.count == 4 && scan.headers.allSatisfy { $0.modality == "CT" && $0.modalityInferred })
+    var candidates = SeriesSelection.candidates(from: SeriesGrouping.group(scan.headers))
+    SeriesSelection.choose(&candidates)
+    let chosen = try #require(candidates.first { $0.isChosen })
+    #expect(chosen.rejection == nil)
+    #expect(chosen.plan?.warnings.contains { $0.contains("(0008,0060) Modality is missing") } == true)
+}
