@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := libdcmtk-dev dcmtk libnifti-dev libopenblas-dev libhdf5-dev h
 SAMPLE := Volumes/phantom-chest
 DEMO_OUT := out/demo
 
-.PHONY: deps build demo test lint format bench sample clean
+.PHONY: deps build demo test test-venv lint format bench sample clean
 
 # Installs whatever Debian package is missing (needs root, as on the project's machines).
 deps:
@@ -29,12 +29,13 @@ demo: build
 	echo; echo "== lungct convert $(SAMPLE)/dicom $(DEMO_OUT)/ct.nii.gz"; $$bin convert $(SAMPLE)/dicom $(DEMO_OUT)/ct.nii.gz; \
 	echo; echo "== lungct analyze $(SAMPLE)/dicom -o $(DEMO_OUT)"; $$bin analyze $(SAMPLE)/dicom -o $(DEMO_OUT)
 
-# A private virtualenv with h5py, so a test can prove study.h5 reads with h5py and no custom
-# code. Without PyPI the test skips; nothing else needs Python.
+# A private virtualenv with the tests' Python peers: h5py (study.h5 reads with h5py and no
+# custom code) and Pillow (pictures lungct's own writers do not make, such as CMYK JPEG).
+# Without PyPI those tests skip; nothing else needs Python.
 TEST_VENV := .build/test-venv
-$(TEST_VENV)/bin/python:
-	@python3 -m venv $(TEST_VENV) >/dev/null 2>&1 || { apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(TEST_VENV); } || true
-	@$(TEST_VENV)/bin/pip install --quiet h5py numpy >/dev/null 2>&1 || echo "note: h5py not installed (no PyPI?); the h5py test will skip"
+test-venv:
+	@[ -x $(TEST_VENV)/bin/python ] || python3 -m venv $(TEST_VENV) >/dev/null 2>&1 || { apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(TEST_VENV); } || true
+	@$(TEST_VENV)/bin/python -c "import h5py, numpy, PIL" 2>/dev/null || $(TEST_VENV)/bin/pip install --quiet h5py numpy pillow >/dev/null 2>&1 || echo "note: h5py or pillow not installed (no PyPI?); the tests that need them will skip"
 
 # The toolchain's swift-format with the checked-in .swift-format, and the structure checks of
 # ARCHITECTURE.md (layers, declared imports, file and function sizes).
@@ -46,7 +47,7 @@ lint:
 format:
 	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
 
-test: deps lint $(TEST_VENV)/bin/python
+test: deps lint test-venv
 	$(SWIFT) build --build-tests
 	LUNGCT_PYTHON=$(CURDIR)/$(TEST_VENV)/bin/python $(SWIFT) test --skip-build
 

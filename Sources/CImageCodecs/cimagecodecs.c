@@ -228,8 +228,15 @@ int lct_jpeg_read(const char *path, lct_image *out, char *message, size_t messag
     jpeg_create_decompress(&info);
     jpeg_stdio_src(&info, file);
     jpeg_read_header(&info, TRUE);
-    // Keep gray as gray; everything else (YCbCr, CMYK) comes back as RGB so the caller can
-    // see whether the picture really holds colour.
+    if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
+        // libjpeg cannot turn ink separations into RGB; say what the file is instead of
+        // passing on its "unsupported color conversion request".
+        snprintf(context.text, sizeof context.text,
+                 "a CMYK JPEG (colour separations for printing, not a radiograph); save it as grayscale or RGB");
+        longjmp(context.jump, 1);
+    }
+    // Keep gray as gray; everything else (YCbCr) comes back as RGB so the caller can see
+    // whether the picture really holds colour.
     info.out_color_space = info.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
     out->is_progressive = jpeg_has_multiple_scans(&info) ? 1 : 0;
     jpeg_start_decompress(&info);

@@ -92,9 +92,15 @@ public struct Inspection: Sendable {
             guard FileManager.default.isReadableFile(atPath: path) else { throw .inputFailed("\(path): not readable") }
             let lower = path.lowercased()
             if lower.hasSuffix(".nii") || lower.hasSuffix(".nii.gz") { return try inspectNIfTI(path) }
-            let bytes = leadingBytes(of: path, count: 8)
+            let bytes = leadingBytes(of: path, count: 12)
             if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) || bytes.starts(with: [0xFF, 0xD8]) {
                 return try inspectPicture(path)
+            }
+            if bytes.isEmpty { throw .inputFailed("\(path): the file is empty") }
+            if let format = PictureFormat.unsupported(bytes) {
+                throw .inputFailed(
+                    "\(path): a \(format) picture (by its content, whatever its name says); lungct reads PNG, JPEG and "
+                        + "DICOM radiographs: convert it to PNG, or better, use the original DICOM")
             }
         }
         return try inspectDICOM(path)

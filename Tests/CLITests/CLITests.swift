@@ -231,3 +231,22 @@ func aFIFOIsRefusedNotWaitedOn() throws {
         #expect(result.stderr.contains(fifo) && result.stderr.contains("not a regular file"))
     }
 }
+
+/// A GIF, BMP or TIFF named `.png`, or an empty file, used to get "not a DICOM file" and exit
+/// 2; it is an input lungct cannot read (exit 3), named with what it is.
+@Test func picturesOfOtherFormatsAreNamedForWhatTheyAre() throws {
+    let work = try temporaryDirectory()
+    let files: [(name: String, bytes: [UInt8], says: String)] = [
+        ("gif.png", Array("GIF89a".utf8) + [1, 0, 1, 0, 0, 0, 0, 0x3B], "a GIF picture"),
+        ("bmp.png", Array("BM".utf8) + [UInt8](repeating: 0, count: 30), "a BMP picture"),
+        ("tif.png", [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0], "a TIFF picture"),
+        ("empty.png", [], "the file is empty"),
+    ]
+    for file in files {
+        let path = work + "/" + file.name
+        try Data(file.bytes).write(to: URL(fileURLWithPath: path))
+        let result = try lungct("info", path)
+        #expect(result.status == 3, "\(file.name): \(result.stderr)")
+        #expect(result.stderr.contains(path) && result.stderr.contains(file.says), "\(result.stderr)")
+    }
+}

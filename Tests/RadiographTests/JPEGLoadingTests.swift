@@ -101,3 +101,23 @@ struct JPEGLoadingTests {
         }
     }
 }
+
+/// A CMYK JPEG (a print file) is refused with a message that says what it is; libjpeg's own
+/// words were "Unsupported color conversion request".
+@Test(.enabled(if: pythonWithPillow != nil, "needs Python with Pillow (make test installs it)"))
+func aCMYKJPEGIsRefusedSayingWhatItIs() throws {
+    let folder = try temporaryDirectory()
+    let path = folder + "/cmyk.jpg"
+    _ = try runProcess(
+        try #require(pythonWithPillow),
+        [
+            "-c", "import sys; from PIL import Image; Image.new('CMYK', (300, 300), (0, 0, 0, 128)).save(sys.argv[1])",
+            path,
+        ])
+    #expect {
+        _ = try RadiographLoader.load(path: path)
+    } throws: { error in
+        (error as? RadiographError)?.kind == .undecodable && "\(error)".contains("CMYK JPEG")
+            && "\(error)".contains(path)
+    }
+}

@@ -90,6 +90,13 @@ public let pythonWithH5py: String? = {
     return candidates.first { python in (try? runProcess(python, ["-c", "import h5py, numpy"]))?.status == 0 }
 }()
 
+/// A Python with Pillow (`make test` installs it in its virtualenv), to write pictures lungct's
+/// own writers do not make (CMYK JPEG); nil when there is none.
+public let pythonWithPillow: String? = {
+    let candidates = [ProcessInfo.processInfo.environment["LUNGCT_PYTHON"], toolPath("python3")].compactMap { $0 }
+    return candidates.first { python in (try? runProcess(python, ["-c", "import PIL"]))?.status == 0 }
+}()
+
 /// Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN), found by mounting a
 /// tiny one on a scratch folder once.
 public let canMountTmpfs: Bool = {
