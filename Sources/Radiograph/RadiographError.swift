@@ -23,6 +23,13 @@ public enum RadiographErrorKind: Sendable, Equatable {
 /// Refuses empty, tiny and absurd images from their header size, before anything is decoded.
 /// `bytesPerPixel` is the peak memory per pixel while decoding (decoder buffer plus outputs).
 func checkSize(width: Int, height: Int, bytesPerPixel: Int, path: String) throws(RadiographError) {
+    guard max(width, height) <= RadiographLimits.maximumSide else {
+        throw RadiographError(
+            .tooLarge, path: path,
+            message:
+                "the header claims \(width)×\(height) pixels; a chest radiograph has at most \(RadiographLimits.maximumSide) on a side, so lungct does not decode it"
+        )
+    }
     let size = Size3(width, height, 1)
     do {
         try VolumeLimits.checkAllocation(size, bytesPerVoxel: bytesPerPixel, source: path)

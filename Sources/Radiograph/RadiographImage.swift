@@ -95,4 +95,8 @@ public enum RadiographLimits {
     /// networks take inputs of 224–512 px, so a smaller image must be upsampled, and fine
     /// texture such as ground-glass opacity is already lost at that size.
     public static let smallSide = 256
+    /// Images with a side above this are refused before anything is decoded: the largest chest
+    /// detectors are 43 cm at 0.1 mm (4300 px) and a film scanned at 0.05 mm is 8600 px, while
+    /// a 249 KB PNG can claim 16000×16000 and cost gigabytes to decode.
+    public static let maximumSide = 10_000
 }

@@ -34,6 +34,20 @@ func loadError(_ path: String) -> RadiographError? {
     #expect(error?.description.contains("60000×60000") == true)
 }
 
+/// 16000×16000 fits the memory limit for volumes (8 GiB) but is no radiograph: a 249 KB PNG
+/// claiming it made analyze peak at 4.3 GB. It is refused from its header.
+@Test func aPNGClaimingSixteenThousandPixelsASideIsRefusedBeforeDecoding() throws {
+    let folder = try temporaryDirectory()
+    let header: [UInt8] =
+        [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + Array("IHDR".utf8)
+        + RawPNG.bigEndian(16000) + RawPNG.bigEndian(16000)
+    let path = folder + "/wide.png"
+    try Data(header).write(to: URL(fileURLWithPath: path))
+    let error = loadError(path)
+    #expect(error?.kind == .tooLarge)
+    #expect(error?.description.contains("16000×16000") == true && error?.description.contains(path) == true)
+}
+
 @Test func randomBytesAreRefusedNamingTheFile() throws {
     let folder = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: folder) }
