@@ -138,6 +138,9 @@ public enum ModelFile {
                 throw HDF5Error(
                     operation: "read", file: path, message: "no readable model description (architecture attribute)")
             }
+            if let problem = ModelLimits.problem(in: description) {
+                throw HDF5Error(operation: "check", file: path, message: "the model description asks for \(problem)")
+            }
             let network: Sequential
             do {
                 network = try Architecture.build(description.layers)
@@ -152,6 +155,11 @@ public enum ModelFile {
                         throw HDF5Error(
                             operation: "read", file: path, object: dataset,
                             message: "shape \(array.shape), the architecture needs \(parameter.value.shape)")
+                    }
+                    guard array.values.allSatisfy(\.isFinite) else {
+                        throw HDF5Error(
+                            operation: "read", file: path, object: dataset,
+                            message: "it holds NaN or infinite weights: the model would answer nan")
                     }
                     parameter.value = Tensor(shape: array.shape, storage: array.values)
                 }

@@ -80,3 +80,41 @@ func description(_ network: Sequential) -> ModelDescription {
     #expect(loadedDescription.layers == network.specification)
     #expect(loaded.forward(input, training: false) == network.forward(input, training: false))
 }
+
+/// A model file from elsewhere asking for negative or 10⁹ channels used to trap or abort with
+/// "failed to allocate"; NaN weights made every answer "probability nan". Each is refused
+/// naming the file and the problem, before anything is allocated or run.
+@Test func hostileModelDescriptionsAndWeightsAreRefused() throws {
+    let folder = try temporaryDirectory()
+    let network = try smallNetwork(seed: 5)
+    let cases: [(String, (inout ModelDescription) -> Void, String)] = [
+        ("negative", { $0.layers[0].outputChannels = -3 }, "outputChannels -3"),
+        ("billion", { $0.layers[0].outputChannels = 1_000_000_000 }, "outputChannels 1000000000"),
+        ("kernel", { $0.layers[0].kernel = 100_000 }, "kernel 100000"),
+        ("input", { $0.input.width = 1 << 20 }, "input 1048576"),
+        ("temperature", { $0.temperature = -1 }, "temperature -1"),
+    ]
+    for (name, change, says) in cases {
+        var hostile = description(network)
+        change(&hostile)
+        let path = folder + "/\(name).h5"
+        try ModelFile.save(network, description: hostile, to: path)
+        #expect {
+            _ = try ModelFile.load(path, manifest: nil)
+        } throws: { error in
+            "\(error)".contains(path) && "\(error)".contains(says)
+        }
+    }
+    let poisoned = try smallNetwork(seed: 6)
+    let weight = poisoned.layers[0].parameters[0]
+    var storage = weight.value.storage
+    storage[0] = .nan
+    weight.value = Tensor(shape: weight.value.shape, storage: storage)
+    let path = folder + "/nan.h5"
+    try ModelFile.save(poisoned, description: description(poisoned), to: path)
+    #expect {
+        _ = try ModelFile.load(path, manifest: nil)
+    } throws: { error in
+        "\(error)".contains(path) && "\(error)".contains("NaN or infinite weights")
+    }
+}
