@@ -39,17 +39,6 @@ enum Morphology {
         return bestSize
     }
 
-    /// Calls `body` with each 4-connected neighbour of `index` that lies inside a w×h plane.
-    @inline(__always)
-    static func forEachNeighbour4(of index: Int, width w: Int, height h: Int, _ body: (Int) -> Void) {
-        let x = index % w
-        let y = index / w
-        if x > 0 { body(index - 1) }
-        if x < w - 1 { body(index + 1) }
-        if y > 0 { body(index - w) }
-        if y < h - 1 { body(index + w) }
-    }
-
     /// Labels the 4-connected set of foreground pixels reachable from `start`; returns its size.
     private static func flood(
         _ plane: Plane, from start: Int, into label: inout [Int32], value: Int32, queue: inout [Int32]
@@ -65,11 +54,23 @@ enum Morphology {
         while head < queue.count {
             let index = Int(queue[head])
             head += 1
-            forEachNeighbour4(of: index, width: w, height: h) { neighbour in
-                if plane.pixels[neighbour] != 0, label[neighbour] == 0 {
-                    label[neighbour] = value
-                    queue.append(Int32(neighbour))
-                }
+            let x = index % w
+            let y = index / w
+            if x > 0, plane.pixels[index - 1] != 0, label[index - 1] == 0 {
+                label[index - 1] = value
+                queue.append(Int32(index - 1))
+            }
+            if x < w - 1, plane.pixels[index + 1] != 0, label[index + 1] == 0 {
+                label[index + 1] = value
+                queue.append(Int32(index + 1))
+            }
+            if y > 0, plane.pixels[index - w] != 0, label[index - w] == 0 {
+                label[index - w] = value
+                queue.append(Int32(index - w))
+            }
+            if y < h - 1, plane.pixels[index + w] != 0, label[index + w] == 0 {
+                label[index + w] = value
+                queue.append(Int32(index + w))
             }
         }
         return queue.count
@@ -103,7 +104,12 @@ enum Morphology {
         while head < queue.count {
             let index = Int(queue[head])
             head += 1
-            forEachNeighbour4(of: index, width: w, height: h, seed)
+            let x = index % w
+            let y = index / w
+            if x > 0 { seed(index - 1) }
+            if x < w - 1 { seed(index + 1) }
+            if y > 0 { seed(index - w) }
+            if y < h - 1 { seed(index + w) }
         }
         if maximumArea == Int.max {
             for index in 0..<plane.count { plane.pixels[index] = state[index] == 2 ? 0 : 1 }
