@@ -7,6 +7,9 @@ public typealias DICOMError = KindedFileError<DICOMErrorKind>
 public enum DICOMErrorKind: Sendable, Equatable {
     case notDICOM, unreadable, noPixelData, undecodable, badPixelSize, writeFailed, internalError
     case unsupported, inconsistentSeries, tooLarge
+    /// A header value no scanner writes (a NaN or absurd rescale, position or spacing): a
+    /// corrupt or hostile file, refused rather than computed from.
+    case implausibleValue
 }
 
 /// The one funnel every DCMTK status passes through: it maps the C status to a `DICOMError`

@@ -69,9 +69,12 @@ public struct FolderScan: Sendable {
         }
         // Checked against the header before any pixel buffer exists, so a corrupt header
         // claiming 60000×60000 pixels costs nothing.
-        if let length = header.pixelDataLength, length < header.frameBytes * header.numberOfFrames {
+        // Overflow-checked: 65535 × 65535 pixels in 2^31 (0028,0008) Number of Frames would trap.
+        let (needed, overflow) = header.frameBytes.multipliedReportingOverflow(by: header.numberOfFrames)
+        if let length = header.pixelDataLength, overflow || length < needed {
+            let frames = header.numberOfFrames > 1 ? " × \(header.numberOfFrames) frames" : ""
             return
-                "\(corruptHeader) (0028,0010) Rows \(header.rows) × (0028,0011) Columns \(header.columns) × \(header.bitsAllocated) bits need \(header.frameBytes * header.numberOfFrames) bytes but (7FE0,0010) Pixel Data holds \(length)"
+                "\(corruptHeader) (0028,0010) Rows \(header.rows) × (0028,0011) Columns \(header.columns) × \(header.bitsAllocated) bits\(frames) need \(overflow ? "more than \(Int.max)" : "\(needed)") bytes but (7FE0,0010) Pixel Data holds \(length)"
         }
         return nil
     }

@@ -16,7 +16,7 @@ public enum SeriesLoader {
     /// applies HU = stored × (0028,1053) Rescale Slope + (0028,1052) Rescale Intercept per slice
     /// (PS3.3 C.11.1.1.2) with the signedness of (0028,0103) Pixel Representation, maps
     /// (0028,0120) Pixel Padding Value to `PixelConstants.paddingHU`, fills planned gaps and
-    /// corrects gantry tilt.
+    /// corrects gantry tilt. A rescale outside `RescaleLimits` throws `.implausibleValue`.
     public static func load(_ plan: StackPlan) throws(DICOMError) -> HUVolume {
         let first = plan.slices[0]
         let label = first.path
@@ -27,11 +27,10 @@ public enum SeriesLoader {
         }
         try checkDecodable(plan.slices)
 
-        let integral = plan.slices.allSatisfy { header in
-            let slope = header.rescaleSlope ?? 1
-            let intercept = header.rescaleIntercept ?? 0
-            return slope == slope.rounded() && intercept == intercept.rounded()
-        }
+        // Planning refused an implausible rescale already; checked again here, before any
+        // conversion to integers, for plans whose headers were changed since.
+        var integral = true
+        for header in plan.slices { integral = try Rescale(header).isIntegral && integral }
         if integral, var volume = try loadInt16(plan) {
             finish(&volume.voxels, plan: plan)
             return .int16(volume)
@@ -78,8 +77,13 @@ public enum SeriesLoader {
                 header, plane: UnsafeMutableRawPointer(base), count: planeSize)
             defer { scratch?.deallocate() }
             let samples = SampleDecoder(decoded)
-            let slope = Int32(decoded.rescaleSlope ?? 1)
-            let intercept = Int32(decoded.rescaleIntercept ?? 0)
+            // The rescale decoded with, not only the one planned with: the file may have been
+            // rewritten since. A fractional one now sends the series to float32.
+            let rescale = try Rescale(decoded)
+            guard rescale.isIntegral else { return false }
+            // Within `RescaleLimits`, so these conversions are exact and no product below wraps.
+            let slope = Int32(rescale.slope)
+            let intercept = Int32(rescale.intercept)
             let padding = Padding(decoded)
             let paddingHU = Int32(PixelConstants.paddingHU)
             // Branch-free loop (the range is checked once, after it) so the compiler can
@@ -129,8 +133,9 @@ public enum SeriesLoader {
             let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: nil, count: planeSize)
             defer { scratch?.deallocate() }
             let samples = SampleDecoder(decoded)
-            let slope = decoded.rescaleSlope ?? 1
-            let intercept = decoded.rescaleIntercept ?? 0
+            let rescale = try Rescale(decoded)
+            let slope = rescale.slope
+            let intercept = rescale.intercept
             let padding = Padding(decoded)
             for index in 0..<planeSize {
                 let value = samples.value(raw, index)

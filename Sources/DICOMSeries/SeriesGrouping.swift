@@ -137,7 +137,12 @@ public enum SeriesGrouping {
     /// one (0020,0012) Acquisition Number or (0020,0100) Temporal Position Identifier, splits
     /// by that number so each part has one slice per position.
     static func splitRepeatedAcquisitions(_ headers: [DICOMHeader]) -> ([[DICOMHeader]], String)? {
-        guard headers.count > 1, let normal = headers[0].sliceNormal else { return nil }
+        // A position or orientation outside `DICOMHeader.geometryProblem`'s ranges is left
+        // unsplit for the planner to refuse by name; the Int64 keys below are only computed
+        // from positions within ±`VolumeLimits.maximumCoordinateMM` along a unit normal.
+        guard headers.count > 1, headers.allSatisfy({ $0.geometryProblem == nil }),
+            let normal = headers[0].sliceNormal
+        else { return nil }
         var seen: [Int64: String] = [:]
         var repeated = false
         for header in headers {

@@ -19,6 +19,10 @@ public enum SliceTolerance {
     public static let tiltDegrees = 0.1
     /// Row and column directions whose dot product exceeds this are not perpendicular.
     public static let orthogonality = 1e-3
+    /// Lengths a (0020,0037) direction may have and still be taken as a unit vector (PS3.3
+    /// C.7.6.2.1.1): cosines rounded to a few decimals are off by far less than 10 %; a zero, NaN
+    /// or huge vector is no direction at all.
+    public static let directionLength: ClosedRange<Double> = 0.9...1.1
 }
 
 /// How a slice of the output volume is made.
@@ -112,6 +116,7 @@ public enum SliceStack {
     /// The stages of `plan`, in order; the first refusal ends it.
     static func makePlan(_ group: [DICOMHeader]) throws(StackRefusal) -> StackPlan {
         guard !group.isEmpty else { throw StackRefusal(reason: "no images") }
+        try checkHeaderValues(group)
         let positioned = try positionedSlices(group)
         // Every header was positioned, so positioned[0] is the group's first header.
         let plane = try slicePlane(of: positioned[0])
@@ -125,7 +130,7 @@ public enum SliceStack {
             corrections.append("\(droppedCopies) duplicate file(s) of the same SOP instance ignored")
         }
 
-        var geometrySpacing = Vector3(plane.pixelSpacing.column, plane.pixelSpacing.row, first.sliceThickness ?? 1)
+        var geometrySpacing = Vector3(plane.pixelSpacing.column, plane.pixelSpacing.row, 1)
         var sources: [SliceSource] = [.slice(0)]
         var tiltShifts: [(columns: Double, rows: Double)] = []
         if slices.count > 1 {
@@ -146,6 +151,8 @@ public enum SliceStack {
                         format: "slices are %.2f mm thick but %.2f mm apart: the volume has gaps between slices",
                         thickness, spacing.nominal))
             }
+        } else {
+            geometrySpacing.z = try singleSliceSpacing(first.sliceThickness)
         }
 
         // After a tilt correction slice 0 is unchanged and later slices sit straight above it,
@@ -160,6 +167,35 @@ public enum SliceStack {
         return StackPlan(
             slices: ordered, geometry: geometry, sources: sources, tiltShifts: tiltShifts,
             corrections: corrections, warnings: warnings)
+    }
+
+    /// Refuses the group when any image holds a rescale, position, orientation or pixel spacing
+    /// that no scanner writes (`DICOMHeader.rescaleProblem`, `geometryProblem`), naming the first
+    /// such value: nothing computed from it could be trusted, and some would trap converting to
+    /// integers.
+    static func checkHeaderValues(_ group: [DICOMHeader]) throws(StackRefusal) {
+        let problems = group.compactMap { header in
+            (header.rescaleProblem ?? header.geometryProblem).map { (header.path, $0) }
+        }
+        guard let (path, problem) = problems.first else { return }
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        throw StackRefusal(
+            reason:
+                "\(problem) in \(name) (\(problems.count) of \(group.count) images with implausible values): the header is corrupt; refusing the series rather than computing from it"
+        )
+    }
+
+    /// The slice spacing of a one-slice series: its (0018,0050) Slice Thickness, refused outside
+    /// `VolumeLimits.voxelSpacingMM`; 1 mm when absent, as before. Unused for more slices.
+    static func singleSliceSpacing(_ thickness: Double?) throws(StackRefusal) -> Double {
+        guard let thickness else { return 1 }
+        guard VolumeLimits.isPlausibleSpacing(thickness) else {
+            throw StackRefusal(
+                reason:
+                    "(0018,0050) Slice Thickness is \(dsValues(thickness)) (must be \(voxelSpacingText) mm), and a single slice takes it as its spacing"
+            )
+        }
+        return thickness
     }
 
     /// Pairs each header with its (0020,0032) Image Position (Patient), refusing the group when
@@ -245,6 +281,15 @@ public enum SliceStack {
     static func sliceSpacing(_ positions: [Double]) throws(StackRefusal) -> SliceSpacing {
         let steps = zip(positions.dropFirst(), positions).map { $0 - $1 }
         let nominal = median(steps)
+        // Positions passed `VolumeLimits.isPlausiblePosition` and duplicates are gone, so the
+        // steps are finite and at least `SliceTolerance.duplicatePosition`; a spacing beyond
+        // the voxel spacing range is still no CT volume.
+        guard VolumeLimits.isPlausibleSpacing(nominal) else {
+            throw StackRefusal(
+                reason:
+                    "slices are \(dsValues(nominal)) mm apart along the normal (from (0020,0032) Image Position (Patient)); slice spacing must be \(voxelSpacingText) mm"
+            )
+        }
         let tolerance = SliceTolerance.relativeSpacing * nominal
         var missing = 0
         var sources: [SliceSource] = [.slice(0)]
@@ -253,14 +298,15 @@ public enum SliceStack {
             if abs(step - nominal) <= tolerance {
                 sources.append(.slice(index + 1))
             } else if multiple >= 2, abs(step - multiple * nominal) <= tolerance {
-                let gap = Int(multiple) - 1
-                guard gap <= SliceTolerance.maximumFilledGap else {
+                // Checked as a Double, so that only a small count is ever converted to Int.
+                guard multiple - 1 <= Double(SliceTolerance.maximumFilledGap) else {
                     throw StackRefusal(
                         reason: String(
                             format:
-                                "%d consecutive slices missing at %.2f mm (more than %d): refusing to invent that much anatomy",
-                            gap, positions[index] + nominal, SliceTolerance.maximumFilledGap))
+                                "%.0f consecutive slices missing at %.2f mm (more than %d): refusing to invent that much anatomy",
+                            multiple - 1, positions[index] + nominal, SliceTolerance.maximumFilledGap))
                 }
+                let gap = Int(multiple) - 1
                 for g in 1...gap {
                     sources.append(.interpolated(lower: index, upper: index + 1, weight: Double(g) / multiple))
                 }
