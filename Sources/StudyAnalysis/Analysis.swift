@@ -118,9 +118,19 @@ extension Analyzer {
     /// The HU as int16, which segmentation and study.h5 take; a fractional rescale is rounded,
     /// and the report says so.
     static func wholeHU(_ volume: HUVolume, warnings: inout [String]) -> Volume<Int16> {
-        if case .float32 = volume {
-            warnings.append(
-                "HU are not whole numbers (fractional rescale); rounded to int16 for segmentation and study.h5")
+        if case .float32(let values) = volume {
+            let range = Float(Int16.min)...Float(Int16.max)
+            let clipped = values.voxels.reduce(0) { $0 + (range.contains($1.rounded()) ? 0 : 1) }
+            let fractional = values.voxels.contains { $0 != $0.rounded() }
+            if fractional {
+                warnings.append(
+                    "HU are not whole numbers (fractional rescale); rounded to int16 for segmentation and study.h5")
+            }
+            if clipped > 0 {
+                warnings.append(
+                    "\(clipped) voxel(s) lie outside the int16 range of HU (\(Int16.min)...\(Int16.max)); clipped to it "
+                        + "for segmentation and study.h5")
+            }
         }
         return volume.asInt16
     }

@@ -182,3 +182,19 @@ func h5pyReadsTheStudyFileWithNoCustomCode() throws {
         ($0 as? LungCTError)?.category == .outputFailed && String(describing: $0).contains("/proc/lungct-cannot-write")
     }
 }
+
+/// HU beyond int16 (legal rescale values can give them) are clipped for segmentation and
+/// study.h5; that used to happen under a warning about fractional rescale only, or none.
+@Test func huOutsideInt16AreClippedWithAWarningThatSaysSo() throws {
+    let folder = try temporaryDirectory()
+    let g = Geometry(size: Size3(32, 32, 6), spacing: Vector3(1, 1, 3), origin: .zero, direction: .identity)
+    var voxels = [Float](repeating: -1000, count: g.size.count)
+    voxels[100] = 40000
+    voxels[101] = -40000
+    try NIfTI.write(Volume(geometry: g, voxels: voxels), to: folder + "/ct.nii.gz")
+    var options = AnalysisOptions(input: folder + "/ct.nii.gz", output: folder + "/out")
+    options.models = .none
+    let report = try Analyzer.analyze(options)
+    #expect(report.warnings.contains { $0.contains("2 voxel(s) lie outside the int16 range") })
+    #expect(!report.warnings.contains { $0.contains("not whole numbers") })
+}
