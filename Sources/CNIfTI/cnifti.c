@@ -4,23 +4,71 @@
 #include <nifti2_io.h>
 #include <znzlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void set_message(char *message, size_t len, const char *path, const char *text) {
     if (message != NULL && len > 0) snprintf(message, len, "%s: %s", path, text);
 }
 
-static void fill_header(const nifti_image *nim, lct_nifti_header *out) {
+/* The fields nifticlib repairs when it builds a nifti_image, as the file stores them (see
+ * cnifti.h). `h` is a nifti_1_header or a nifti_2_header: the field names are the same. */
+#define COPY_STORED_FIELDS(h, out)                              \
+    do {                                                        \
+        for (int i = 0; i < 8; i++) {                           \
+            (out)->dim[i] = (h)->dim[i];                        \
+            (out)->pixdim[i] = (h)->pixdim[i];                  \
+        }                                                       \
+        (out)->scl_slope = (h)->scl_slope;                      \
+        (out)->scl_inter = (h)->scl_inter;                      \
+        (out)->quatern[0] = (h)->quatern_b;                     \
+        (out)->quatern[1] = (h)->quatern_c;                     \
+        (out)->quatern[2] = (h)->quatern_d;                     \
+        (out)->qoffset[0] = (h)->qoffset_x;                     \
+        (out)->qoffset[1] = (h)->qoffset_y;                     \
+        (out)->qoffset[2] = (h)->qoffset_z;                     \
+        (out)->stored_vox_offset = (double)(h)->vox_offset;     \
+    } while (0)
+
+static int fill_stored(const char *path, const nifti_image *nim, lct_nifti_header *out) {
+    int swapped = 0;
+    if (nim->nifti_type == NIFTI_FTYPE_NIFTI2_1 || nim->nifti_type == NIFTI_FTYPE_NIFTI2_2) {
+        nifti_2_header *h = nifti_read_n2_hdr(path, &swapped, 0);
+        if (h == NULL) return 1;
+        COPY_STORED_FIELDS(h, out);
+        free(h);
+    } else {
+        nifti_1_header *h = nifti_read_n1_hdr(path, &swapped, 0);
+        if (h == NULL) return 1;
+        COPY_STORED_FIELDS(h, out);
+        free(h);
+    }
+    if (nim->nifti_type == NIFTI_FTYPE_ANALYZE) {
+        // ANALYZE 7.5 has no scaling at these offsets (SPM's funused1 is not NIfTI's scl_slope).
+        out->scl_slope = nim->scl_slope;
+        out->scl_inter = nim->scl_inter;
+    }
+    return 0;
+}
+
+static void fill_data_file(const nifti_image *nim, lct_nifti_header *out) {
+    out->vox_offset = nim->iname_offset;
+    out->single_file = nim->nifti_type == NIFTI_FTYPE_NIFTI1_1 || nim->nifti_type == NIFTI_FTYPE_NIFTI2_1;
+    out->data_file_bytes = nim->iname != NULL ? nifti_get_filesize(nim->iname) : -1;
+    out->data_gzipped = 0;
+    FILE *file = nim->iname != NULL ? fopen(nim->iname, "rb") : NULL;
+    if (file != NULL) {
+        unsigned char magic[2] = {0, 0};
+        out->data_gzipped = fread(magic, 1, 2, file) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        fclose(file);
+    }
+}
+
+static int fill_header(const char *path, const nifti_image *nim, lct_nifti_header *out) {
     memset(out, 0, sizeof(*out));
     out->version = (nim->nifti_type == NIFTI_FTYPE_NIFTI2_1 || nim->nifti_type == NIFTI_FTYPE_NIFTI2_2) ? 2 : 1;
-    for (int i = 0; i < 8; i++) {
-        out->dim[i] = nim->dim[i];
-        out->pixdim[i] = nim->pixdim[i];
-    }
     out->datatype = nim->datatype;
     out->bytes_per_voxel = nim->nbyper;
-    out->scl_slope = nim->scl_slope;
-    out->scl_inter = nim->scl_inter;
     out->qform_code = nim->qform_code;
     out->sform_code = nim->sform_code;
     for (int r = 0; r < 4; r++) {
@@ -31,6 +79,8 @@ static void fill_header(const nifti_image *nim, lct_nifti_header *out) {
     }
     out->xyz_units = nim->xyz_units;
     snprintf(out->descrip, sizeof out->descrip, "%s", nim->descrip);
+    fill_data_file(nim, out);
+    return fill_stored(path, nim, out);
 }
 
 int lct_nifti_read_header(const char *path, lct_nifti_header *out, char *message, size_t message_len) {
@@ -41,9 +91,10 @@ int lct_nifti_read_header(const char *path, lct_nifti_header *out, char *message
         set_message(message, message_len, path, "not a readable NIfTI-1/NIfTI-2 file (bad or truncated header)");
         return 1;
     }
-    fill_header(nim, out);
+    int status = fill_header(path, nim, out);
     nifti_image_free(nim);
-    return 0;
+    if (status != 0) set_message(message, message_len, path, "the header cannot be read a second time");
+    return status;
 }
 
 int lct_nifti_read_data(const char *path, void *dst, size_t dst_bytes, char *message, size_t message_len) {

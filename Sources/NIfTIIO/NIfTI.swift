@@ -16,14 +16,20 @@ public struct NIfTIHeader: Sendable {
     /// NIfTI datatype code (nifti1.h: 2 uint8, 4 int16, 16 float32, ...).
     public var datatype: Int
     public var bytesPerVoxel: Int
-    /// scl_slope / scl_inter; a slope of 0 means "no scaling" (NIfTI-1 standard).
+    /// scl_slope / scl_inter; a slope of 0 means "no scaling" (NIfTI-1 standard), and the
+    /// intercept is then 0 too. Both are finite (a header with non-finite scaling is refused).
     public var slope: Double
     public var intercept: Double
-    /// The geometry, from the sform when its code is set, else the qform, else pixdim alone.
+    /// The geometry, from the sform when its code is set and it is usable, else the qform, else
+    /// pixdim alone (see `warnings`).
     public var geometry: Geometry
     /// Which transform the geometry came from: "sform", "qform" or "pixdim".
     public var transform: String
     public var description: String
+    /// What reading assumed or found, one sentence each for a report: `readHeader` adds the
+    /// transforms it set aside and a spacing taken from pixdim alone; `read` adds the voxels
+    /// read as 0 and those kept as float32 because int16 cannot hold them.
+    public var warnings: [String] = []
     /// Set by `read`: float voxels that were NaN or infinite, read as 0.
     public var nonFiniteVoxels = 0
 }
@@ -38,8 +44,11 @@ extension Int16: NIfTIVoxel { public static var niftiDatatype: Int32 { Int32(LCT
 extension Float: NIfTIVoxel { public static var niftiDatatype: Int32 { Int32(LCT_NII_FLOAT32) } }
 
 public enum NIfTI {
-    /// Reads the header of a `.nii` or `.nii.gz` (NIfTI-1 or NIfTI-2).
-    /// The corresponding nifticlib call is `nifti_image_read` with `read_data` 0.
+    /// Reads the header of a `.nii` or `.nii.gz` (NIfTI-1 or NIfTI-2) and checks it before any
+    /// voxel is read: dim, the size of the voxel data against the file's, the scaling and the
+    /// transform (`NIfTIHeaderChecks.swift`, `NIfTITransform.swift`). What it had to assume is in
+    /// `warnings`. The corresponding nifticlib calls are `nifti_image_read` with `read_data` 0
+    /// and `nifti_read_n1_hdr` / `nifti_read_n2_hdr`.
     public static func readHeader(_ path: String) throws(NIfTIError) -> NIfTIHeader {
         var raw = lct_nifti_header()
         var message = [CChar](repeating: 0, count: 1024)
@@ -49,45 +58,21 @@ public enum NIfTI {
         if lct_nifti_read_header(path, &raw, &message, message.count) != 0 {
             throw NIfTIError(path: path, message: cString(message))
         }
-        let dims = withUnsafeBytes(of: raw.dim) { Array($0.bindMemory(to: Int64.self)) }
-        let rank = Int(dims[0])
-        guard rank >= 1, rank <= 7 else {
-            throw NIfTIError(path: path, message: "\(path): dim[0] = \(rank) is not a valid NIfTI rank")
-        }
-        let extents = (1...7).map { $0 <= rank ? max(1, Int(dims[$0])) : 1 }
-        if extents[3...].contains(where: { $0 > 1 }) {
-            throw NIfTIError(
-                path: path,
-                message:
-                    "\(path): a \(rank)D image (\(extents.prefix(rank).map(String.init).joined(separator: "×"))): lungct reads 3D volumes; extract one volume first (for example with fslroi)"
-            )
-        }
-        let size = Size3(extents[0], extents[1], extents[2])
-        let pixdim = withUnsafeBytes(of: raw.pixdim) { Array($0.bindMemory(to: Double.self)) }
-        let geometry: Geometry
-        let transform: String
-        if raw.sform_code > 0 {
-            geometry = Geometry(size: size, affineRAS: matrix(raw.sto_xyz))
-            transform = "sform"
-        } else if raw.qform_code > 0 {
-            geometry = Geometry(size: size, affineRAS: matrix(raw.qto_xyz))
-            transform = "qform"
-        } else {
-            // No transform: ANALYZE-style voxel grid in RAS with pixdim spacing (NIfTI-1 method 1).
-            let spacing = (1...3).map { abs(pixdim[$0]) > 0 ? abs(pixdim[$0]) : 1 }
-            geometry = Geometry(
-                size: size,
-                affineRAS: [[spacing[0], 0, 0, 0], [0, spacing[1], 0, 0], [0, 0, spacing[2], 0], [0, 0, 0, 1]])
-            transform = "pixdim"
-        }
+        let size = try checkedSize(raw, path: path)
+        try checkVoxelDataFits(raw, size: size, path: path)
+        let scaling = try checkedScaling(raw, path: path)
+        let (geometry, transform, warnings) = try chooseGeometry(raw, size: size, path: path)
         return NIfTIHeader(
             version: Int(raw.version), size: size, datatype: Int(raw.datatype), bytesPerVoxel: Int(raw.bytes_per_voxel),
-            slope: raw.scl_slope, intercept: raw.scl_inter, geometry: geometry, transform: transform,
-            description: cString(withUnsafeBytes(of: raw.descrip) { Array($0.bindMemory(to: CChar.self)) }))
+            slope: scaling.slope, intercept: scaling.intercept, geometry: geometry, transform: transform,
+            description: cString(withUnsafeBytes(of: raw.descrip) { Array($0.bindMemory(to: CChar.self)) }),
+            warnings: warnings)
     }
 
     /// Reads a volume with scl_slope/scl_inter applied: int16 when the stored type and the
-    /// scaling keep every value an exact int16, float32 otherwise.
+    /// scaling keep every value an exact int16, float32 otherwise. NaN and infinite voxels are
+    /// read as 0 and counted; values outside int16 are kept (as float32) and counted; a value
+    /// beyond float32 is refused. The header's `warnings` say what was found.
     public static func read(_ path: String) throws(NIfTIError) -> (HUVolume, NIfTIHeader) {
         var header = try readHeader(path)
         do {
@@ -95,57 +80,86 @@ public enum NIfTI {
         } catch {
             throw NIfTIError(path: path, message: error.description)
         }
-        let count = header.size.count
-        var raw = [UInt8](repeating: 0, count: count * header.bytesPerVoxel)
+        let raw = try readStored(path, bytes: header.size.count * header.bytesPerVoxel)
+        let scaled = header.slope != 0 && !(header.slope == 1 && header.intercept == 0)
+        if !scaled, Int32(header.datatype) == Int32(LCT_NII_INT16) {
+            let voxels = raw.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+            return (.int16(Volume(geometry: header.geometry, voxels: voxels)), header)
+        }
+        var values = try storedValues(raw, header: header, path: path)
+        var nonFinite = 0
+        var outsideInt16 = 0
+        var largest = 0.0
+        var wholeInt16 = true
+        for index in values.indices {
+            var value = values[index]
+            if scaled { value = value * header.slope + header.intercept }
+            if value.isNaN {
+                nonFinite += 1
+                value = 0
+            } else if value < -32768 || value > 32767 {
+                outsideInt16 += 1
+                largest = max(largest, abs(value))
+            } else if value != value.rounded() {
+                wholeInt16 = false
+            }
+            values[index] = value
+        }
+        header.nonFiniteVoxels = nonFinite
+        if largest > Double(Float.greatestFiniteMagnitude) {
+            let scaling =
+                scaled
+                ? " (stored value × scl_slope \(number(header.slope)) + scl_inter \(number(header.intercept)))" : ""
+            throw NIfTIError(
+                path: path,
+                message:
+                    "\(path): a voxel value reaches \(number(largest))\(scaling), beyond what float32 holds; the scaling or the "
+                    + "data is damaged")
+        }
+        if nonFinite > 0 { header.warnings.append("\(nonFinite) voxels are NaN or infinite: read as 0") }
+        if outsideInt16 > 0 {
+            header.warnings.append(
+                "\(outsideInt16) voxels lie outside the int16 range -32768...32767 (magnitude up to \(number(largest))): kept as "
+                    + "float32; an int16 HU volume made from them clamps them")
+        }
+        if wholeInt16, outsideInt16 == 0 {
+            return (.int16(Volume(geometry: header.geometry, voxels: values.map { Int16($0) })), header)
+        }
+        return (.float32(Volume(geometry: header.geometry, voxels: values.map { Float($0) })), header)
+    }
+
+    /// The voxel bytes as stored, `bytes` of them. The buffer is not zero-filled first: memory is
+    /// touched only where the read puts data, so a short file costs what it holds, not what its
+    /// header claims. The corresponding C function is `lct_nifti_read_data`.
+    static func readStored(_ path: String, bytes: Int) throws(NIfTIError) -> [UInt8] {
         var message = [CChar](repeating: 0, count: 1024)
-        let status = raw.withUnsafeMutableBytes {
-            lct_nifti_read_data(path, $0.baseAddress, $0.count, &message, message.count)
+        var status: Int32 = 0
+        let raw = [UInt8](unsafeUninitializedCapacity: bytes) { buffer, initialized in
+            status = lct_nifti_read_data(path, buffer.baseAddress, buffer.count, &message, message.count)
+            initialized = status == 0 ? buffer.count : 0
         }
         if status != 0 { throw NIfTIError(path: path, message: cString(message)) }
+        return raw
+    }
 
-        let scaled = header.slope != 0 && !(header.slope == 1 && header.intercept == 0)
-        let slope = scaled ? header.slope : 1
-        let intercept = scaled ? header.intercept : 0
-        var values: [Double]
+    /// The stored voxels as numbers, NaN for a non-finite float.
+    static func storedValues(_ raw: [UInt8], header: NIfTIHeader, path: String) throws(NIfTIError) -> [Double] {
         switch Int32(header.datatype) {
-        case Int32(LCT_NII_INT16):
-            if !scaled {
-                let voxels = raw.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
-                return (.int16(Volume(geometry: header.geometry, voxels: voxels)), header)
-            }
-            values = raw.withUnsafeBytes { $0.bindMemory(to: Int16.self).map(Double.init) }
-        case Int32(LCT_NII_UINT8): values = raw.map(Double.init)
-        case Int32(LCT_NII_INT8): values = raw.map { Double(Int8(bitPattern: $0)) }
-        case Int32(LCT_NII_UINT16): values = raw.withUnsafeBytes { $0.bindMemory(to: UInt16.self).map(Double.init) }
-        case Int32(LCT_NII_INT32): values = raw.withUnsafeBytes { $0.bindMemory(to: Int32.self).map(Double.init) }
-        case Int32(LCT_NII_UINT32): values = raw.withUnsafeBytes { $0.bindMemory(to: UInt32.self).map(Double.init) }
+        case Int32(LCT_NII_INT16): raw.withUnsafeBytes { $0.bindMemory(to: Int16.self).map(Double.init) }
+        case Int32(LCT_NII_UINT8): raw.map(Double.init)
+        case Int32(LCT_NII_INT8): raw.map { Double(Int8(bitPattern: $0)) }
+        case Int32(LCT_NII_UINT16): raw.withUnsafeBytes { $0.bindMemory(to: UInt16.self).map(Double.init) }
+        case Int32(LCT_NII_INT32): raw.withUnsafeBytes { $0.bindMemory(to: Int32.self).map(Double.init) }
+        case Int32(LCT_NII_UINT32): raw.withUnsafeBytes { $0.bindMemory(to: UInt32.self).map(Double.init) }
         case Int32(LCT_NII_FLOAT32):
-            values = raw.withUnsafeBytes { $0.bindMemory(to: Float.self).map { $0.isFinite ? Double($0) : .nan } }
+            raw.withUnsafeBytes { $0.bindMemory(to: Float.self).map { $0.isFinite ? Double($0) : .nan } }
         case Int32(LCT_NII_FLOAT64):
-            values = raw.withUnsafeBytes { $0.bindMemory(to: Double.self).map { $0.isFinite ? $0 : .nan } }
+            raw.withUnsafeBytes { $0.bindMemory(to: Double.self).map { $0.isFinite ? $0 : .nan } }
         default:
             throw NIfTIError(
                 path: path,
                 message: "\(path): NIfTI datatype \(header.datatype) is not supported (use an integer or float type)")
         }
-        raw = []
-        // NaN and infinite voxels are read as 0 (as nifticlib's own reader does); the header
-        // counts them so the caller can say so.
-        header.nonFiniteVoxels = values.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }
-        if header.nonFiniteVoxels > 0 { values = values.map { $0.isNaN ? 0 : $0 } }
-        let exact =
-            values.allSatisfy { value in
-                let v = value * slope + intercept
-                return v == v.rounded() && v >= -32768 && v <= 32767
-            }
-        if exact {
-            return (
-                .int16(Volume(geometry: header.geometry, voxels: values.map { Int16($0 * slope + intercept) })), header
-            )
-        }
-        return (
-            .float32(Volume(geometry: header.geometry, voxels: values.map { Float($0 * slope + intercept) })), header
-        )
     }
 
     /// Writes a 3D volume as NIfTI-1 (`.nii` or `.nii.gz`), with its geometry converted from

@@ -79,8 +79,9 @@ public enum Analyzer {
     /// (or named) series loaded.
     static func inspectAndLoad(_ options: AnalysisOptions) throws(LungCTError) -> (Inspection, LoadedImage) {
         if let prepared = options.prepared { return (prepared.inspection, prepared.image) }
-        let inspection = try Inspection.inspect(options.input)
-        return (inspection, try inspection.load(series: options.series))
+        var inspection = try Inspection.inspect(options.input)
+        let image = try inspection.loadRecordingWarnings(series: options.series)
+        return (inspection, image)
     }
 }
 

@@ -13,6 +13,8 @@ public struct ConversionResult: Codable, Sendable {
     public var spacingMM: [Double]
     public var orientation: String
     public var seconds: Double
+    /// The series' corrections and warnings (what was assumed or repaired on the way).
+    public var warnings: [String]
 }
 
 public enum Converter {
@@ -23,8 +25,8 @@ public enum Converter {
         -> ConversionResult
     {
         let start = Date()
-        let inspection = try Inspection.inspect(input)
-        let image = try inspection.load(series: series)
+        var inspection = try Inspection.inspect(input)
+        let image = try inspection.loadRecordingWarnings(series: series)
         let geometry: Geometry
         let type: String
         do {
@@ -48,6 +50,15 @@ public enum Converter {
             spacingMM: [geometry.spacing.x, geometry.spacing.y, geometry.spacing.z].map {
                 $0.rounded(places: ReportPrecision.millimetres)
             },
-            orientation: geometry.orientationCode, seconds: Date().timeIntervalSince(start))
+            orientation: geometry.orientationCode, seconds: Date().timeIntervalSince(start),
+            warnings: warnings(of: inspection, series: series))
+    }
+
+    /// The corrections and warnings of the converted series' entry.
+    static func warnings(of inspection: Inspection, series: String?) -> [String] {
+        let entry =
+            inspection.report.series.first { $0.id == series || $0.seriesUID == series }
+            ?? inspection.report.series.first { $0.status == .chosen }
+        return (entry?.corrections ?? []).map { "corrected: \($0)" } + (entry?.warnings ?? [])
     }
 }

@@ -172,10 +172,6 @@ public struct Inspection: Sendable {
             throw .inputFailed(error.description)
         }
         let g = header.geometry
-        var warnings: [String] = []
-        if header.transform == "pixdim" {
-            warnings.append("no sform or qform: orientation unknown, voxel grid assumed RAS-aligned")
-        }
         let entry = SeriesEntry(
             id: URL(fileURLWithPath: path).lastPathComponent, seriesUID: "", modality: "",
             description: header.description,
@@ -183,7 +179,7 @@ public struct Inspection: Sendable {
             spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z].map { $0.rounded(places: ReportPrecision.millimetres) },
             orientation: g.orientationCode,
             transferSyntaxes: ["NIfTI-\(header.version) (\(header.transform))"], status: .chosen, reason: nil,
-            splitReason: nil, corrections: [], warnings: warnings, findings: [])
+            splitReason: nil, corrections: [], warnings: header.warnings, findings: [])
         return Inspection(
             report: InputReport(
                 input: path, format: "NIfTI-\(header.version)", filesScanned: 1, skippedFiles: [], series: [entry],
@@ -246,23 +242,12 @@ public struct Inspection: Sendable {
     }
 
     /// Loads the chosen series, or the one whose Series Instance UID (full, or as shown
-    /// shortened) matches `series`.
+    /// shortened) matches `series`. What only the voxels show (a NIfTI's NaN voxels read as 0)
+    /// is not kept: when the report reaches a user, call `loadRecordingWarnings` instead.
     public func load(series: String? = nil) throws(LungCTError) -> LoadedImage {
         switch source {
         case .nifti(let path):
-            let volume: HUVolume
-            do {
-                volume = try NIfTI.read(path).0
-            } catch {
-                throw .inputFailed(error.description)
-            }
-            if let values = Self.labelValues(volume) {
-                throw .nothingToAnalyse(
-                    input: path,
-                    details:
-                        "a label volume (values \(values.map(String.init).joined(separator: ", "))), not a CT in HU")
-            }
-            return .ct(volume)
+            return try Self.loadNIfTI(path).image
         case .picture(let image):
             return .radiograph(image)
         case .dicom(let candidates):
@@ -305,6 +290,38 @@ public struct Inspection: Sendable {
                 throw .inputFailed("\(candidate.group.label): \(error)")
             }
         }
+    }
+}
+
+extension Inspection {
+    /// `load`, adding what loading found to the loaded entry's `warnings` in `report`: for a NIfTI
+    /// volume, the voxels read as 0 (NaN or infinite) and those int16 cannot hold, which reading
+    /// the header (`inspect`) cannot see. Other inputs load as with `load`.
+    public mutating func loadRecordingWarnings(series: String? = nil) throws(LungCTError) -> LoadedImage {
+        guard case .nifti(let path) = source else { return try load(series: series) }
+        let (image, warnings) = try Self.loadNIfTI(path)
+        for index in report.series.indices {
+            report.series[index].warnings += warnings.filter { !report.series[index].warnings.contains($0) }
+        }
+        return image
+    }
+
+    /// A NIfTI volume and its header's warnings (those of `inspectNIfTI` again, and what the
+    /// voxels showed); a label volume is nothing to analyse.
+    static func loadNIfTI(_ path: String) throws(LungCTError) -> (image: LoadedImage, warnings: [String]) {
+        let volume: HUVolume
+        let header: NIfTIHeader
+        do {
+            (volume, header) = try NIfTI.read(path)
+        } catch {
+            throw .inputFailed(error.description)
+        }
+        if let values = labelValues(volume) {
+            throw .nothingToAnalyse(
+                input: path,
+                details: "a label volume (values \(values.map(String.init).joined(separator: ", "))), not a CT in HU")
+        }
+        return (.ct(volume), header.warnings)
     }
 }
 

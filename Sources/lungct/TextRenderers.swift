@@ -81,9 +81,11 @@ enum TextRenderer {
     }
 
     static func conversion(_ result: ConversionResult) -> String {
-        "wrote \(result.output): \(result.size.map(String.init).joined(separator: "×")) \(result.type) HU, "
+        let line =
+            "wrote \(result.output): \(result.size.map(String.init).joined(separator: "×")) \(result.type) HU, "
             + "spacing \(result.spacingMM.map { String($0) }.joined(separator: " × ")) mm, \(result.orientation), "
             + String(format: "%.2f s", result.seconds)
+        return ([line] + result.warnings.map { "  warning: \($0)" }).joined(separator: "\n")
     }
 
     static func batch(_ r: BatchResult) -> String {

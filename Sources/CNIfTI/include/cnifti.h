@@ -22,16 +22,32 @@ enum {
 
 typedef struct lct_nifti_header {
     int version;             /* 1 or 2 */
+    /* dim, pixdim, scl_*, quatern and qoffset as stored in the file (nifti_read_n1_hdr /
+     * nifti_read_n2_hdr, byte-swapped to native). nifticlib repairs them in silence when it
+     * builds a nifti_image (a dim[i] <= 0 becomes 1, a zero or non-finite pixdim 1, a non-finite
+     * scl_slope, scl_inter or quaternion value 0); lungct refuses or warns instead. */
     int64_t dim[8];          /* dim[0] = number of dimensions */
     double pixdim[8];
+    double scl_slope, scl_inter;
+    double quatern[3];       /* quatern_b, quatern_c, quatern_d */
+    double qoffset[3];       /* qoffset_x, qoffset_y, qoffset_z */
+    double stored_vox_offset;
     int datatype;            /* NIfTI datatype code */
     int bytes_per_voxel;
-    double scl_slope, scl_inter;
     int qform_code, sform_code;
-    double qto_xyz[4][4];    /* RAS, as stored */
-    double sto_xyz[4][4];
+    double qto_xyz[4][4];    /* RAS, nifticlib's (from quatern, qoffset and its repaired pixdim) */
+    double sto_xyz[4][4];    /* RAS, srow_x/y/z as stored */
     int xyz_units;
     char descrip[81];
+    /* Where the voxels are, so that a header claiming more than its file holds is refused before
+     * anything is allocated: the byte nifticlib starts reading them at (iname_offset; 348 when
+     * the stored vox_offset is below the header or absurd), whether they share the header's file
+     * (.nii rather than .hdr/.img), the size of the file holding them on disk (-1 when unknown),
+     * and whether that file starts with the gzip magic 1f 8b. */
+    int64_t vox_offset;
+    int single_file;
+    int64_t data_file_bytes;
+    int data_gzipped;
 } lct_nifti_header;
 
 /** Reads the header only. The corresponding nifticlib call is nifti_image_read(path, 0). */
