@@ -38,7 +38,7 @@ public struct Shard: Sendable, Hashable, CustomStringConvertible {
 public struct BatchOptions: Sendable {
     public var archive: String
     public var output: String
-    /// Cases analysed at once; one more is decoded meanwhile.
+    /// Cases analysed at once (in process, one more is decoded meanwhile).
     public var jobs = 1
     public var shard: Shard?
     /// Analyse the failed cases of an earlier run again.
@@ -48,6 +48,8 @@ public struct BatchOptions: Sendable {
     /// A progress bar (stderr is a terminal) or plain lines every `progressInterval` seconds.
     public var interactive = isatty(STDERR_FILENO) != 0
     public var progressInterval = 60.0
+    /// Each case in a process of its own (the CLI); nil analyses in this process (library tests).
+    public var isolation: WorkerLauncher?
 
     public init(archive: String, output: String) {
         self.archive = archive
@@ -59,8 +61,12 @@ public struct BatchOptions: Sendable {
 public final class BatchControl: @unchecked Sendable {
     private let lock = NSLock()
     private var stop = false
+    let workers = RunningWorkers()
 
     public init() {}
+
+    /// Kills the worker processes of an isolated run (before the caller ends the process).
+    public func killWorkers() { workers.killAll() }
 
     /// Returns false when a stop had been asked for already.
     @discardableResult
@@ -367,10 +373,14 @@ public enum Batch {
         )
     }
 
-    /// Peak resident memory of this process. The corresponding C function is `getrusage`.
+    /// Peak resident memory of this process or of its largest worker process. The
+    /// corresponding C function is `getrusage`.
     static func peakMemoryMB() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return (Double(usage.ru_maxrss) / 1024).rounded(places: ReportPrecision.summaryFigures)
+        let peaks = [RUSAGE_SELF.rawValue, RUSAGE_CHILDREN.rawValue].map { who in
+            var usage = rusage()
+            getrusage(__rusage_who_t(who), &usage)
+            return usage.ru_maxrss
+        }
+        return (Double(peaks.max() ?? 0) / 1024).rounded(places: ReportPrecision.summaryFigures)
     }
 }

@@ -21,11 +21,16 @@ struct Batch: ParsableCommand {
             is missing: nothing finished is redone or duplicated. Ctrl-C (or SIGTERM) once: the \
             cases in progress finish, no new one starts; twice: stop at once.
 
+            Each study is analysed in a process of its own, limited to --memory-limit GiB of \
+            address space and --case-timeout seconds: a crash, a hang or a memory blow-up is that \
+            study's failed row (the reason names the signal or the limit), and the other studies \
+            and the run go on.
+
             --shard K/N takes a deterministic share (0 <= K < N) into one shared OUT, writing \
             OUT/summary.shard-K-of-N.csv; `lungct batch merge OUT` then writes OUT/summary.csv.
 
             `lungct batch ARCHIVE -o OUT` runs `lungct batch run` (see its --help for --jobs, \
-            --shard, --retry-failed, --model, --no-model, --progress-interval, --json). Example:
+            --shard, --retry-failed, --case-timeout, --memory-limit, --model, --no-model, --progress-interval, --json). Example:
 
               lungct batch /archive/pacs-export -o results/ --jobs 2
               lungct batch /archive -o /shared/results --shard $SLURM_ARRAY_TASK_ID/8
@@ -33,7 +38,7 @@ struct Batch: ParsableCommand {
 
             \(ExitCode.helpText)
             """,
-        subcommands: [BatchRun.self, BatchMerge.self],
+        subcommands: [BatchRun.self, BatchMerge.self, BatchWorkerCommand.self],
         defaultSubcommand: BatchRun.self)
 }
 
@@ -48,7 +53,7 @@ struct BatchRun: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output folder (created if missing; shared by the shards).")
     var output: String
 
-    @Option(help: "Cases analysed at once (one more is decoded meanwhile).")
+    @Option(help: "Cases analysed at once, each in a process of its own.")
     var jobs = 1
 
     @Option(help: "K/N: take share K (0-based) of N, e.g. $SLURM_ARRAY_TASK_ID/8.")
@@ -56,6 +61,14 @@ struct BatchRun: ParsableCommand {
 
     @Flag(name: .customLong("retry-failed"), help: "Analyse the cases that failed in an earlier run again.")
     var retryFailed = false
+
+    @Option(name: .customLong("case-timeout"), help: "Seconds a study may take before its process is stopped (failed).")
+    var caseTimeout = 900.0
+
+    @Option(
+        name: .customLong("memory-limit"),
+        help: "GiB of address space a study's process may use (fractions allowed); more is that study's failure.")
+    var memoryLimit = 8.0
 
     @OptionGroup var models: ModelOptions
 
@@ -73,6 +86,8 @@ struct BatchRun: ParsableCommand {
             throw ValidationError("--jobs must be between 1 and \(Self.maximumJobs)")
         }
         guard progressInterval > 0 else { throw ValidationError("--progress-interval must be positive") }
+        guard caseTimeout > 0 else { throw ValidationError("--case-timeout must be positive") }
+        guard memoryLimit > 0 else { throw ValidationError("--memory-limit must be positive") }
     }
 
     func run() throws {
@@ -82,6 +97,10 @@ struct BatchRun: ParsableCommand {
         options.retryFailed = retryFailed
         options.progressInterval = progressInterval
         options.models = try models.load()
+        options.isolation = WorkerLauncher(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+            arguments: ["batch", BatchWorkerCommand.configuration.commandName ?? "worker"],
+            caseTimeout: caseTimeout, memoryLimitGiB: memoryLimit)
         let control = BatchControl()
         let signals = Self.stopOnSignals(control)
         let result = try BatchScoring.Batch.run(options, control: control) { text in
@@ -94,7 +113,8 @@ struct BatchRun: ParsableCommand {
     }
 
     /// SIGINT and SIGTERM (Slurm's at the time limit): the first stops new cases, the second
-    /// ends the process at once (safe: finished cases are on disk, a rerun resumes).
+    /// kills the workers and ends the process at once (safe: finished cases are on disk, a
+    /// rerun resumes).
     static func stopOnSignals(_ control: BatchControl) -> [any DispatchSourceSignal] {
         [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
@@ -106,6 +126,7 @@ struct BatchRun: ParsableCommand {
                             "\nbatch: stopping after the cases in progress (again to stop now; a rerun finishes the rest)\n"
                                 .utf8))
                 } else {
+                    control.killWorkers()
                     _exit(ExitCode.interrupted.rawValue)
                 }
             }
@@ -135,5 +156,21 @@ struct BatchMerge: ParsableCommand {
         try json.print(result, text: TextRenderer.merge)
         let code = ExitCode(result.outcome)
         if code != .success { throw ArgumentParser.ExitCode(code.rawValue) }
+    }
+}
+
+/// `lungct batch worker ORDER.json`: one case of `batch run`, in a process of its own. Hidden:
+/// only `batch run` starts it.
+struct BatchWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Analyse one case of a batch run (started by `lungct batch run`).",
+        shouldDisplay: false)
+
+    @Argument(help: "The work order (JSON) written by `lungct batch run`.")
+    var order: String
+
+    func run() throws {
+        try BatchWorker.run(orderPath: order)
     }
 }
