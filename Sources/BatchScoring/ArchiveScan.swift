@@ -140,6 +140,10 @@ public enum ArchiveScan {
             for (path, shown) in files.sorted(by: { $0.1 < $1.1 }) {
                 visit(file: path, display: shown, zipDepth: zipDepth)
             }
+            // Names Foundation's enumeration passes over without a word: set aside, by name.
+            for name in NonUTF8Names.under(folder) {
+                setAside.append(FileNote(path: ArchiveScan.joined(display, name), reason: NonUTF8Names.reason))
+            }
         }
 
         mutating func visit(file path: String, display: String, zipDepth: Int) {

@@ -22,7 +22,12 @@ public struct FolderScan: Sendable {
     /// parallel, without pixel data. Files that are not DICOM, DICOMDIRs, non-image objects
     /// (SR, presentation states, ...) and unreadable files are reported in `skipped`.
     public static func scan(_ root: String) throws(DICOMError) -> FolderScan {
-        scan(files: try listFiles(root))
+        var scan = scan(files: try listFiles(root))
+        // Names Foundation passes over: reported, so a series missing them does not look whole.
+        let unnamed = NonUTF8Names.under(root)
+        scan.skipped += unnamed.map { SkippedFile(path: root + "/" + $0, reason: NonUTF8Names.reason) }
+        scan.fileCount += unnamed.count
+        return scan
     }
 
     /// Scans exactly the files given (a batch gathers a series from several folders and zip

@@ -120,7 +120,16 @@ public struct Inspection: Sendable {
     public static func inspect(_ scan: FolderScan, input path: String) -> Inspection {
         var candidates = SeriesSelection.candidates(from: SeriesGrouping.group(scan.headers))
         SeriesSelection.choose(&candidates)
-        let entries = candidates.map(entry)
+        var entries = candidates.map(entry)
+        // Files lungct cannot open by name may belong to any series: each says it may be short.
+        let unnamed = scan.skipped.filter { $0.reason == NonUTF8Names.reason }.count
+        if unnamed > 0 {
+            for index in entries.indices {
+                entries[index].warnings.append(
+                    "\(unnamed) file(s) in the input were not read because their names are not UTF-8; "
+                        + "this series may be missing images (rename them and run again)")
+            }
+        }
         let chosen = candidates.first(where: \.isChosen).map(\.group.label)
         return Inspection(
             report: InputReport(

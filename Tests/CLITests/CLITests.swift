@@ -250,3 +250,27 @@ func aFIFOIsRefusedNotWaitedOn() throws {
         #expect(result.stderr.contains(path) && result.stderr.contains(file.says), "\(result.stderr)")
     }
 }
+
+/// Files whose names are not UTF-8 (Latin-1 from old PACS exports) were passed over without a
+/// word: a series that lost most of its slices to them was analysed as a short one with exit 0.
+/// They are now listed with the reason, the series carries a warning, and batch sets them aside.
+@Test func filesWithNamesThatAreNotUTF8AreReportedNotDropped() throws {
+    let (work, dicom) = try phantomStudy(size: 32, slices: 6, spacing: 10)
+    let names = try FileManager.default.contentsOfDirectory(atPath: dicom).sorted()
+    for name in names.dropFirst() {
+        // "café_<name>" in Latin-1: the é is the single byte 0xE9.
+        let latin1 = Array("caf".utf8) + [0xE9] + Array("_\(name)".utf8)
+        let folder = dicom + "/"
+        let status = (folder + name).withCString { from in
+            (Array(folder.utf8) + latin1 + [0]).withUnsafeBufferPointer { to in
+                to.baseAddress!.withMemoryRebound(to: CChar.self, capacity: to.count) { rename(from, $0) }
+            }
+        }
+        #expect(status == 0)
+    }
+    let info = try lungct("info", dicom, "--json")
+    #expect(info.stdout.contains("not valid UTF-8") && info.stdout.contains("caf\\\\xE9_"), "\(info.stdout)")
+    #expect(info.stdout.contains("\(names.count - 1) file(s) in the input were not read"))
+    let batch = try lungct("batch", work + "/p", "-o", work + "/out", "--no-model", "--json")
+    #expect(batch.stdout.contains("not valid UTF-8"), "\(batch.stdout)")
+}
