@@ -77,6 +77,19 @@ enum ZipUnpacker {
                     "member \(bad.path) claims \(bad.uncompressedSize) bytes from \(bad.compressedSize) compressed: a damaged or hostile zip, not unpacked"
             )
         }
+        // Members share bytes when their compressed sizes add up to more than the zip holds: a
+        // central directory pointing many names at one member, the classic overlapping zip bomb
+        // (5.7 MB asking for 60 × 5.9 GB). Hostile, so one failed case, not a full disk.
+        let compressed = entries.reduce(UInt64(0)) { sum, entry in
+            let (total, overflow) = sum.addingReportingOverflow(entry.compressedSize)
+            return overflow ? .max : total
+        }
+        if compressed > zipBytes {
+            return Problem(
+                message:
+                    "its \(entries.count) members claim \(compressed) compressed bytes in a \(zipBytes)-byte file, so they overlap: a hostile zip (zip bomb), not unpacked"
+            )
+        }
         let needed = entries.reduce(Int64(0)) { sum, entry in
             let (total, overflow) = sum.addingReportingOverflow(Int64(clamping: entry.uncompressedSize))
             return overflow ? .max : total

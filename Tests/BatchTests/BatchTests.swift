@@ -596,3 +596,44 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
     #expect(SummaryCSV.field("-2+3") == "'-2+3")
     #expect(SummaryCSV.field("study/ct") == "study/ct")
 }
+
+/// A zip whose central directory points many names at one member (the overlapping zip bomb:
+/// a few MB asking for hundreds of GB) used to stop the whole run with exit 5 ("unpacking
+/// needs 330 GB") on every rerun. It is one failed case; the healthy study is ok.
+@Test func aZipWhoseMembersOverlapIsOneFailedCaseNotAFullDisk() throws {
+    let root = try temporaryDirectory() + "/archive"
+    _ = try TestArchive.phantomStudy(into: root + "/good", seed: 33, size: 48, slices: 12)
+    let zipped = try temporaryDirectory()
+    try String(repeating: "0", count: 200_000).write(toFile: zipped + "/a.txt", atomically: true, encoding: .utf8)
+    let path = root + "/bomb/export.zip"
+    try TestArchive.makeZip(of: zipped, at: path)
+    // Repeat the one central directory entry (same local header, names b.txt, c.txt, ...) and
+    // fix the end record's counts, size and offset.
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    let central: [UInt8] = [0x50, 0x4B, 0x01, 0x02]
+    let end: [UInt8] = [0x50, 0x4B, 0x05, 0x06]
+    let cd = try #require((0..<(bytes.count - 4)).first { Array(bytes[$0..<($0 + 4)]) == central })
+    let eocd = try #require((0..<(bytes.count - 4)).last { Array(bytes[$0..<($0 + 4)]) == end })
+    let entry = Array(bytes[cd..<eocd])
+    var copies: [UInt8] = []
+    for letter in "bcdefghijklmnopqrstuvwxyz".utf8 {
+        var copy = entry
+        let nameStart = 46
+        copy[nameStart] = letter  // the name "a.txt" becomes "b.txt", ...
+        copies += copy
+    }
+    var tail = Array(bytes[eocd...])
+    let count = UInt16(1 + copies.count / entry.count)
+    let size = UInt32(entry.count + copies.count)
+    tail.replaceSubrange(
+        8..<12,
+        with: withUnsafeBytes(of: count.littleEndian, Array.init) + withUnsafeBytes(of: count.littleEndian, Array.init))
+    tail.replaceSubrange(12..<16, with: withUnsafeBytes(of: size.littleEndian, Array.init))
+    bytes = Array(bytes[..<eocd]) + copies + tail
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    let out = try temporaryDirectory() + "/out"
+    let result = try Batch.run(quietOptions(root, out))
+    #expect(result.outcome == .someFailed && result.ok == 1 && result.failed == 1)
+    #expect(result.failures.first?.source == "bomb/export.zip")
+    #expect(result.failures.first?.reason.contains("overlap") == true, "\(result.failures)")
+}
