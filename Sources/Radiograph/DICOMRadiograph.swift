@@ -26,6 +26,12 @@ extension RadiographLoader {
     /// DCMTK cannot parse is reported as being in no format lungct reads.
     static func loadDICOM(_ path: String, knownDICOM: Bool) throws(RadiographError) -> RadiographImage {
         let header = try radiographHeader(path, knownDICOM: knownDICOM)
+        // The window is given in rescaled values and undone through the rescale: a corrupt
+        // slope or intercept would turn every gray value into nan.
+        if let problem = header.rescaleProblem {
+            throw RadiographError(
+                .unsupported, path: path, message: "\(problem): the header is corrupt; refusing the image")
+        }
         var findings = lossyFindings(header)
 
         // Window, rescale, VOI LUT and a monochrome photometric interpretation are attributes

@@ -121,3 +121,22 @@ func aVOILUTWithoutAWindowIsHowTheRadiographIsShownAndScored() throws {
     #expect(largest <= 1, "largest difference \(largest)")
     #expect(inverted.volume.voxels[2] == 65535, "the LUT's darkest entry is shown white")
 }
+
+/// A DICOM radiograph with a corrupt (0028,1053) Rescale Slope is refused naming the tag: its
+/// window is undone through the rescale, so every gray value would have become nan.
+@Test(.enabled(if: hasTool("dcmodify"), "needs DCMTK's dcmodify"))
+func aRadiographWithACorruptRescaleSlopeIsRefusedNamingTheTag() throws {
+    let folder = try temporaryDirectory()
+    let path = folder + "/dx.dcm"
+    let pixels = (0..<(64 * 64)).map { UInt16($0 % 4000) }
+    try writeDX(
+        path: path, pixels: pixels, rows: 64, columns: 64, bitsStored: 12, photometric: "MONOCHROME2",
+        spacing: (row: 0.15, column: 0.15))
+    _ = try runTool(
+        "dcmodify", ["-nb", "-i", "(0028,1053)=nan", "-i", "(0028,1050)=2000", "-i", "(0028,1051)=4000", path])
+    #expect {
+        _ = try RadiographLoader.load(path: path)
+    } throws: { error in
+        (error as? RadiographError)?.kind == .unsupported && "\(error)".contains("(0028,1053) Rescale Slope is nan")
+    }
+}
