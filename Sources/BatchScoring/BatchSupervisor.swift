@@ -6,9 +6,6 @@ import ModelRuntime
 /// has a worker process analyse it into a partial folder, and publishes the row the worker
 /// wrote, or a failed row saying how the worker ended.
 extension BatchRun {
-    /// Exit codes of `lungct batch worker` that stop the run (the CLI's table: 4 and 5).
-    static let workerModelInvalid: Int32 = 4
-    static let workerOutputFailed: Int32 = 5
     /// The end of a worker's stderr kept in a failed row.
     static let stderrExcerpt = 2000
 
@@ -89,9 +86,9 @@ extension BatchRun {
             }
             row = result
             written = true
-        case .exit(Self.workerOutputFailed):
+        case .exit(let status) where launcher.runStoppingExits[status] == .outputFailed:
             throw .outputFailed(stderr.isEmpty ? "\(partial): the analysis process could not write its files" : stderr)
-        case .exit(Self.workerModelInvalid):
+        case .exit(let status) where launcher.runStoppingExits[status] == .modelInvalid:
             throw .modelInvalid(stderr)
         case .exit(let status):
             row = failedRow(item, "the analysis process failed (exit \(status)): \(stderr)")

@@ -15,12 +15,21 @@ public struct WorkerLauncher: Sendable {
     public var caseTimeout: Double
     /// The address space a case's process may use (RLIMIT_AS), in bytes.
     public var memoryLimitBytes: UInt64
+    /// The worker's exit statuses that stop the whole run, with the kind of error each means
+    /// (an output that cannot be written, a model file changed during the run). The statuses
+    /// are the program's to define (the CLI's exit-code table); any other failure is the
+    /// case's own.
+    public var runStoppingExits: [Int32: LungCTError.Category]
 
-    public init(executable: String, arguments: [String], caseTimeout: Double, memoryLimitGiB: Double) {
+    public init(
+        executable: String, arguments: [String], caseTimeout: Double, memoryLimitGiB: Double,
+        runStoppingExits: [Int32: LungCTError.Category]
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.caseTimeout = caseTimeout
         memoryLimitBytes = UInt64(max(0, memoryLimitGiB) * Double(1 << 30))
+        self.runStoppingExits = runStoppingExits
     }
 
     var memoryLimitText: String { String(format: "%.1f GiB", Double(memoryLimitBytes) / Double(1 << 30)) }

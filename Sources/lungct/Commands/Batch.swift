@@ -100,7 +100,10 @@ struct BatchRun: ParsableCommand {
         options.isolation = WorkerLauncher(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
             arguments: ["batch", BatchWorkerCommand.configuration.commandName ?? "worker"],
-            caseTimeout: caseTimeout, memoryLimitGiB: memoryLimit)
+            caseTimeout: caseTimeout, memoryLimitGiB: memoryLimit,
+            runStoppingExits: [
+                ExitCode.outputFailed.rawValue: .outputFailed, ExitCode.modelInvalid.rawValue: .modelInvalid,
+            ])
         let control = BatchControl()
         let signals = Self.stopOnSignals(control)
         let result = try BatchScoring.Batch.run(options, control: control) { text in
