@@ -80,7 +80,7 @@ public enum Analyzer {
     static func inspectAndLoad(_ options: AnalysisOptions) throws(LungCTError) -> (Inspection, LoadedImage) {
         if let prepared = options.prepared { return (prepared.inspection, prepared.image) }
         var inspection = try Inspection.inspect(options.input)
-        let image = try inspection.loadRecordingWarnings(series: options.series)
+        let image = try inspection.load(series: options.series)
         return (inspection, image)
     }
 }

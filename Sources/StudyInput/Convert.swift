@@ -26,7 +26,7 @@ public enum Converter {
     {
         let start = Date()
         var inspection = try Inspection.inspect(input)
-        let image = try inspection.loadRecordingWarnings(series: series)
+        let image = try inspection.load(series: series)
         let geometry: Geometry
         let type: String
         do {

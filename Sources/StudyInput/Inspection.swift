@@ -251,12 +251,17 @@ public struct Inspection: Sendable {
     }
 
     /// Loads the chosen series, or the one whose Series Instance UID (full, or as shown
-    /// shortened) matches `series`. What only the voxels show (a NIfTI's NaN voxels read as 0)
-    /// is not kept: when the report reaches a user, call `loadRecordingWarnings` instead.
-    public func load(series: String? = nil) throws(LungCTError) -> LoadedImage {
+    /// shortened) matches `series`. What only the voxels show, which reading the header
+    /// (`inspect`) cannot see, is added to the entry's `warnings` in `report`: for a NIfTI
+    /// volume, the voxels read as 0 (NaN or infinite) and those int16 cannot hold.
+    public mutating func load(series: String? = nil) throws(LungCTError) -> LoadedImage {
         switch source {
         case .nifti(let path):
-            return try Self.loadNIfTI(path).image
+            let (image, warnings) = try Self.loadNIfTI(path)
+            for index in report.series.indices {
+                report.series[index].warnings += warnings.filter { !report.series[index].warnings.contains($0) }
+            }
+            return image
         case .picture(let image):
             return .radiograph(image)
         case .dicom(let candidates):
@@ -303,18 +308,6 @@ public struct Inspection: Sendable {
 }
 
 extension Inspection {
-    /// `load`, adding what loading found to the loaded entry's `warnings` in `report`: for a NIfTI
-    /// volume, the voxels read as 0 (NaN or infinite) and those int16 cannot hold, which reading
-    /// the header (`inspect`) cannot see. Other inputs load as with `load`.
-    public mutating func loadRecordingWarnings(series: String? = nil) throws(LungCTError) -> LoadedImage {
-        guard case .nifti(let path) = source else { return try load(series: series) }
-        let (image, warnings) = try Self.loadNIfTI(path)
-        for index in report.series.indices {
-            report.series[index].warnings += warnings.filter { !report.series[index].warnings.contains($0) }
-        }
-        return image
-    }
-
     /// A NIfTI volume and its header's warnings (those of `inspectNIfTI` again, and what the
     /// voxels showed); a label volume is nothing to analyse.
     static func loadNIfTI(_ path: String) throws(LungCTError) -> (image: LoadedImage, warnings: [String]) {

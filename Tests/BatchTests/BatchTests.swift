@@ -637,3 +637,21 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
     #expect(result.failures.first?.source == "bomb/export.zip")
     #expect(result.failures.first?.reason.contains("overlap") == true, "\(result.failures)")
 }
+
+/// What only a NIfTI's voxels show (NaN read as 0) reaches a batch case's report.json as it
+/// reaches analyze's: the batch used to load through a path that dropped it.
+@Test func aBatchCaseKeepsTheWarningsLoadingFound() throws {
+    let root = try temporaryDirectory() + "/archive"
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    let (phantom, _) = testPhantom(size: 32, slices: 8, spacing: 5, seed: 7)
+    var voxels = phantom.ct.voxels.map(Float.init)
+    voxels[5] = .nan
+    try NIfTI.write(Volume(geometry: phantom.ct.geometry, voxels: voxels), to: root + "/ct.nii.gz")
+    let out = try temporaryDirectory() + "/out"
+    _ = try Batch.run(quietOptions(root, out))
+    let row = try #require(try summaryRows(out + "/summary.csv").first)
+    #expect(row["status"] == "ok", "\(row)")
+    let report = try JSONDecoder().decode(
+        AnalysisReport.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/" + row["case_id"]! + "/report.json")))
+    #expect(report.warnings.contains { $0.contains("1 voxels are NaN or infinite: read as 0") }, "\(report.warnings)")
+}

@@ -114,7 +114,10 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
 @Test func nothingToAnalyseAndUnreadableInputsHaveTheirExitCodes() throws {
     let empty = try temporaryDirectory()
     try "hello".write(toFile: empty + "/a.txt", atomically: true, encoding: .utf8)
-    #expect { try Inspection.inspect(empty).load() } throws: { ($0 as? LungCTError)?.category == .nothingToAnalyse }
+    #expect {
+        var inspection = try Inspection.inspect(empty)
+        _ = try inspection.load()
+    } throws: { ($0 as? LungCTError)?.category == .nothingToAnalyse }
     #expect { try Inspection.inspect(empty + "/missing") } throws: { ($0 as? LungCTError)?.category == .inputFailed }
 }
 
@@ -122,7 +125,7 @@ func mixedFolder() throws -> (folder: String, thin: SeriesIdentity, thick: Serie
     let folder = try temporaryDirectory()
     let (p, _) = testPhantom(size: 32, slices: 8, spacing: 5, seed: 4)
     try NIfTI.write(p.ct, to: folder + "/ct.nii.gz")
-    let inspection = try Inspection.inspect(folder + "/ct.nii.gz")
+    var inspection = try Inspection.inspect(folder + "/ct.nii.gz")
     #expect(inspection.report.series.first?.size == [32, 32, 8])
     guard case .ct(let volume) = try inspection.load() else {
         Issue.record("expected a CT volume")

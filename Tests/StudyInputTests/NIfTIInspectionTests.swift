@@ -19,7 +19,7 @@ private func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
 
 /// What lungct assumed about a NIfTI reaches the report: the header's (no sform or qform, so
 /// spacing from pixdim and orientation unknown) from `inspect`, the voxels' (NaN read as 0) from
-/// `loadRecordingWarnings`. The report used to say only "orientation unknown", and nothing of
+/// `load`. The report used to say only "orientation unknown", and nothing of
 /// the NaN voxels, which `load` read as 0 HU in silence.
 @Test func niftiAssumptionsReachTheReport() throws {
     let folder = try temporaryDirectory()
@@ -37,7 +37,7 @@ private func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
     #expect(entry.spacingMM == [0.7, 0.7, 2.5])
     #expect(entry.warnings.contains { $0.contains("pixdim") && $0.contains("orientation unknown") })
 
-    guard case .ct(.float32(let volume)) = try inspection.loadRecordingWarnings() else {
+    guard case .ct(.float32(let volume)) = try inspection.load() else {
         Issue.record("expected a float32 CT")
         return
     }

@@ -28,7 +28,7 @@ struct Info: ParsableCommand {
         var inspection = try Inspection.inspect(input)
         if stats {
             let start = Date()
-            let image = try inspection.loadRecordingWarnings()
+            let image = try inspection.load()
             inspection.report.statistics = VolumeStatistics(image, loadSeconds: Date().timeIntervalSince(start))
         }
         try json.print(inspection.report, text: TextRenderer.info)
