@@ -19,6 +19,15 @@ public enum NonUTF8Names {
         "the file name is not valid UTF-8, so lungct cannot open it; rename the files to UTF-8 "
         + "(for example `convmv -f latin1 -t utf8 -r --notest FOLDER`)"
 
+    /// Whether a directory entry is a folder (not a link to one), from readdir's d_type; only a
+    /// file system that does not fill it in costs an lstat(2), so a large archive is not
+    /// stat'ed a second time after the folder scan.
+    private static func isFolder(_ path: String, type: UInt8) -> Bool {
+        if type != UInt8(DT_UNKNOWN) { return type == UInt8(DT_DIR) }
+        var status = stat()
+        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
     private static func walk(_ folder: String, relative: String, into found: inout [String]) {
         guard let directory = opendir(folder) else { return }
         defer { closedir(directory) }
@@ -33,10 +42,7 @@ public enum NonUTF8Names {
                 continue
             }
             let path = folder + "/" + name
-            var status = stat()
-            if lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR {
-                walk(path, relative: relative + name + "/", into: &found)
-            }
+            if isFolder(path, type: entry.pointee.d_type) { walk(path, relative: relative + name + "/", into: &found) }
         }
     }
 }
