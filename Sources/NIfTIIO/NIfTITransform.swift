@@ -21,12 +21,13 @@ extension NIfTI {
         -> (geometry: Geometry, transform: String, warnings: [String])
     {
         let pixdim = withUnsafeBytes(of: raw.pixdim) { Array($0.bindMemory(to: Double.self)) }
-        let spacing = Array(pixdim[1...3])
+        let spacing = pixdim[1...3].map { $0 * spatialUnitMillimetres(raw.xyz_units) }
         let pixdimText = "pixdim[1...3] = " + spacing.map(number).joined(separator: ", ")
         let pixdimIsSpacing = spacing.allSatisfy { $0.isFinite && $0 > 0 }
         var warnings: [String] = []
+        let unit = spatialUnit(raw.xyz_units, warnings: &warnings)
         if raw.sform_code > 0 {
-            let affine = matrix(raw.sto_xyz)
+            let affine = scaled(matrix(raw.sto_xyz), by: unit)
             if let problem = affineProblem(affine) {
                 warnings.append("the sform (code \(raw.sform_code)) \(problem): set aside")
             } else {
@@ -35,7 +36,7 @@ extension NIfTI {
         }
         if raw.qform_code > 0 {
             let parameters = withUnsafeBytes(of: (raw.quatern, raw.qoffset)) { Array($0.bindMemory(to: Double.self)) }
-            let affine = matrix(raw.qto_xyz)
+            let affine = scaled(matrix(raw.qto_xyz), by: unit)
             let problem =
                 !parameters.allSatisfy(\.isFinite)
                 ? "holds NaN or infinite quaternion or offset values"
@@ -59,6 +60,40 @@ extension NIfTI {
         )
         let diagonal = (0..<4).map { row in (0..<4).map { row == $0 ? (row < 3 ? spacing[row] : 1) : 0 } }
         return (try plausible(Geometry(size: size, affineRAS: diagonal), "pixdim", path), "pixdim", warnings)
+    }
+
+    /// Millimetres per header unit from xyz_units' space bits (nifti1.h `XYZT_TO_SPACE`):
+    /// metres and micrometres are converted as ITK and nibabel do; no unit (code 0, what some
+    /// writers leave) and codes nifti1.h does not define are taken as millimetres.
+    static func spatialUnitMillimetres(_ xyzUnits: Int32) -> Double {
+        switch xyzUnits & 0x07 {
+        case Int32(LCT_NII_UNITS_METER): 1000
+        case Int32(LCT_NII_UNITS_MICRON): 0.001
+        default: 1
+        }
+    }
+
+    /// `spatialUnitMillimetres`, with a warning when the header's unit is not millimetres: a
+    /// conversion is said, an assumption is said (volumes in mL depend on it).
+    static func spatialUnit(_ xyzUnits: Int32, warnings: inout [String]) -> Double {
+        let code = xyzUnits & 0x07
+        switch code {
+        case Int32(LCT_NII_UNITS_MM): break
+        case Int32(LCT_NII_UNITS_METER):
+            warnings.append("the header's spatial unit is metres (xyz_units): converted to mm")
+        case Int32(LCT_NII_UNITS_MICRON):
+            warnings.append("the header's spatial unit is micrometres (xyz_units): converted to mm")
+        case Int32(LCT_NII_UNITS_UNKNOWN):
+            warnings.append("the header gives no spatial unit (xyz_units 0): millimetres assumed")
+        default: warnings.append("the header's spatial unit code \(code) is not defined by NIfTI: millimetres assumed")
+        }
+        return spatialUnitMillimetres(xyzUnits)
+    }
+
+    /// A 4×4 affine whose millimetre rows (the first three: axes and offset) are multiplied by
+    /// `factor`.
+    static func scaled(_ affine: [[Double]], by factor: Double) -> [[Double]] {
+        factor == 1 ? affine : affine.enumerated().map { row, values in row < 3 ? values.map { $0 * factor } : values }
     }
 
     /// Why a 4×4 RAS affine cannot be used, or nil. Lengths beyond Double are left to

@@ -166,3 +166,28 @@ func nonFiniteScalingIsRefused(slope: Float, intercept: Float) throws {
     #expect(header.warnings.isEmpty)
     #expect(header.transform == "sform")
 }
+
+/// xyz_units (byte 123, space bits 0...2) is honoured: a header in micrometres or metres is
+/// converted to millimetres with a warning that says so, and one with no unit is read as
+/// millimetres with a warning that says that was assumed. The unit used to be ignored: a
+/// micrometre header gave voxels of 750 mm (refused as damaged), a metre header 0.00075 mm.
+@Test(arguments: [(UInt8(3), 1000.0, "micrometres"), (1, 0.001, "metres"), (0, 1, "no spatial unit")])
+func theSpatialUnitIsConvertedOrItsAbsenceSaid(code: UInt8, perMillimetre: Double, said: String) throws {
+    let folder = try temporaryDirectory()
+    let sound = try hostileFile("sound", in: folder, patches: [])
+    let (_, expected) = try NIfTI.read(sound)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: sound))
+    let srows = (0..<12).map { index in
+        bytes.withUnsafeBytes {
+            Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 280 + 4 * index, as: UInt32.self)))
+        }
+    }
+    let converted = srows.map { Float(Double($0) * perMillimetre) }
+    // The sform alone (qform_code 0), its rows in the header's unit; t_units bit 8 (seconds) set.
+    let path = try hostileFile(
+        "unit\(code)", in: folder, patches: [(123, [code | 8]), (252, int16(0)), (280, converted.flatMap(float32))])
+    let (_, header) = try NIfTI.read(path)
+    expectSameGeometry(header.geometry, expected.geometry)
+    #expect(header.warnings.count == 1)
+    #expect(header.warnings.first?.contains(said) == true)
+}

@@ -20,6 +20,11 @@ enum {
     LCT_NII_FLOAT64 = 64, LCT_NII_INT8 = 256, LCT_NII_UINT16 = 512, LCT_NII_UINT32 = 768
 };
 
+/** Spatial units: xyz_units & 0x07 (nifti1.h NIFTI_UNITS_* and XYZT_TO_SPACE). */
+enum {
+    LCT_NII_UNITS_UNKNOWN = 0, LCT_NII_UNITS_METER = 1, LCT_NII_UNITS_MM = 2, LCT_NII_UNITS_MICRON = 3
+};
+
 typedef struct lct_nifti_header {
     int version;             /* 1 or 2 */
     /* dim, pixdim, scl_*, quatern and qoffset as stored in the file (nifti_read_n1_hdr /
