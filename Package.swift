@@ -65,7 +65,7 @@ let package = Package(
             dependencies: ["AppSupport", "VolumeCore", "DICOMSeries", "NIfTIIO", "Radiograph"]),
         .target(
             name: "ModelRuntime",
-            dependencies: ["AppSupport", "ModelStore", "NeuralEngine", "Radiograph"]),
+            dependencies: ["AppSupport", "ModelStore", "NeuralEngine", "Radiograph", "VolumeCore"]),
         .target(
             name: "StudyAnalysis",
             dependencies: [
