@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := libdcmtk-dev dcmtk libnifti-dev libopenblas-dev libhdf5-dev h
 SAMPLE := Volumes/phantom-chest
 DEMO_OUT := out/demo
 
-.PHONY: deps build demo test test-venv lint format bench sample clean
+.PHONY: deps build demo test test-venv lint format bench sample clean fuzz
 
 # Installs whatever Debian package is missing (needs root, as on the project's machines).
 deps:
@@ -50,6 +50,12 @@ format:
 test: deps lint test-venv
 	$(SWIFT) build --build-tests
 	LUNGCT_PYTHON=$(CURDIR)/$(TEST_VENV)/bin/python $(SWIFT) test --skip-build
+	scripts/fuzz.sh --seconds 45 --parallel 2
+
+# libFuzzer under AddressSanitizer on each reader (README, "Fuzzing"); FUZZ_ARGS for more, e.g.
+# make fuzz FUZZ_ARGS="--runs 1000000 --parallel 2".
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_ARGS)
 
 bench: build
 	benchmarks/load.sh

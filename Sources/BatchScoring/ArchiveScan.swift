@@ -30,6 +30,8 @@ public struct BatchCase: Sendable, Codable, Hashable {
     public var files: [String]
     /// Why the case cannot be analysed, when the scan already knows.
     public var problem: String?
+    /// What the aliases among `files` stand for (names that are not valid UTF-8).
+    public var names: ShownNames?
 }
 
 /// What a scan of an archive found.
@@ -71,7 +73,8 @@ public enum ArchiveScan {
         }
         let root = URL(fileURLWithPath: archive).standardizedFileURL.path
         var scan = Walk(
-            scratch: scratch, excluding: excluding.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+            scratch: scratch, root: root,
+            excluding: Set(excluding.map { URL(fileURLWithPath: $0).standardizedFileURL.path }))
         if isDirectory.boolValue {
             guard FileManager.default.isReadableFile(atPath: root) else {
                 throw .inputFailed("\(archive): folder not readable")
@@ -96,7 +99,12 @@ public enum ArchiveScan {
     /// One pass over the tree. DICOM candidates are read in chunks as they accumulate.
     struct Walk {
         let scratch: String
-        let excluding: [String]
+        /// The archive (absolute): messages name aliased files as `<root>/<archive path>`.
+        let root: String
+        let excluding: Set<String>
+        /// Files and folders whose names are not valid UTF-8 are read through links made here,
+        /// in the scratch folder, which the batch removes at its end (and at the next start).
+        let aliases: NameAliases
         var cases: [BatchCase] = []
         var setAside: [FileNote] = []
         var filesScanned = 0
@@ -111,38 +119,26 @@ public enum ArchiveScan {
         /// Archive folder → damaged DICOM files in it and the first reason.
         var damaged: [String: (files: [String], reason: String)] = [:]
 
-        init(scratch: String, excluding: [String]) {
+        init(scratch: String, root: String, excluding: Set<String>) {
             self.scratch = scratch
+            self.root = root
             self.excluding = excluding
+            aliases = NameAliases(in: scratch + "/names")
         }
 
+        /// Every regular file under `folder`, in the order of their archive paths; links,
+        /// FIFOs, devices and folders that cannot be read are set aside.
         mutating func walk(folder: String, display: String, zipDepth: Int) {
-            guard
-                let enumerator = FileManager.default.enumerator(
-                    at: URL(fileURLWithPath: folder), includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey],
-                    options: [.skipsHiddenFiles])
-            else {
-                setAside.append(FileNote(path: display.isEmpty ? "." : display, reason: "folder cannot be read"))
-                return
+            let tree = FileTree.walk(
+                folder, aliases: aliases, shownRoot: ArchiveScan.joined(root, display), excluding: excluding)
+            for refused in tree.refused {
+                let path =
+                    refused.shown.isEmpty
+                    ? (display.isEmpty ? "." : display) : ArchiveScan.joined(display, refused.shown)
+                setAside.append(FileNote(path: path, reason: refused.reason))
             }
-            var files: [(String, String)] = []
-            for case let url as URL in enumerator {
-                let path = url.standardizedFileURL.path
-                if excluding.contains(path) {
-                    enumerator.skipDescendants()
-                    continue
-                }
-                if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
-                    let relative = String(path.dropFirst(folder.count + 1))
-                    files.append((path, ArchiveScan.joined(display, relative)))
-                }
-            }
-            for (path, shown) in files.sorted(by: { $0.1 < $1.1 }) {
-                visit(file: path, display: shown, zipDepth: zipDepth)
-            }
-            // Names Foundation's enumeration passes over without a word: set aside, by name.
-            for name in NonUTF8Names.under(folder) {
-                setAside.append(FileNote(path: ArchiveScan.joined(display, name), reason: NonUTF8Names.reason))
+            for file in tree.files {
+                visit(file: file.path, display: ArchiveScan.joined(display, file.shown), zipDepth: zipDepth)
             }
         }
 
@@ -154,9 +150,13 @@ public enum ArchiveScan {
                 cases.append(BatchCase(id: caseID("file", display), kind: .nifti, source: display, files: [path]))
                 return
             }
-            let magic = leadingBytes(of: path, count: 4)
+            let magic = leadingBytes(of: path, count: 12)
             if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) || magic.starts(with: [0xFF, 0xD8]) {
                 cases.append(BatchCase(id: caseID("file", display), kind: .picture, source: display, files: [path]))
+                return
+            }
+            if let format = PictureFormat.unsupported(magic) {
+                setAside.append(FileNote(path: display, reason: PictureFormat.refusal(format)))
                 return
             }
             if magic.starts(with: [0x50, 0x4B, 0x03, 0x04]) || magic.starts(with: [0x50, 0x4B, 0x05, 0x06])
@@ -232,6 +232,7 @@ public enum ArchiveScan {
 
         mutating func finish() -> ArchiveInventory {
             readHeaders()
+            let names = aliases.shown
             for (key, members) in series {
                 let id = key.hasPrefix("\u{1}") ? caseID("folder", String(key.dropFirst())) : caseID("dicom", key)
                 cases.append(
@@ -245,9 +246,17 @@ public enum ArchiveScan {
                     BatchCase(
                         id: caseID("damaged", folder), kind: .damagedFiles, source: folder.isEmpty ? "." : folder,
                         files: broken.files.sorted(),
-                        problem:
-                            "\(count) damaged DICOM file\(count == 1 ? "" : "s") in this folder, e.g. \(broken.reason)")
-                )
+                        problem: names.shown(
+                            inText:
+                                "\(count) damaged DICOM file\(count == 1 ? "" : "s") in this folder, e.g. \(broken.reason)"
+                        )))
+            }
+            if !names.links.isEmpty {
+                for index in cases.indices {
+                    let used = names.restricted(to: cases[index].files)
+                    if !used.links.isEmpty { cases[index].names = used }
+                }
+                setAside = setAside.map { FileNote(path: $0.path, reason: names.shown(inText: $0.reason)) }
             }
             return ArchiveInventory(
                 cases: cases.sorted { $0.id < $1.id }, setAside: setAside.sorted { $0.path < $1.path },

@@ -50,6 +50,13 @@ public struct BatchOptions: Sendable {
     public var progressInterval = 60.0
     /// Each case in a process of its own (the CLI); nil analyses in this process (library tests).
     public var isolation: WorkerLauncher?
+    /// Bytes one zip file of the archive may unpack to, zips nested in it included, counted as
+    /// they are written; beyond it the zip is one failed case.
+    public var zipLimitBytes = defaultZipLimitBytes
+    /// 32 GiB: a CT study zip holds at most a few GB (2000 slices of 512×512 at 16 bits are
+    /// 1 GB; a study of several series a few times that), so no honest zip reaches it, while a
+    /// zip bomb's terabytes are cut off long before they fill a disk.
+    public static let defaultZipLimitBytes: Int64 = 32 << 30
 
     public init(archive: String, output: String) {
         self.archive = archive
@@ -148,18 +155,15 @@ public enum Batch {
         let lock = try OutputLock(root: out.root, shard: options.shard)
         defer { withExtendedLifetime(lock) {} }
 
-        let scratch = out.root + "/" + BatchOutput.workFolder + "/" + (options.shard?.fileLabel ?? "all")
-        try? FileManager.default.removeItem(atPath: scratch)
-        do {
-            try BatchOutput.createFolder(scratch)
-        } catch {
-            throw .outputFailed("\(scratch): cannot create the scratch folder: \(error.localizedDescription)")
-        }
+        let scratch = try prepareScratch(out, shard: options.shard)
         defer { removeScratch(scratch, root: out.root) }
 
         let scanStart = Date()
         report("batch: scanning \(options.archive)\n")
-        let inventory = try ArchiveScan.scan(options.archive, scratch: scratch, excluding: [out.root])
+        guard let inventory = try scanArchive(options, scratch: scratch, out: out, control: control) else {
+            report("batch: stopped while unpacking a zip file; nothing was started (rerun the same command)\n")
+            return stoppedDuringScan(options, out: out, scanSeconds: Date().timeIntervalSince(scanStart))
+        }
         let shard = options.shard ?? Shard(index: 0, count: 1)!
         let mine = inventory.cases.filter { shard.contains($0.id) }
         let scanSeconds = Date().timeIntervalSince(scanStart)
@@ -183,7 +187,8 @@ public enum Batch {
         let run = BatchRun(
             options: options, out: out, log: log, progress: progress, control: control, report: report,
             archiveLabel: URL(fileURLWithPath: options.archive).standardizedFileURL.path,
-            unpacked: inventory.unpacked)
+            unpacked: inventory.unpacked,
+            zipScratch: ZipScratch(folders: inventory.unpacked.keys, pending: pending, scratch: scratch))
         let runStart = Date()
         if !pending.isEmpty { run.run(pending) }
         let seconds = Date().timeIntervalSince(runStart)

@@ -11,7 +11,7 @@ import StudyInput
 ///     OUT/summary.csv                one row per finished case
 ///     OUT/summary.shard-K-of-N.csv   the same for one shard; `--merge` joins them into summary.csv
 ///     OUT/summary.shard-K-of-N.json  how far that shard got
-///     OUT/.work/                     zip files unpacked for the run, removed at its end
+///     OUT/.work/                     zip files unpacked for the run, removed case by case and at its end
 ///     OUT/.attempts/<case id>        runs that stopped while the case was in progress
 ///     OUT/.lock, OUT/.lock.shard-K-of-N   flock(2) locks that keep two runs from writing the same thing
 ///
@@ -205,7 +205,7 @@ final class OutputLock {
     }
 
     /// Whether nobody holds a lock on `path` (tried exclusively without waiting, then let go).
-    private static func isFree(_ path: String) -> Bool {
+    static func isFree(_ path: String) -> Bool {
         let descriptor = open(path, O_RDWR | O_CLOEXEC)
         guard descriptor >= 0 else { return true }
         defer { close(descriptor) }

@@ -28,6 +28,8 @@ final class BatchRun: @unchecked Sendable {
     let control: BatchControl
     let report: @Sendable (String) -> Void
     let analysis: CaseAnalysis
+    /// The unpacked zip folders, each removed when its last case has finished.
+    let zipScratch: ZipScratch?
 
     let condition = NSCondition()
     private var ready: [Item] = []
@@ -40,7 +42,8 @@ final class BatchRun: @unchecked Sendable {
 
     init(
         options: BatchOptions, out: BatchOutput, log: SummaryLog, progress: BatchProgress, control: BatchControl,
-        report: @escaping @Sendable (String) -> Void, archiveLabel: String, unpacked: [String: String]
+        report: @escaping @Sendable (String) -> Void, archiveLabel: String, unpacked: [String: String],
+        zipScratch: ZipScratch? = nil
     ) {
         self.options = options
         jobs = max(1, options.jobs)
@@ -50,6 +53,7 @@ final class BatchRun: @unchecked Sendable {
         self.control = control
         self.report = report
         analysis = CaseAnalysis(out: out, models: options.models, archiveLabel: archiveLabel, unpacked: unpacked)
+        self.zipScratch = zipScratch
         slots = DispatchSemaphore(value: jobs + 1)
     }
 
@@ -187,6 +191,7 @@ final class BatchRun: @unchecked Sendable {
             throw error
         }
         out.setAttempts(row.caseID, 0)
+        zipScratch?.finished(row.caseID)
         guard published else { return }
         try log.append(row)
         condition.withLock { rows.append(row) }

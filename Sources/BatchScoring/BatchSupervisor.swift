@@ -128,6 +128,11 @@ extension BatchRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: launcher.executable)
         process.arguments = launcher.arguments + [orderPath]
+        // glibc gives each thread that allocates its own 64 MiB arena of address space; under
+        // the worker's address-space limit that reserve, not memory in use, would fail a case.
+        var environment = ProcessInfo.processInfo.environment
+        environment["MALLOC_ARENA_MAX"] = environment["MALLOC_ARENA_MAX"] ?? "2"
+        process.environment = environment
         let ended = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in ended.signal() }
         do {

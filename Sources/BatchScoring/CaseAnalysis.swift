@@ -33,10 +33,13 @@ struct CaseAnalysis: Sendable {
                 return .failed(kind: item.kind.rawValue, reason: item.problem ?? "damaged")
             case .nifti:
                 inspection = try Inspection.inspectNIfTI(item.files[0])
+                inspection.show(item.names ?? ShownNames())
             case .picture:
                 inspection = try Inspection.inspectPicture(item.files[0])
+                inspection.show(item.names ?? ShownNames())
             case .dicomSeries:
-                let scan = FolderScan.scan(files: item.files)
+                var scan = FolderScan.scan(files: item.files)
+                scan.names = item.names ?? ShownNames()
                 inspection = Inspection.inspect(scan, input: label)
                 if case .dicom(let candidates) = inspection.source, !candidates.contains(where: \.isChosen) {
                     return notAnalysable(scan: scan, candidates: candidates)
@@ -84,10 +87,10 @@ struct CaseAnalysis: Sendable {
         case .skipped(let kind, let reason):
             row.kind = kind
             row.status = .skipped
-            row.reason = readable(reason)
+            row.reason = readable(reason, item.names)
         case .failed(let kind, let reason):
             row.kind = kind
-            row.reason = readable(reason)
+            row.reason = readable(reason, item.names)
         case .ready(let prepared):
             var analysis = AnalysisOptions(input: prepared.inspection.report.input, output: partial)
             analysis.prepared = prepared
@@ -108,7 +111,7 @@ struct CaseAnalysis: Sendable {
                 // Whatever the failed analysis wrote is not kept: the folder holds case.json alone.
                 try Self.empty(partial)
                 row.kind = prepared.inspection.report.format
-                row.reason = readable(error.description)
+                row.reason = readable(error.description, item.names)
             }
         }
         return row
@@ -135,8 +138,10 @@ struct CaseAnalysis: Sendable {
             modelSHA256: report.model.ran ? report.model.sha256 : nil, seconds: 0)
     }
 
-    /// Scratch paths of unpacked zip files shown as the archive paths they came from.
-    func readable(_ reason: String) -> String {
-        unpacked.reduce(reason) { text, pair in text.replacingOccurrences(of: pair.key, with: pair.value) }
+    /// Scratch paths of unpacked zip files shown as the archive paths they came from, and
+    /// aliases (`names`, a case's files whose names are not valid UTF-8) as what they stand for.
+    func readable(_ reason: String, _ names: ShownNames? = nil) -> String {
+        let shown = names?.shown(inText: reason) ?? reason
+        return unpacked.reduce(shown) { text, pair in text.replacingOccurrences(of: pair.key, with: pair.value) }
     }
 }

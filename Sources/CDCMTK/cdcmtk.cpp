@@ -2,8 +2,10 @@
 // attributes, decodes pixels and writes files, and reports every failure as a status code
 // with a message that names the file.
 #include "cdcmtk.h"
+#include "jpegscan.h"
 
 #include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcistrmf.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
@@ -224,33 +226,74 @@ int loadStatus(const OFCondition &status, const char *path, char *message, size_
 // reads them only when asked.
 constexpr Uint32 lazyValueLength = 4096;
 
+// Inflated bytes counted per read while checking a deflated data set: the memory the count needs.
+constexpr offile_off_t inflateChunk = 1 << 20;
+
+// A deflated data set (PS3.5 A.5: the File Meta Information, then raw deflate) cannot be read
+// lazily: DCMTK inflates all of it while parsing, so a 4 MB file whose Pixel Data inflates to
+// 4 GB costs 4 GB. Before DCMTK parses one, this reads the meta group as DcmFileFormat does
+// (same class, same stream, so the same offset and transfer syntax), installs the zlib filter
+// DCMTK would install, and counts the inflated bytes by skipping through them in constant
+// memory. Beyond `limit` the file is refused; anything else (no meta group, an undeflated or
+// corrupt stream) is left to loadFile to read or report, since it inflates no more than counted.
+int checkInflatedSize(const char *path, uint64_t limit, char *message, size_t len) {
+    DcmInputFileStream stream(path);
+    if (stream.status().bad()) return LCT_DCM_OK;
+    DcmMetaInfo meta;
+    meta.transferInit();
+    OFCondition status = meta.read(stream, EXS_Unknown, EGL_noChange, lazyValueLength);
+    meta.transferEnd();
+    const char *uid = nullptr;
+    if (status.bad() || meta.findAndGetString(DCM_TransferSyntaxUID, uid).bad() || uid == nullptr) return LCT_DCM_OK;
+    const E_StreamCompression compression = DcmXfer(uid).getStreamCompression();
+    if (compression == ESC_none || compression == ESC_unsupported) return LCT_DCM_OK;
+    if (stream.installCompressionFilter(compression).bad()) return LCT_DCM_OK;
+    uint64_t inflated = 0;
+    while (stream.good() && !stream.eos()) {
+        const offile_off_t skipped = stream.skip(inflateChunk);
+        if (skipped <= 0) break;
+        inflated += static_cast<uint64_t>(skipped);
+        if (inflated > limit) {
+            setMessage(message, len,
+                       std::string(path) + ": its deflated data set inflates to more than " +
+                           std::to_string(limit >> 20) +
+                           " MB, more than any image lungct reads needs; not read (a deflate bomb, or not a single image)");
+            return LCT_DCM_TOO_LARGE;
+        }
+    }
+    return LCT_DCM_OK;
+}
+
 // Loads `path` with its large values (Pixel Data above all) left on disk. The header scan thus
 // stays a header scan while still seeing whether (7FE0,0010) is present, which
 // loadFileUntilTag would hide; the pixel reader then reads uncompressed pixel data once,
 // straight into the caller's buffer (getPartialValue), with no intermediate copy in DCMTK.
-int loadLazily(DcmFileFormat &file, const char *path, char *message, size_t len) {
+// A deflated data set is inflated whole (it cannot be read lazily), once counted within `limit`.
+int loadLazily(DcmFileFormat &file, const char *path, uint64_t limit, char *message, size_t len) {
     registerCodecs();
+    if (int code = checkInflatedSize(path, limit, message, len); code != LCT_DCM_OK) return code;
     OFCondition status = file.loadFile(path, EXS_Unknown, EGL_noChange, lazyValueLength, ERM_autoDetect);
     return loadStatus(status, path, message, len);
 }
 
 }  // namespace
 
-extern "C" int lct_dcm_read_header(const char *path, lct_dicom_header *out, char *message, size_t message_len) {
+extern "C" int lct_dcm_read_header(const char *path, uint64_t max_inflated_bytes, lct_dicom_header *out,
+                                   char *message, size_t message_len) {
     return guarded(path, message, message_len, [&]() -> int {
         DcmFileFormat file;
-        int code = loadLazily(file, path, message, message_len);
+        int code = loadLazily(file, path, max_inflated_bytes, message, message_len);
         if (code != LCT_DCM_OK) return code;
         fillHeader(file, out);
         return LCT_DCM_OK;
     });
 }
 
-extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes, lct_dicom_header *header,
-                                   char *message, size_t message_len) {
+extern "C" int lct_dcm_read_pixels(const char *path, uint64_t max_inflated_bytes, void *dst, size_t dst_bytes,
+                                   lct_dicom_header *header, char *message, size_t message_len) {
     return guarded(path, message, message_len, [&]() -> int {
         DcmFileFormat file;
-        int code = loadLazily(file, path, message, message_len);
+        int code = loadLazily(file, path, max_inflated_bytes, message, message_len);
         if (code != LCT_DCM_OK) return code;
         DcmDataset *ds = file.getDataset();
         if (!ds->tagExists(DCM_PixelData)) {
@@ -260,6 +303,13 @@ extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes
         OFCondition status;
         DcmXfer original(ds->getOriginalXfer());
         if (original.isEncapsulated()) {
+            // lct_dcm_render_voi_lut decodes only files this function has read, so this covers it too.
+            if (lct::jpegBitDepthScanLoops(ds)) {
+                setMessage(message, message_len,
+                           std::string(path) + ": its JPEG data has a TEM marker (FF01) where DCMTK's decoder " +
+                               "would loop forever: a damaged file, not decoded");
+                return LCT_DCM_DECODE_FAILED;
+            }
             status = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
             if (status.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
                 setMessage(message, message_len,
@@ -308,10 +358,14 @@ extern "C" int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes
     });
 }
 
-extern "C" int lct_dcm_render_voi_lut(const char *path, uint16_t *dst, size_t dst_count, char *message,
-                                      size_t message_len) {
+extern "C" int lct_dcm_render_voi_lut(const char *path, uint64_t max_inflated_bytes, uint16_t *dst,
+                                      size_t dst_count, char *message, size_t message_len) {
     return guarded(path, message, message_len, [&]() -> int {
         registerCodecs();
+        // DicomImage loads the whole file itself: the same check first.
+        if (int code = checkInflatedSize(path, max_inflated_bytes, message, message_len); code != LCT_DCM_OK) {
+            return code;
+        }
         DicomImage image(path, 0, 0, 1);
         if (image.getStatus() != EIS_Normal) {
             setMessage(message, message_len,

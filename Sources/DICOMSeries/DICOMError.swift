@@ -25,6 +25,7 @@ func check(_ status: Int32, path: String, message: [CChar]) throws(DICOMError) {
         case 4: .undecodable
         case 5: .badPixelSize
         case 6: .writeFailed
+        case 8: .tooLarge
         default: .internalError
         }
     throw DICOMError(kind, path: path, message: text.isEmpty ? "DCMTK status \(status)" : text)

@@ -72,11 +72,13 @@ public struct DICOMHeader: Sendable {
     public var studyDate: String
     public var patientBirthDate: String
 
-    /// Reads the header of one file, stopping before (7FE0,0010) Pixel Data.
+    /// Reads the header of one file, stopping before (7FE0,0010) Pixel Data. A deflated data set
+    /// that inflates beyond `DeflateLimits.maximumInflatedBytes` throws `.tooLarge` before it
+    /// is inflated.
     public static func read(path: String) throws(DICOMError) -> DICOMHeader {
         var raw = lct_dicom_header()
         var message = [CChar](repeating: 0, count: 1024)
-        let status = lct_dcm_read_header(path, &raw, &message, message.count)
+        let status = lct_dcm_read_header(path, DeflateLimits.maximumInflatedBytes, &raw, &message, message.count)
         try check(status, path: path, message: message)
         return DICOMHeader(raw, path: path)
     }

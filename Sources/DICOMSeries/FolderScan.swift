@@ -17,16 +17,34 @@ public struct FolderScan: Sendable {
     public var headers: [DICOMHeader]
     public var skipped: [SkippedFile]
     public var fileCount: Int
+    /// What the aliases the scan read files through stand for (files whose names are not valid
+    /// UTF-8): header paths are aliases, messages and reports show `names.shown(...)`.
+    public var names = ShownNames()
+    /// Keeps the aliases of `scan(_:)` in place while the scan, or an inspection built from
+    /// it, can still load through them; they are removed when the last of those goes, so code
+    /// that loads from the headers alone keeps the scan alive (`withExtendedLifetime`).
+    public var aliases: NameAliases?
 
     /// Scans `root` (a folder, searched recursively, or a single file). Headers are read in
     /// parallel, without pixel data. Files that are not DICOM, DICOMDIRs, non-image objects
-    /// (SR, presentation states, ...) and unreadable files are reported in `skipped`.
+    /// (SR, presentation states, ...) and unreadable files are reported in `skipped`, as are
+    /// symbolic links, FIFOs, sockets and devices (not read). Files whose names are not valid
+    /// UTF-8 are read through aliases in a temporary folder.
     public static func scan(_ root: String) throws(DICOMError) -> FolderScan {
-        var scan = scan(files: try listFiles(root))
-        // Names Foundation passes over: reported, so a series missing them does not look whole.
-        let unnamed = NonUTF8Names.under(root)
-        scan.skipped += unnamed.map { SkippedFile(path: root + "/" + $0, reason: NonUTF8Names.reason) }
-        scan.fileCount += unnamed.count
+        guard let root = try folderToWalk(root) else { return scan(files: [root]) }
+        let aliases = NameAliases()
+        let tree = FileTree.walk(root, aliases: aliases, shownRoot: root)
+        var scan = scan(files: tree.files.map(\.path))
+        scan.names = aliases.shown
+        scan.aliases = aliases
+        scan.skipped = scan.skipped.map {
+            SkippedFile(
+                path: scan.names.shown(path: $0.path), reason: scan.names.shown(inText: $0.reason), damaged: $0.damaged)
+        }
+        scan.skipped += tree.refused.map {
+            SkippedFile(path: $0.shown.isEmpty ? root : root + "/" + $0.shown, reason: $0.reason)
+        }
+        scan.fileCount += tree.refused.count
         return scan
     }
 
@@ -84,8 +102,8 @@ public struct FolderScan: Sendable {
         return nil
     }
 
-    /// Regular files under `root` in a stable order, skipping hidden files and folders.
-    static func listFiles(_ root: String) throws(DICOMError) -> [String] {
+    /// `root` as an absolute path when it is a folder to walk; nil when it is a single file.
+    static func folderToWalk(_ root: String) throws(DICOMError) -> String? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
             throw DICOMError(.unreadable, path: root, message: "\(root): no such file or folder")
@@ -96,23 +114,12 @@ public struct FolderScan: Sendable {
                 throw DICOMError(
                     .unreadable, path: root, message: "\(root): not a regular file (a FIFO, socket or device)")
             }
-            return [root]
+            return nil
         }
-        guard
-            let enumerator = FileManager.default.enumerator(
-                at: URL(fileURLWithPath: root),
-                includingPropertiesForKeys: [.isRegularFileKey],
-                options: [.skipsHiddenFiles])
-        else {
+        guard FileManager.default.isReadableFile(atPath: root) else {
             throw DICOMError(.unreadable, path: root, message: "\(root): folder cannot be read")
         }
-        var files: [String] = []
-        for case let url as URL in enumerator {
-            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
-                files.append(url.path)
-            }
-        }
-        return files.sorted()
+        return URL(fileURLWithPath: root).path
     }
 }
 

@@ -15,6 +15,26 @@ public enum RescaleLimits {
     public static let maximumIntercept = 1e5
 }
 
+/// The most one deflated DICOM object ((0002,0010) 1.2.840.10008.1.2.1.99 Deflated Explicit VR
+/// Little Endian, PS3.5 A.5) may inflate to. A deflated data set cannot be read lazily: DCMTK
+/// inflates all of it, Pixel Data included, while reading even the header, and deflate expands up
+/// to 1032:1, so a 4.2 MB file can cost 4 GB. The inflated size is therefore counted (in
+/// constant memory) before DCMTK parses the file, and a larger one is refused as `.tooLarge`.
+///
+/// 512 MiB: the largest image lungct reads is a single-frame radiograph of at most 10 000 pixels
+/// a side (`RadiographLimits.maximumSide`): 191 MiB as 16-bit gray, 286 MiB as 8-bit RGB; a CT
+/// slice is at most 8 MiB (2048² × 16 bits). Multi-frame objects, the only ones that need more,
+/// are not read anyway. The limit also bounds the header scan: each file read at once holds at
+/// most this much. Counting a refused file's first 512 MiB takes about half a second.
+///
+/// No ratio check beside it: deflate itself bounds the ratio (1032:1), and a tighter one would
+/// refuse honest files (a blank or padded image compresses past 500:1) while saving only that
+/// half second.
+public enum DeflateLimits {
+    /// Bytes a deflated data set may inflate to: 512 MiB.
+    public static let maximumInflatedBytes: UInt64 = 512 << 20
+}
+
 /// (0028,1053) Rescale Slope and (0028,1052) Rescale Intercept of one image, checked against
 /// `RescaleLimits` before any HU is computed (missing values are the identity, slope 1 and
 /// intercept 0, as PS3.3 C.11.1.1.2 allows for CT).

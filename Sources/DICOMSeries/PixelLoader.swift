@@ -230,7 +230,8 @@ public enum SeriesLoader {
         var refreshed = lct_dicom_header()
         var message = [CChar](repeating: 0, count: 1024)
         let status = lct_dcm_read_pixels(
-            header.path, buffer.baseAddress, buffer.count, &refreshed, &message, message.count)
+            header.path, DeflateLimits.maximumInflatedBytes, buffer.baseAddress, buffer.count, &refreshed, &message,
+            message.count)
         try check(status, path: header.path, message: message)
         return DICOMHeader(refreshed, path: header.path)
     }
@@ -255,7 +256,8 @@ public enum SeriesLoader {
         var message = [CChar](repeating: 0, count: 1024)
         var status: Int32 = 0
         let values = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-            status = lct_dcm_render_voi_lut(header.path, buffer.baseAddress, count, &message, message.count)
+            status = lct_dcm_render_voi_lut(
+                header.path, DeflateLimits.maximumInflatedBytes, buffer.baseAddress, count, &message, message.count)
             // Filled whole on success; zeros otherwise, so the array is never uninitialised.
             if status != 0 { buffer.initialize(repeating: 0) }
             initialized = count

@@ -38,6 +38,10 @@ public final class HDF5File {
     public init(image: [UInt8], path: String) throws(HDF5Error) {
         silenceAutomaticErrorPrinting()
         self.path = path
+        // HDF5 1.10 would spin forever on such an image (GlobalHeapCheck says why).
+        if let problem = GlobalHeapCheck.problem(in: image) {
+            throw HDF5Error(operation: "open the file for reading", file: path, message: problem)
+        }
         let access = try check(H5Pcreate(lct_h5p_file_access()), "create a file access list", file: path, object: nil)
         defer { H5Pclose(access) }
         // The core driver's growth step; nothing grows in a read-only image.

@@ -57,6 +57,9 @@ public struct ModelDescription: Codable, Sendable {
     /// Temperature that calibrates the logits (divide, then softmax), fitted on the
     /// cross-validation folds' held-out predictions; nil when not calibrated.
     public var temperature: Double?
+    /// Volumetric models (the lesion network): the grid their input planes are resampled to;
+    /// nil for models of 2D images.
+    public var grid: LesionGridSpec?
 
     public init(layers: [LayerSpecification], input: ModelInput, classes: [String], card: ModelCard) {
         self.layers = layers
@@ -150,12 +153,15 @@ public enum ModelFile {
             for (index, layer) in network.layers.enumerated() {
                 for (position, parameter) in (layer.parameters + layer.buffers).enumerated() {
                     let dataset = datasetPath(index, layer, position, parameter)
-                    let array = try file.readDataset(dataset, as: Float.self)
-                    guard array.shape == parameter.value.shape else {
+                    // The shape before the values: a damaged file can claim any extent, and
+                    // reading allocates all of it (a trap when it cannot).
+                    let shape = try file.datasetInfo(dataset).shape
+                    guard shape == parameter.value.shape else {
                         throw HDF5Error(
                             operation: "read", file: path, object: dataset,
-                            message: "shape \(array.shape), the architecture needs \(parameter.value.shape)")
+                            message: "shape \(shape), the architecture needs \(parameter.value.shape)")
                     }
+                    let array = try file.readDataset(dataset, as: Float.self)
                     guard array.values.allSatisfy(\.isFinite) else {
                         throw HDF5Error(
                             operation: "read", file: path, object: dataset,

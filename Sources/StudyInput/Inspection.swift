@@ -75,6 +75,11 @@ public struct Inspection: Sendable {
         case picture(RadiographImage)
     }
     public var source: Source
+    /// What the aliases the files were read through stand for (names that are not valid
+    /// UTF-8); the report already shows the names they stand for.
+    public var names = ShownNames()
+    /// Keeps a folder scan's aliases in place while `load` may still read through them.
+    var aliases: NameAliases?
 
     /// Looks at `path`: a folder of DICOM files (searched recursively), a single DICOM file,
     /// a NIfTI volume (.nii, .nii.gz) or a PNG/JPEG radiograph.
@@ -98,9 +103,7 @@ public struct Inspection: Sendable {
             }
             if bytes.isEmpty { throw .inputFailed("\(path): the file is empty") }
             if let format = PictureFormat.unsupported(bytes) {
-                throw .inputFailed(
-                    "\(path): a \(format) picture (by its content, whatever its name says); lungct reads PNG, JPEG and "
-                        + "DICOM radiographs: convert it to PNG, or better, use the original DICOM")
+                throw .inputFailed("\(path): " + PictureFormat.refusal(format))
             }
         }
         return try inspectDICOM(path)
@@ -120,23 +123,15 @@ public struct Inspection: Sendable {
     public static func inspect(_ scan: FolderScan, input path: String) -> Inspection {
         var candidates = SeriesSelection.candidates(from: SeriesGrouping.group(scan.headers))
         SeriesSelection.choose(&candidates)
-        var entries = candidates.map(entry)
-        // Files lungct cannot open by name may belong to any series: each says it may be short.
-        let unnamed = scan.skipped.filter { $0.reason == NonUTF8Names.reason }.count
-        if unnamed > 0 {
-            for index in entries.indices {
-                entries[index].warnings.append(
-                    "\(unnamed) file(s) in the input were not read because their names are not UTF-8; "
-                        + "this series may be missing images (rename them and run again)")
-            }
-        }
         let chosen = candidates.first(where: \.isChosen).map(\.group.label)
-        return Inspection(
+        var inspection = Inspection(
             report: InputReport(
                 input: path, format: "DICOM", filesScanned: scan.fileCount,
                 skippedFiles: scan.skipped.map { FileNote(path: $0.path, reason: $0.reason) },
-                series: entries, chosen: chosen, statistics: nil),
-            source: .dicom(candidates))
+                series: candidates.map(entry), chosen: chosen, statistics: nil),
+            source: .dicom(candidates), aliases: scan.aliases)
+        inspection.show(scan.names)
+        return inspection
     }
 
     static func entry(_ candidate: SeriesCandidate) -> SeriesEntry {
@@ -255,6 +250,14 @@ public struct Inspection: Sendable {
     /// (`inspect`) cannot see, is added to the entry's `warnings` in `report`: for a NIfTI
     /// volume, the voxels read as 0 (NaN or infinite) and those int16 cannot hold.
     public mutating func load(series: String? = nil) throws(LungCTError) -> LoadedImage {
+        do {
+            return try loadImage(series: series)
+        } catch {
+            throw names.shown(error)
+        }
+    }
+
+    private mutating func loadImage(series: String?) throws(LungCTError) -> LoadedImage {
         switch source {
         case .nifti(let path):
             let (image, warnings) = try Self.loadNIfTI(path)

@@ -1,6 +1,6 @@
 /// Picture formats lungct does not read, told by their first bytes, so that a GIF named
 /// `.png` gets a message that says what it is instead of "not a DICOM file".
-enum PictureFormat {
+public enum PictureFormat {
     /// Signatures: GIF (GIF87a/GIF89a), BMP ("BM"), TIFF (little- and big-endian), WebP
     /// (RIFF....WEBP), JPEG 2000 (JP2 box) and JPEG XL (codestream and container).
     static let signatures: [(name: String, bytes: [UInt8?])] = [
@@ -15,10 +15,16 @@ enum PictureFormat {
     ]
 
     /// The name of the unsupported format `bytes` (a file's first 12 bytes) starts with, if any.
-    static func unsupported(_ bytes: [UInt8]) -> String? {
+    public static func unsupported(_ bytes: [UInt8]) -> String? {
         signatures.first { signature in
             signature.bytes.count <= bytes.count
                 && zip(signature.bytes, bytes).allSatisfy { expected, actual in expected == nil || expected == actual }
         }?.name
+    }
+
+    /// Why a picture in `format` is not read, and what to do.
+    public static func refusal(_ format: String) -> String {
+        "a \(format) picture (by its content, whatever its name says); lungct reads PNG, JPEG and DICOM "
+            + "radiographs: convert it to PNG, or better, use the original DICOM"
     }
 }

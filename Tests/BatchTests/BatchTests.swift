@@ -553,13 +553,17 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
     #expect(batchReport.geometry.size == single.geometry.size)
 }
 
+/// A CT's row carries the lesion network's COVID-19 pattern score (report.json's
+/// `model.probability`) in `study_probability`, and the network's SHA-256.
 @Test func batchRowsCarryTheStudyProbabilityAndTheModelThatRan() throws {
     let archive = try smallArchive()
     let out = try temporaryDirectory() + "/out"
     var options = quietOptions(archive.root, out)
-    let model = try AnalysisModels.load(
-        repositoryRoot() + "/Weights/" + AnalysisModels.ctFileName, requireManifest: true)
-    options.models = AnalysisModels(ct: model)
+    // An untrained lesion network, small so that the debug build runs it quickly.
+    let path = try temporaryDirectory() + "/lesion.h5"
+    try ModelTools.initializeLesion(to: path, width: 4, depth: 2, seed: 3)
+    let model = try AnalysisModels.load(path, requireManifest: false)
+    options.models = AnalysisModels(lesion: model)
     let result = try Batch.run(options)
     #expect(result.ok == 3)
     let rows = try summaryRows(out + "/summary.csv").filter { $0["status"] == "ok" }
@@ -572,7 +576,11 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
             AnalysisReport.self,
             from: Data(contentsOf: URL(fileURLWithPath: out + "/" + row["case_id"]! + "/report.json")))
         #expect(report.model.ran)
-        #expect(FileManager.default.fileExists(atPath: out + "/" + row["case_id"]! + "/" + OutputFile.probability))
+        #expect(report.model.probability == report.lesions?.score.value.rounded(places: ReportPrecision.probability))
+        #expect(probability == report.model.probability)
+        for file in [OutputFile.probability, OutputFile.lesionMask] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + row["case_id"]! + "/" + file))
+        }
     }
 }
 
@@ -603,34 +611,8 @@ func sigintFinishesTheCasesInProgressAndTheRerunTheRest() throws {
 @Test func aZipWhoseMembersOverlapIsOneFailedCaseNotAFullDisk() throws {
     let root = try temporaryDirectory() + "/archive"
     _ = try TestArchive.phantomStudy(into: root + "/good", seed: 33, size: 48, slices: 12)
-    let zipped = try temporaryDirectory()
-    try String(repeating: "0", count: 200_000).write(toFile: zipped + "/a.txt", atomically: true, encoding: .utf8)
     let path = root + "/bomb/export.zip"
-    try TestArchive.makeZip(of: zipped, at: path)
-    // Repeat the one central directory entry (same local header, names b.txt, c.txt, ...) and
-    // fix the end record's counts, size and offset.
-    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-    let central: [UInt8] = [0x50, 0x4B, 0x01, 0x02]
-    let end: [UInt8] = [0x50, 0x4B, 0x05, 0x06]
-    let cd = try #require((0..<(bytes.count - 4)).first { Array(bytes[$0..<($0 + 4)]) == central })
-    let eocd = try #require((0..<(bytes.count - 4)).last { Array(bytes[$0..<($0 + 4)]) == end })
-    let entry = Array(bytes[cd..<eocd])
-    var copies: [UInt8] = []
-    for letter in "bcdefghijklmnopqrstuvwxyz".utf8 {
-        var copy = entry
-        let nameStart = 46
-        copy[nameStart] = letter  // the name "a.txt" becomes "b.txt", ...
-        copies += copy
-    }
-    var tail = Array(bytes[eocd...])
-    let count = UInt16(1 + copies.count / entry.count)
-    let size = UInt32(entry.count + copies.count)
-    tail.replaceSubrange(
-        8..<12,
-        with: withUnsafeBytes(of: count.littleEndian, Array.init) + withUnsafeBytes(of: count.littleEndian, Array.init))
-    tail.replaceSubrange(12..<16, with: withUnsafeBytes(of: size.littleEndian, Array.init))
-    bytes = Array(bytes[..<eocd]) + copies + tail
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    try overlappingZipBomb(at: path)
     let out = try temporaryDirectory() + "/out"
     let result = try Batch.run(quietOptions(root, out))
     #expect(result.outcome == .someFailed && result.ok == 1 && result.failed == 1)

@@ -23,7 +23,7 @@ import VolumeCore
 func compressedSyntaxesDecodeToTheSameVoxels(syntax: OutputTransferSyntax) throws {
     let (phantom, options) = smallPhantom(slices: 6)
     let folder = try writePhantom(phantom, options: options, to: try temporaryDirectory(), syntax: syntax)
-    let header = try DICOMHeader.read(path: try FolderScan.listFiles(folder)[0])
+    let header = try #require(try FolderScan.scan(folder).headers.first)
     #expect(header.transferSyntaxUID != TransferSyntax.explicitLittleEndian)
     let (volume, _) = try loadOnlySeries(folder)
     #expect(volume.asInt16.voxels == phantom.ct.voxels)

@@ -27,7 +27,8 @@ func loadOnlySeries(_ folder: String) throws -> (HUVolume, StackPlan) {
     let groups = SeriesGrouping.group(scan.headers)
     guard groups.count == 1 else { throw TestFailure("expected one series, found \(groups.count)") }
     let plan = try SliceStack.plan(groups[0].headers).get()
-    return (try SeriesLoader.load(plan), plan)
+    // The scan keeps the aliases files with names that are not UTF-8 are read through.
+    return try withExtendedLifetime(scan) { (try SeriesLoader.load(plan), plan) }
 }
 
 /// Builds a DICOM file from a committed text dump in Fixtures/ with DCMTK's dump2dcm (tests

@@ -25,7 +25,8 @@ enum {
     LCT_DCM_DECODE_FAILED = 4,  /* compressed pixel data DCMTK cannot decode */
     LCT_DCM_BAD_SIZE = 5,       /* pixel data length does not match the header */
     LCT_DCM_WRITE_FAILED = 6,
-    LCT_DCM_INTERNAL = 7        /* a C++ exception or allocation failure */
+    LCT_DCM_INTERNAL = 7,       /* a C++ exception or allocation failure */
+    LCT_DCM_TOO_LARGE = 8       /* a deflated data set inflates to more than the caller's limit */
 };
 
 #define LCT_UID_LEN 72
@@ -87,17 +88,24 @@ typedef struct lct_dicom_header {
     int32_t pixel_padding_range_limit; int has_pixel_padding_range_limit; /* (0028,0121) */
 } lct_dicom_header;
 
+/* Every reader below takes `max_inflated_bytes`: a deflated data set (PS3.5 A.5) cannot be
+ * read lazily, so DCMTK would inflate all of it, pixel data included, while parsing. Before it
+ * parses one, its inflated size is counted in a stream (constant memory, through DCMTK's own
+ * zlib input filter), and beyond this limit the file is refused with LCT_DCM_TOO_LARGE. */
+
 /** Reads the header of `path` without reading pixel values (values over 4 KiB are skipped
- *  and loaded only on demand). The corresponding DCMTK call is DcmFileFormat::loadFile with
- *  a maximum read length. */
-int lct_dcm_read_header(const char *path, lct_dicom_header *out, char *message, size_t message_len);
+ *  and loaded only on demand; a deflated data set is inflated whole, within
+ *  `max_inflated_bytes`). The corresponding DCMTK call is DcmFileFormat::loadFile with a
+ *  maximum read length. */
+int lct_dcm_read_header(const char *path, uint64_t max_inflated_bytes, lct_dicom_header *out, char *message,
+                        size_t message_len);
 
 /** Reads frame 0 of the pixel data of `path`, decompressing it when the transfer syntax
  *  is encapsulated (JPEG baseline/extended/lossless, JPEG-LS, RLE), and copies the stored
  *  values (not yet rescaled) into `dst`, which holds `dst_bytes` bytes: exactly
  *  rows * columns * samples_per_pixel * (bits_allocated / 8). `header` is the file's own
  *  header, refreshed after decompression (the photometric interpretation can change). */
-int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes,
+int lct_dcm_read_pixels(const char *path, uint64_t max_inflated_bytes, void *dst, size_t dst_bytes,
                         lct_dicom_header *header, char *message, size_t message_len);
 
 /** Renders frame 0 of a monochrome image as a viewer shows it through its first
@@ -105,7 +113,8 @@ int lct_dcm_read_pixels(const char *path, void *dst, size_t dst_bytes,
  *  LUT, then the presentation, so that MONOCHROME1 comes out inverted. `dst` receives
  *  `dst_count` = rows * columns 16-bit values, 0 black ... 65535 white. The corresponding
  *  DCMTK calls are DicomImage::setVoiLut and DicomImage::getOutputData. */
-int lct_dcm_render_voi_lut(const char *path, uint16_t *dst, size_t dst_count, char *message, size_t message_len);
+int lct_dcm_render_voi_lut(const char *path, uint64_t max_inflated_bytes, uint16_t *dst, size_t dst_count,
+                           char *message, size_t message_len);
 
 /** Transfer syntaxes that lct_dcm_write_image can produce. */
 typedef enum {

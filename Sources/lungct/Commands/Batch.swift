@@ -19,7 +19,13 @@ struct Batch: ParsableCommand {
 
             Interrupted at any moment (Ctrl-C, kill -9, power loss), the same command finishes what \
             is missing: nothing finished is redone or duplicated. Ctrl-C (or SIGTERM) once: the \
-            cases in progress finish, no new one starts; twice: stop at once.
+            cases in progress finish, no new one starts, a zip being unpacked stops at once; twice: \
+            stop at once.
+
+            Zip files are unpacked into OUT/.work/, each at most --zip-limit GiB (zips inside it \
+            included, counted as written): a larger one is that zip's failed row. An unpacked zip \
+            is removed as soon as its last case has finished, the rest when the run ends (stopped \
+            or not); what a killed run left is removed when the next one starts.
 
             Each study is analysed in a process of its own, limited to --memory-limit GiB of \
             address space and --case-timeout seconds: a crash, a hang or a memory blow-up is that \
@@ -30,7 +36,7 @@ struct Batch: ParsableCommand {
             OUT/summary.shard-K-of-N.csv; `lungct batch merge OUT` then writes OUT/summary.csv.
 
             `lungct batch ARCHIVE -o OUT` runs `lungct batch run` (see its --help for --jobs, \
-            --shard, --retry-failed, --case-timeout, --memory-limit, --model, --no-model, --progress-interval, --json). Example:
+            --shard, --retry-failed, --case-timeout, --memory-limit, --zip-limit, --model, --no-model, --progress-interval, --json). Example:
 
               lungct batch /archive/pacs-export -o results/ --jobs 2
               lungct batch /archive -o /shared/results --shard $SLURM_ARRAY_TASK_ID/8
@@ -70,6 +76,15 @@ struct BatchRun: ParsableCommand {
         help: "GiB of address space a study's process may use (fractions allowed); more is that study's failure.")
     var memoryLimit = 8.0
 
+    @Option(
+        name: .customLong("zip-limit"),
+        help: """
+            GiB one zip file may unpack to, zips inside it included (counted as written; more is \
+            that zip's failure). 32 is far beyond any CT study zip (2000 slices are 1 GB) and far \
+            below what a zip bomb asks for.
+            """)
+    var zipLimit = Double(BatchOptions.defaultZipLimitBytes >> 30)
+
     @OptionGroup var models: ModelOptions
 
     @Option(
@@ -88,6 +103,7 @@ struct BatchRun: ParsableCommand {
         guard progressInterval > 0 else { throw ValidationError("--progress-interval must be positive") }
         guard caseTimeout > 0 else { throw ValidationError("--case-timeout must be positive") }
         guard memoryLimit > 0 else { throw ValidationError("--memory-limit must be positive") }
+        guard zipLimit > 0 else { throw ValidationError("--zip-limit must be positive") }
     }
 
     func run() throws {
@@ -96,6 +112,7 @@ struct BatchRun: ParsableCommand {
         options.shard = shard
         options.retryFailed = retryFailed
         options.progressInterval = progressInterval
+        options.zipLimitBytes = Int64(min(zipLimit, Double(Int64.max >> 30)) * Double(1 << 30))
         options.models = try models.load()
         options.isolation = WorkerLauncher(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
