@@ -56,6 +56,7 @@ let package = Package(
         .target(name: "Radiograph", dependencies: ["VolumeCore", "AppSupport", "DICOMSeries", "ImageCodecs"]),
         .target(name: "Overview", dependencies: ["VolumeCore", "AppSupport", "ImageCodecs"]),
         .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO", "SeededRandom"]),
+        .target(name: "LesionSynthesis", dependencies: ["VolumeCore", "SeededRandom"]),
         .target(
             name: "ModelStore",
             dependencies: ["NeuralEngine", "HDF5Store", .product(name: "Crypto", package: "swift-crypto")]),
@@ -77,7 +78,8 @@ let package = Package(
             name: "Training",
             dependencies: [
                 "AppSupport", "StudyInput", "ModelRuntime", "ModelStore", "NeuralEngine", "ModelEvaluation",
-                "Radiograph", "Overview", "ImageCodecs",
+                "Radiograph", "Overview", "ImageCodecs", "LesionSynthesis", "LungSegmentation", "SeededRandom",
+                "VolumeCore",
             ]),
         .target(
             name: "BatchScoring",
@@ -91,10 +93,14 @@ let package = Package(
             name: "lungct",
             dependencies: [
                 "AppSupport", "VolumeCore", "DICOMSeries", "Phantom", "StudyInput", "ModelRuntime", "StudyAnalysis",
-                "Training", "BatchScoring",
+                "Training", "BatchScoring", "LesionSynthesis", "LungSegmentation", "NIfTIIO", "ImageCodecs",
+                "SeededRandom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libFuzzer targets for the readers (scripts/fuzz.sh builds it with -DFUZZING under
+        // -sanitize=fuzzer,address); built normally, it replays saved inputs.
+        .executableTarget(name: "lungct-fuzz", dependencies: ["StudyInput", "ModelRuntime", "BatchScoring"]),
 
         // Tests, and what they share (a library, so every test target can import it).
         .target(name: "TestSupport", dependencies: ["Phantom"], path: "Tests/TestSupport"),
@@ -112,6 +118,9 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(name: "OverviewTests", dependencies: ["TestSupport", "Overview", "VolumeCore"]),
         .testTarget(name: "PhantomTests", dependencies: ["TestSupport", "Phantom", "VolumeCore"]),
+        .testTarget(
+            name: "LesionSynthesisTests",
+            dependencies: ["TestSupport", "LesionSynthesis", "Phantom", "VolumeCore", "SeededRandom"]),
         .testTarget(
             name: "LungSegmentationTests",
             dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),

@@ -15,11 +15,11 @@ LAYERS = [
     ["CDCMTK", "CNIfTI", "CHDF5", "COpenBLAS", "CImageCodecs"],
     ["VolumeCore", "SeededRandom", "AppSupport"],
     ["DICOMSeries", "NIfTIIO", "HDF5Store", "ImageCodecs", "NeuralEngine", "ModelEvaluation", "LungSegmentation"],
-    ["Radiograph", "Overview", "Phantom", "ModelStore"],
+    ["Radiograph", "Overview", "Phantom", "LesionSynthesis", "ModelStore"],
     ["StudyInput", "ModelRuntime"],
     ["StudyAnalysis", "Training"],
     ["BatchScoring"],
-    ["lungct"],
+    ["lungct", "lungct-fuzz"],
 ]
 LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
 FUNCTION = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|internal|private|fileprivate|static|final|override|mutating|nonisolated|@inlinable|@discardableResult)\s+)*(?:func\s+\S+|init[?!]?\s*[(<]|deinit\b|(?:var|subscript)\b[^=]*\{\s*$)")
@@ -53,7 +53,7 @@ def declared(package):
     """Each target's declared dependencies (targets and products), by target name."""
     text = package.read_text(encoding="utf-8")
     result = {}
-    for match in re.finditer(r'\.(?:executableTarget|testTarget|target)\(\s*name:\s*"(\w+)"', text):
+    for match in re.finditer(r'\.(?:executableTarget|testTarget|target)\(\s*name:\s*"([\w-]+)"', text):
         name = match.group(1)
         rest = text[match.end():]
         end = re.search(r'\n        \.(?:executableTarget|testTarget|target|systemLibrary)\(|\n    \]', rest)

@@ -30,7 +30,9 @@ public struct CaseRow: Codable, Sendable, Equatable {
     public var rightLungML: Double?
     public var leftLungML: Double?
     public var totalLungML: Double?
-    /// The calibrated study probability of a COVID-19 pattern, when a model ran.
+    /// report.json's `model.probability`, when a model ran: for a CT the lesion network's
+    /// uncalibrated COVID-19 pattern score, for a radiograph the covid class's calibrated
+    /// probability.
     public var studyProbability: Double?
     public var modelSHA256: String?
     /// Loading and analysis, wall clock.

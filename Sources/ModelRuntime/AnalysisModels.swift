@@ -11,21 +11,34 @@ public struct LoadedModel: @unchecked Sendable {
     public let path: String
     public let sha256: String
 
-    /// What the model is for, from its card's task (`lungct train` writes "... chest CT slice
-    /// images" or "chest radiograph: ..."); nil for a model of no stated kind (`lungct model
-    /// init`), which may serve either.
-    public var kind: ModelKind? { ModelKind(task: description.card.task) }
+    /// What the model is for, from its description (`ModelKind.init`); nil for a model of no
+    /// stated kind (`lungct model init`), which `analyze` may apply to radiographs.
+    public var kind: ModelKind? { ModelKind(description) }
 }
 
 /// The kind of input a model was trained for.
 public enum ModelKind: Sendable {
+    /// The per-voxel lesion network of CT volumes in HU (`lungct train --task lesion`): the
+    /// model every CT volume goes through.
+    case lesion
+    /// A classifier of 2D CT slice images (the UCSD figure images, `ct-covid.h5`): `analyze`
+    /// applies it to nothing, since a picture cannot say that it is a CT slice.
     case ct
     case radiograph
 
-    init?(task: String) {
+    /// A model with a lesion grid, or whose card's task names lesions, is a lesion model; a task
+    /// naming radiographs ("chest radiograph: ...", as `lungct train` writes it) wins over
+    /// "lesion", so that a radiograph class of that name does not make one. Otherwise "CT" in
+    /// the task ("... chest CT slice images") makes a slice-image model.
+    public init?(_ description: ModelDescription) {
+        let task = description.card.task
         let words = task.lowercased()
-        if words.contains("radiograph") {
+        if description.grid != nil {
+            self = .lesion
+        } else if words.contains("radiograph") {
             self = .radiograph
+        } else if words.contains("lesion") {
+            self = .lesion
         } else if task.contains("CT") {
             self = .ct
         } else {
@@ -34,17 +47,26 @@ public enum ModelKind: Sendable {
     }
 }
 
-/// The models `analyze` and `batch` use: the CT slice model and the radiograph model, each
-/// optional (no model means no probability, said in the report).
+/// The models `analyze` and `batch` use: the lesion network for CT volumes and the radiograph
+/// model for pictures, each optional (no model means no lesion map or probability, said in the
+/// report). The CT slice-image model (`ct-covid.h5`) is not among them: no CT volume goes
+/// through it, and pictures are analysed as radiographs.
 public struct AnalysisModels: Sendable {
-    public var ct: LoadedModel?
+    public var lesion: LoadedModel?
     public var radiograph: LoadedModel?
     /// The user asked for no model (--no-model), as opposed to none being found.
     public var declined = false
 
-    public init(ct: LoadedModel? = nil, radiograph: LoadedModel? = nil) {
-        self.ct = ct
+    public init(lesion: LoadedModel? = nil, radiograph: LoadedModel? = nil) {
+        self.lesion = lesion
         self.radiograph = radiograph
+    }
+
+    /// The model CT volumes go through, `lesion`, under the name of its slot in a batch's work
+    /// orders (`WorkOrder.Model.Slot.ct`), so that isolated batch workers receive it.
+    public var ct: LoadedModel? {
+        get { lesion }
+        set { lesion = newValue }
     }
 
     public static let none = AnalysisModels()
@@ -56,12 +78,16 @@ public struct AnalysisModels: Sendable {
     }()
 
     /// The shipped file names in `Weights/`.
-    public static let ctFileName = "ct-covid.h5"
+    public static let lesionFileName = "ct-lesions.h5"
     public static let radiographFileName = "cxr-3class.h5"
+    /// The CT slice-image classifier (UCSD figure images): shipped for `lungct evaluate` and 2D
+    /// pictures of CT slices; `analyze` does not load it.
+    public static let sliceImageFileName = "ct-covid.h5"
 
     /// Loads one model file, checking it against the MANIFEST beside it when there is one
     /// (a model without a manifest is accepted only when given explicitly with --model), and
-    /// checking that `analyze` can apply it.
+    /// checking that `analyze` can apply it: a lesion model by `checkLesionModel`, any other
+    /// by `checkApplicable`.
     public static func load(_ path: String, requireManifest: Bool) throws(LungCTError) -> LoadedModel {
         let manifest = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("MANIFEST").path
         let hasManifest = FileManager.default.fileExists(atPath: manifest)
@@ -74,10 +100,13 @@ public struct AnalysisModels: Sendable {
         } catch {
             throw .modelInvalid(error.description)
         }
-        try checkApplicable(loaded.description, path: path)
-        return LoadedModel(
-            network: loaded.network.foldedForInference(), description: loaded.description, path: path,
-            sha256: loaded.sha256)
+        let network = loaded.network.foldedForInference()
+        if ModelKind(loaded.description) == .lesion {
+            try checkLesionModel(loaded.description, network: network, path: path)
+        } else {
+            try checkApplicable(loaded.description, path: path)
+        }
+        return LoadedModel(network: network, description: loaded.description, path: path, sha256: loaded.sha256)
     }
 
     /// Refuses a model whose description `analyze` and `evaluate` cannot feed: they prepare one
@@ -133,7 +162,7 @@ public struct AnalysisModels: Sendable {
     /// but the folder lacks is refused (exit 4), not quietly skipped; one it does not list is
     /// simply not shipped there.
     public static func shipped(
-        _ kinds: Set<ModelKind> = [.ct, .radiograph], in weights: String? = weightsFolder()
+        _ kinds: Set<ModelKind> = [.lesion, .radiograph], in weights: String? = weightsFolder()
     ) throws(LungCTError) -> AnalysisModels {
         guard let folder = weights else { return .none }
         let listed = ModelFile.manifestEntries(folder + "/MANIFEST") ?? [:]
@@ -149,20 +178,26 @@ public struct AnalysisModels: Sendable {
             return nil
         }
         return AnalysisModels(
-            ct: try shippedModel(ctFileName, .ct), radiograph: try shippedModel(radiographFileName, .radiograph))
+            lesion: try shippedModel(lesionFileName, .lesion),
+            radiograph: try shippedModel(radiographFileName, .radiograph))
     }
 
     /// What --model / --no-model ask for: no model; the given file in place of the shipped
-    /// model of its kind (the other kind keeps the shipped one; a model of no stated kind
-    /// serves both); or the shipped models.
+    /// model of its kind (the other kind keeps the shipped one; a model of no stated kind serves
+    /// radiographs); or the shipped models. A CT slice-image model is refused: nothing in
+    /// `analyze` or `batch` would apply it.
     public static func forCommandLine(model: String?, none: Bool) throws(LungCTError) -> AnalysisModels {
         if none { return .declinedByUser }
         guard let model else { return try shipped() }
         let loaded = try load(model, requireManifest: false)
         switch loaded.kind {
-        case .ct?: return AnalysisModels(ct: loaded, radiograph: try shipped([.radiograph]).radiograph)
-        case .radiograph?: return AnalysisModels(ct: try shipped([.ct]).ct, radiograph: loaded)
-        case nil: return AnalysisModels(ct: loaded, radiograph: loaded)
+        case .lesion?: return AnalysisModels(lesion: loaded, radiograph: try shipped([.radiograph]).radiograph)
+        case .radiograph?, nil: return AnalysisModels(lesion: try shipped([.lesion]).lesion, radiograph: loaded)
+        case .ct?:
+            throw .modelInvalid(
+                "\(model): a classifier of 2D CT slice images (\(loaded.description.card.task)); analyze and batch "
+                    + "no longer apply it: CT volumes go through the lesion network (\(lesionFileName), or --model "
+                    + "with a lesion model) and pictures through the radiograph model; lungct evaluate still takes it")
         }
     }
 }

@@ -1,5 +1,6 @@
-/// How many images a trained model is shown at once when it scores many (a CT's slices, an
-/// evaluation folder); the images of one batch run on all cores. 16 is training's default batch
+/// How many images a trained classifier is shown at once when it scores many (an evaluation
+/// folder; the lesion network has its own `LesionInference.planesPerBatch`); the images of one
+/// batch run on all cores. 16 is training's default batch
 /// size (`TrainingOptions.batchSize`): enough images to keep the cores busy, few enough that a
 /// batch's inputs and activations stay small.
 public enum InferenceBatches {

@@ -1,3 +1,4 @@
+import ModelStore
 import VolumeCore
 
 // How the lesion network sees a CT: the same grid in training and in analysis, so a network
@@ -6,31 +7,6 @@ import VolumeCore
 // bounding box to square pixels of `pixelMM` and axial planes `sliceStepMM` apart; each
 // plane goes to the network with `contextSlices` planes on either side as extra channels
 // (2.5D), each in the lung window mapped to 0...1.
-
-/// The grid's fixed parameters; stored in the lesion model's card so that analysis prepares
-/// its input exactly as training did.
-public struct LesionGridSpec: Sendable, Codable, Equatable {
-    /// In-plane pixel size: 1.5 mm keeps a 5 mm ground-glass focus over 3 pixels and a 330 mm
-    /// chest at about 220 pixels, which keeps a 300-slice study within the time budget.
-    public var pixelMM = 1.5
-    /// Distance between planes: 2.5 mm, between the 1–2 mm of thin-slice and the 5 mm of
-    /// thick-slice chest CT.
-    public var sliceStepMM = 2.5
-    /// Planes on each side of the one segmented (channels = 2 · contextSlices + 1).
-    public var contextSlices = 1
-    /// Grown around the lungs' bounding box on each side, so that the pleura and subpleural
-    /// lesions lie inside the crop.
-    public var marginMM = 8.0
-    /// The window the planes are shown in (the lung window, HU), mapped to 0...1 and clamped.
-    public var windowLowHU = -1350.0
-    public var windowHighHU = 150.0
-    /// HU outside the scanned field (and outside the volume): air.
-    public static let outsideHU: Float = -1024
-
-    public init() {}
-
-    public var channels: Int { 2 * contextSlices + 1 }
-}
 
 /// An axis-aligned grid over the lungs of an LPS view, in that view's voxel coordinates.
 public struct LesionGrid: Sendable {
@@ -79,6 +55,17 @@ public struct LesionGrid: Sendable {
         geometry = Geometry(
             size: self.size, spacing: Vector3(spec.pixelMM, spec.pixelMM, spec.sliceStepMM),
             origin: lungs.geometry.physicalPoint(i: x0, j: y0, k: z0), direction: lungs.geometry.direction)
+    }
+
+    /// The grid that is `geometry` itself (a volume already on a lesion grid, as training
+    /// keeps its volumes): every step one voxel.
+    public init(covering geometry: Geometry, spec: LesionGridSpec) {
+        self.spec = spec
+        source = geometry.size
+        start = (0, 0, 0)
+        step = (1, 1, 1)
+        size = geometry.size
+        self.geometry = geometry
     }
 
     /// `hu` (the LPS view) on the grid by trilinear interpolation; outside the volume: air.

@@ -27,7 +27,13 @@ public final class ReLU: Layer {
     public func backward(_ gradient: Tensor) -> Tensor {
         guard let input else { preconditionFailure("ReLU.backward without a training forward pass") }
         var result = gradient
-        for index in result.storage.indices where input.storage[index] < 0 { result.storage[index] *= slope }
+        let slope = self.slope
+        // A select rather than a branch, so the loop vectorises.
+        input.storage.withUnsafeBufferPointer { x in
+            result.storage.withUnsafeMutableBufferPointer { g in
+                for index in g.indices { g[index] = x[index] < 0 ? slope * g[index] : g[index] }
+            }
+        }
         return result
     }
 }

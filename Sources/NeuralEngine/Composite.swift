@@ -29,16 +29,22 @@ public final class Upsample2D: Layer {
         if training { inputShape = input.shape }
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let (oh, ow) = (h * factor, w * factor)
+        // The taps of every output row and column, worked out once rather than at each pixel.
+        let (rows, columns) = ((0..<oh).map { taps($0, h) }, (0..<ow).map { taps($0, w) })
         var output = Tensor(zeros: [n, c, oh, ow])
-        for map in 0..<(n * c) {
-            for oy in 0..<oh {
-                let (y0, y1, wy) = taps(oy, h)
-                for ox in 0..<ow {
-                    let (x0, x1, wx) = taps(ox, w)
-                    let base = map * h * w
-                    let top = (1 - wx) * input.storage[base + y0 * w + x0] + wx * input.storage[base + y0 * w + x1]
-                    let bottom = (1 - wx) * input.storage[base + y1 * w + x0] + wx * input.storage[base + y1 * w + x1]
-                    output.storage[(map * oh + oy) * ow + ox] = (1 - wy) * top + wy * bottom
+        input.storage.withUnsafeBufferPointer { source in
+            output.storage.withUnsafeMutableBufferPointer { destination in
+                for map in 0..<(n * c) {
+                    for oy in 0..<oh {
+                        let (y0, y1, wy) = rows[oy]
+                        let (upper, lower, line) = (map * h * w + y0 * w, map * h * w + y1 * w, (map * oh + oy) * ow)
+                        for ox in 0..<ow {
+                            let (x0, x1, wx) = columns[ox]
+                            let top = (1 - wx) * source[upper + x0] + wx * source[upper + x1]
+                            let bottom = (1 - wx) * source[lower + x0] + wx * source[lower + x1]
+                            destination[line + ox] = (1 - wy) * top + wy * bottom
+                        }
+                    }
                 }
             }
         }
@@ -49,12 +55,13 @@ public final class Upsample2D: Layer {
         var result = Tensor(zeros: inputShape)
         let (h, w) = (inputShape[2], inputShape[3])
         let (oh, ow) = (gradient.shape[2], gradient.shape[3])
+        let (rows, columns) = ((0..<oh).map { taps($0, h) }, (0..<ow).map { taps($0, w) })
         for map in 0..<(inputShape[0] * inputShape[1]) {
             let base = map * h * w
             for oy in 0..<oh {
-                let (y0, y1, wy) = taps(oy, h)
+                let (y0, y1, wy) = rows[oy]
                 for ox in 0..<ow {
-                    let (x0, x1, wx) = taps(ox, w)
+                    let (x0, x1, wx) = columns[ox]
                     let g = gradient.storage[(map * oh + oy) * ow + ox]
                     result.storage[base + y0 * w + x0] += (1 - wy) * (1 - wx) * g
                     result.storage[base + y0 * w + x1] += (1 - wy) * wx * g

@@ -57,55 +57,35 @@ public enum Convolution {
             bias == nil || bias!.count == outputChannels,
             "conv2d: \(bias?.count ?? 0) biases for \(outputChannels) output channels")
 
-        let outputPerImage = outputChannels * layout.locations
-        var output = [Float](repeating: 0, count: layout.batch * outputPerImage)
-        // A 1×1 kernel with unit stride and no padding sees each input image as its own
-        // column matrix (C × H·W), so the copy through im2col is skipped.
-        let pointwise = kernel == 1 && stride == 1 && padding == 0
-        // Images of a batch run in parallel, each with a single-threaded product: the
-        // products are too small for OpenBLAS to split well (see benchmarks/onnx.sh's profile).
-        let parallel = layout.batch > 1
-        let previousThreads = GEMM.threads
-        if parallel && previousThreads > 1 { GEMM.setThreads(1) }
-        defer { if parallel && previousThreads > 1 { GEMM.setThreads(previousThreads) } }
+        var output = [Float](repeating: 0, count: layout.batch * outputChannels * layout.locations)
+        // Each image is done in bands of output rows, so that a band's column matrix stays in
+        // the cache (an image's whole matrix, 75 MB for a 3×3 convolution of 32 channels at
+        // 256×256, went through memory and was a fresh allocation, page faults and all, every
+        // time). Bands of a batch run in parallel, each with a single-threaded product: the
+        // products are too small for OpenBLAS to split well (see benchmarks/onnx.sh's
+        // profile). A caller that already runs in parallel (`Sequential.infer`) has set
+        // OpenBLAS to one thread, and then one image's bands run one after the other.
+        let bands = layout.bands(outputChannels: outputChannels)
+        let items = layout.batch * bands.count
+        let workers =
+            GEMM.threads > 1 || layout.batch > 1 ? min(items, ProcessInfo.processInfo.activeProcessorCount) : 1
         input.storage.withUnsafeBufferPointer { source in
             weights.storage.withUnsafeBufferPointer { weights in
                 output.withUnsafeMutableBufferPointer { output in
                     let shared = SharedBuffers(source: source, weights: weights, output: output)
-                    let work: @Sendable (Int) -> Void = { image in
-                        let result = UnsafeMutableBufferPointer(
-                            rebasing: shared.output[(image * outputPerImage)..<((image + 1) * outputPerImage)])
-                        if let bias {
-                            for channel in 0..<outputChannels {
-                                let start = channel * layout.locations
-                                result[start..<(start + layout.locations)].update(repeating: bias[channel])
-                            }
-                        }
-                        if pointwise {
-                            let matrix = UnsafeBufferPointer(
-                                rebasing: shared.source[
-                                    (image * layout.inputPerImage)..<((image + 1) * layout.inputPerImage)])
-                            GEMM.sgemm(
-                                m: outputChannels, n: layout.locations, k: layout.rows, a: shared.weights,
-                                lda: layout.rows,
-                                b: matrix, ldb: layout.locations, beta: bias == nil ? 0 : 1, c: result,
-                                ldc: layout.locations)
-                            return
-                        }
-                        let columns = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.columnsPerImage)
+                    let work: @Sendable (Int) -> Void = { worker in
+                        let columns = UnsafeMutableBufferPointer<Float>.allocate(
+                            capacity: bands.pointwise ? 0 : layout.rows * bands.rows * layout.output.width)
                         defer { columns.deallocate() }
-                        layout.unfold(
-                            image: shared.source.baseAddress! + image * layout.inputPerImage, into: columns.baseAddress!
-                        )
-                        // output[o, p] = Σ_r weights[o, r] · columns[r, p] (+ the bias already there).
-                        GEMM.sgemm(
-                            m: outputChannels, n: layout.locations, k: layout.rows, a: shared.weights, lda: layout.rows,
-                            b: UnsafeBufferPointer(columns), ldb: layout.locations, beta: bias == nil ? 0 : 1,
-                            c: result,
-                            ldc: layout.locations)
+                        for item in Swift.stride(from: worker, to: items, by: workers) {
+                            forwardBand(
+                                item / bands.count, rows: bands.range(item % bands.count), layout: layout,
+                                outputChannels: outputChannels, bias: bias, shared: shared,
+                                columns: bands.pointwise ? nil : columns)
+                        }
                     }
-                    if parallel {
-                        DispatchQueue.concurrentPerform(iterations: layout.batch, execute: work)
+                    if workers > 1 {
+                        GEMM.singleThreaded { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
                     } else {
                         work(0)
                     }
@@ -114,6 +94,43 @@ public enum Convolution {
         }
         return Tensor(
             shape: [layout.batch, outputChannels, layout.output.height, layout.output.width], storage: output)
+    }
+}
+
+extension Convolution {
+    /// Output rows `rows` of image `image`: the bias, then weights × the band's column matrix
+    /// (unfolded into `columns`; a 1×1 convolution with unit stride and no padding reads the
+    /// image itself, C × H·W, in place).
+    fileprivate static func forwardBand(
+        _ image: Int, rows: Range<Int>, layout: Layout, outputChannels: Int, bias: [Float]?, shared: SharedBuffers,
+        columns: UnsafeMutableBufferPointer<Float>?
+    ) {
+        let (width, locations) = (layout.output.width, layout.locations)
+        let bandLocations = rows.count * width
+        let first = image * outputChannels * locations + rows.lowerBound * width
+        let result = UnsafeMutableBufferPointer(
+            rebasing: shared.output[first..<(first + (outputChannels - 1) * locations + bandLocations)])
+        if let bias {
+            for channel in 0..<outputChannels {
+                result[(channel * locations)..<(channel * locations + bandLocations)].update(repeating: bias[channel])
+            }
+        }
+        let matrix: UnsafeBufferPointer<Float>
+        let stride: Int
+        let imageStart = image * layout.inputPerImage
+        if let columns {
+            layout.unfold(image: shared.source.baseAddress! + imageStart, into: columns.baseAddress!, outputRows: rows)
+            (matrix, stride) = (UnsafeBufferPointer(columns), bandLocations)
+        } else {
+            let start = imageStart + rows.lowerBound * width
+            matrix = UnsafeBufferPointer(
+                rebasing: shared.source[start..<(start + (layout.rows - 1) * locations + bandLocations)])
+            stride = locations
+        }
+        // output[o, p] = Σ_r weights[o, r] · columns[r, p] (+ the bias already there).
+        GEMM.sgemm(
+            m: outputChannels, n: bandLocations, k: layout.rows, a: shared.weights, lda: layout.rows, b: matrix,
+            ldb: stride, beta: bias == nil ? 0 : 1, c: result, ldc: locations)
     }
 }
 
@@ -291,20 +308,43 @@ private struct Layout: Sendable {
                 let iy = inputRow(oy, tap: i)
                 guard iy >= 0, iy < height else { continue }
                 let line = image + planeOffset + iy * width
-                let source = row * locations + oy * output.width
+                let source = columns.baseAddress! + row * locations + oy * output.width
+                if stride.width == 1 {
+                    // Unit stride: the taps inside the image are one contiguous run, as in `unfold`.
+                    for ox in max(0, -dx)..<max(max(0, -dx), min(output.width, width - dx)) {
+                        line[ox + dx] += source[ox]
+                    }
+                    continue
+                }
                 for ox in 0..<output.width {
                     let ix = ox * stride.width + dx
-                    if ix >= 0 && ix < width { line[ix] += columns[source + ox] }
+                    if ix >= 0 && ix < width { line[ix] += source[ox] }
                 }
             }
         }
     }
 
-    /// Writes one C×H×W image's rows×locations column matrix (layout in `im2col`).
-    func unfold(image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
+    /// The column matrix of a band of output rows, at most this many values (1 MiB of floats:
+    /// a band's matrix stays in a core's L2 cache).
+    static let bandValues = 1 << 18
+
+    /// How `conv2d` splits each image: bands of `rows` output rows (the last one shorter), and
+    /// whether the convolution is pointwise (1×1, unit stride, no padding: no unfolding).
+    func bands(outputChannels: Int) -> (rows: Int, count: Int, pointwise: Bool, range: @Sendable (Int) -> Range<Int>) {
+        let pointwise = kernel == 1 && stride == 1 && padding == 0
+        let rows = max(1, min(output.height, Layout.bandValues / max(1, self.rows * output.width)))
+        let height = output.height
+        return (rows, (height + rows - 1) / rows, pointwise, { ($0 * rows)..<min(height, ($0 + 1) * rows) })
+    }
+
+    /// Writes one C×H×W image's rows×locations column matrix (layout in `im2col`); with
+    /// `outputRows`, only those output rows' columns, as a rows×(outputRows.count·width) matrix.
+    func unfold(image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, outputRows: Range<Int>? = nil) {
+        let outputRows = outputRows ?? 0..<output.height
+        let count = outputRows.count * output.width
         forEachRow { row, planeOffset, i, dx in
-            for oy in 0..<output.height {
-                let destination = columns + row * locations + oy * output.width
+            for oy in outputRows {
+                let destination = columns + row * count + (oy - outputRows.lowerBound) * output.width
                 let iy = inputRow(oy, tap: i)
                 guard iy >= 0, iy < height else {
                     destination.update(repeating: 0, count: output.width)

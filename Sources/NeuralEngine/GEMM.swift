@@ -35,6 +35,17 @@ public enum GEMM {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 
+    /// The kernels OpenBLAS chose for this CPU when it loaded, e.g. "Haswell" or "SkylakeX".
+    /// "Prescott" means it did not recognise the CPU (as on some virtual machines that report a
+    /// generic model) and runs its SSE3 kernels, about half as fast as the AVX2 ones for
+    /// lungct's convolutions; the environment variable OPENBLAS_CORETYPE (e.g. Haswell), set
+    /// before the process starts, overrides the choice. The corresponding C function is
+    /// `openblas_get_corename`.
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
     /// The threads OpenBLAS may use now. The corresponding C function is `openblas_get_num_threads`.
     public static var threads: Int { Int(openblas_get_num_threads()) }
 

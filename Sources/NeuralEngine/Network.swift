@@ -134,8 +134,9 @@ public final class AdamW {
         let correction2 = 1 - pow(beta2, Float(step))
         for parameter in parameters {
             let key = ObjectIdentifier(parameter)
+            // Taken out of the dictionary while updated, so the arrays are not copied.
             var (m, v) =
-                moments[key] ?? (
+                moments.removeValue(forKey: key) ?? (
                     [Float](repeating: 0, count: parameter.value.count),
                     [Float](repeating: 0, count: parameter.value.count)
                 )
@@ -155,7 +156,8 @@ public final class AdamW {
 
 extension Sequential {
     /// The same network for inference with every batch normalisation that follows a
-    /// convolution folded into it: w' = w·γ/√(σ²+ε) per output channel, b' = (b − μ)·γ/√(σ²+ε) + β.
+    /// convolution folded into it (inside skip connections too): w' = w·γ/√(σ²+ε) per output
+    /// channel, b' = (b − μ)·γ/√(σ²+ε) + β.
     /// One pass over each feature map fewer, and the outputs equal the unfolded network's
     /// inference outputs up to float rounding. Dropout, an identity at inference, is dropped.
     public func foldedForInference() -> Sequential {
@@ -164,6 +166,11 @@ extension Sequential {
         while index < layers.count {
             let layer = layers[index]
             if layer is Dropout {
+                index += 1
+                continue
+            }
+            if let skip = layer as? SkipConnection {
+                result.append(SkipConnection(skip.merge, branch: skip.branch.foldedForInference()))
                 index += 1
                 continue
             }
@@ -216,16 +223,7 @@ extension Sequential {
     /// Per-location class probabilities: a softmax over the classes at every location of
     /// `logitMaps`, [N, classes, h, w].
     public func probabilityMaps(_ input: Tensor) -> Tensor? {
-        guard var maps = logitMaps(input) else { return nil }
-        let (n, k, plane) = (maps.shape[0], maps.shape[1], maps.shape[2] * maps.shape[3])
-        for image in 0..<n {
-            for location in 0..<plane {
-                let logits = (0..<k).map { maps.storage[(image * k + $0) * plane + location] }
-                let probabilities = Activation.softmax(logits)
-                for c in 0..<k { maps.storage[(image * k + c) * plane + location] = probabilities[c] }
-            }
-        }
-        return maps
+        logitMaps(input).map(Activation.pixelSoftmax)
     }
 }
 

@@ -48,6 +48,9 @@ public struct EpochRecord: Sendable, Codable {
     public var validationScore: Float?
     public var learningRate: Float
     public var seconds: Double
+    /// Segmentation: the validation Dice of each class the loss's Dice term follows
+    /// (`validationScore` is their mean).
+    public var validationDice: [Float]? = nil
 }
 
 public struct TrainingResult: Sendable {
@@ -84,9 +87,7 @@ public enum Trainer {
         let batches = max(1, (trainIndices.count + options.batchSize - 1) / options.batchSize)
         for epoch in 1...max(1, options.epochs) {
             let start = Date()
-            // Cosine annealing from the base rate to 5 % of it (Loshchilov & Hutter, SGDR 2017).
-            let progressFraction = Float(epoch - 1) / Float(max(1, options.epochs - 1))
-            optimizer.learningRate = options.learningRate * (0.05 + 0.95 * 0.5 * (1 + cos(.pi * progressFraction)))
+            optimizer.learningRate = cosineRate(options.learningRate, epoch: epoch, epochs: options.epochs)
             rng.shuffle(&order)
             var lossSum: Float = 0
             for batch in 0..<batches {
@@ -163,6 +164,13 @@ public enum Trainer {
             start += batchSize
         }
         return result
+    }
+
+    /// Cosine annealing from the base rate at the first epoch to 5 % of it at the last
+    /// (Loshchilov & Hutter, SGDR 2017).
+    static func cosineRate(_ base: Float, epoch: Int, epochs: Int) -> Float {
+        let progressFraction = Float(epoch - 1) / Float(max(1, epochs - 1))
+        return base * (0.05 + 0.95 * 0.5 * (1 + cos(.pi * progressFraction)))
     }
 
     static func snapshot(_ network: Sequential) -> [[Float]] {

@@ -25,15 +25,19 @@ public struct OverviewContent: Sendable {
     public var labels: Volume<UInt8>?
     /// On the same grid: a probability in 0...1 per voxel, drawn as a heat map.
     public var probability: Volume<Float>?
+    /// What the heat map shows, as the colour key names it (e.g. "lesion probability").
+    public var mapName = "probability"
     /// The line at the top, e.g. "lungct 0.1.0 - series #3 1.2.840...1234".
     public var title: String
     /// The key numbers, one per line below the panels, e.g. "Right lung 2870 mL  mean -842 HU".
     public var lines: [String]
     /// The grayscale window in HU.
     public var window: HUWindow
-    /// A slice to show among the axial panels (the model's top slice): its index on the
-    /// input grid along the stored axis nearest the patient's S axis.
+    /// A slice to show among the axial panels (the slice with the most lesion): its index on
+    /// the input grid along the stored axis nearest the patient's S axis.
     public var focusSlice: Int?
+    /// The focus slice's panel caption adds this (e.g. "most lesion").
+    public var focusName = "top slice"
 
     /// `labels` and `probability`, when given, must have the same size as `hu` (a programmer
     /// error otherwise: they come from the same grid).
@@ -161,8 +165,9 @@ func drawSideMarkers(on picture: inout Canvas) {
     }
 }
 
-/// The colour key: the two contour colours and, with a probability map, the heat ramp.
-func drawLegend(on canvas: inout Canvas, y: Int, labels: Bool, probability: Bool) {
+/// The colour key: the two contour colours and, with a probability map, the heat ramp named
+/// `mapName`.
+func drawLegend(on canvas: inout Canvas, y: Int, labels: Bool, probability: Bool, mapName: String) {
     let swatchWidth = 28
     let textY = y + Style.textScale
     let swatchY = y + Style.lineHeight / 2 - 3
@@ -178,7 +183,7 @@ func drawLegend(on canvas: inout Canvas, y: Int, labels: Bool, probability: Bool
     if probability {
         x =
             canvas.draw(
-                text: "probability \(decimal(Double(Style.heatThreshold), places: 1))", x: x, y: textY,
+                text: "\(mapName) \(decimal(Double(Style.heatThreshold), places: 1))", x: x, y: textY,
                 scale: Style.textScale, colour: Style.textColour) + 6
         let rampWidth = Style.heatRampWidth
         for step in 0..<rampWidth {

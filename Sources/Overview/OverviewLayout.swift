@@ -42,7 +42,9 @@ func layOut(_ content: OverviewContent) -> Layout {
     let grid = LPSGrid(content.hu.geometry)
     let extent = content.labels.flatMap { LabelExtent($0, grid: grid) } ?? LabelExtent(wholeGrid: grid)
     let levels = axialLevels(extent: extent, grid: grid, focusSlice: content.focusSlice)
-    let panels = planPanels(grid: grid, extent: extent, levels: levels, hasProbability: content.probability != nil)
+    let panels = planPanels(
+        grid: grid, extent: extent, levels: levels, hasProbability: content.probability != nil,
+        focusName: content.focusName)
 
     let width = Style.margin + panelColumns * (Style.panelSide + Style.margin)
     let textColumns = (width - 2 * Style.margin) / (BitmapFont.advance * Style.textScale)
@@ -60,7 +62,9 @@ func layOut(_ content: OverviewContent) -> Layout {
     for (frame, panel) in zip(frames, panels) {
         drawPanel(panel, in: frame, on: &canvas, grid: grid, content: content, axialLevels: levels.indices)
     }
-    drawLegend(on: &canvas, y: legendY, labels: content.labels != nil, probability: content.probability != nil)
+    drawLegend(
+        on: &canvas, y: legendY, labels: content.labels != nil, probability: content.probability != nil,
+        mapName: content.mapName)
     drawLines(bodyLines, on: &canvas, y: textY, colour: Style.textColour)
     return Layout(
         image: OverviewImage(width: width, height: height, rgb: canvas.rgb), panels: frames, titleBand: titleBand)
@@ -92,7 +96,8 @@ func axialLevels(extent: LabelExtent, grid: LPSGrid, focusSlice: Int?) -> (indic
 /// The panels to show: three axial slices and a coronal one through the lungs' centroid; or,
 /// for one slice (a radiograph), the picture and, when there is a map, the picture under it.
 func planPanels(
-    grid: LPSGrid, extent: LabelExtent, levels: (indices: [Int], focus: Int?), hasProbability: Bool
+    grid: LPSGrid, extent: LabelExtent, levels: (indices: [Int], focus: Int?), hasProbability: Bool,
+    focusName: String = "top slice"
 ) -> [PanelPlan] {
     let axialSize = panelSize(grid, acrossAxis: 0, downAxis: 1)
     guard grid.size.z > 1 else {
@@ -110,7 +115,7 @@ func planPanels(
         let z = grid.physicalPoint(centre.0, centre.1, Double(c)).z
         return PanelPlan(
             plane: SlicePlane.axial(c), kind: .axial,
-            caption: "axial z=\(millimetres(z))" + (c == levels.focus ? " top slice" : ""), size: axialSize)
+            caption: "axial z=\(millimetres(z))" + (c == levels.focus ? " " + focusName : ""), size: axialSize)
     }
     let y = grid.physicalPoint(centre.0, Double(coronalIndex), centre.2).y
     panels.append(

@@ -12,11 +12,12 @@ import VolumeCore
 public enum OutputFile {
     public static let lungMask = "lung_mask.nii.gz"
     public static let probability = "probability.nii.gz"
+    public static let lesionMask = "lesion_mask.nii.gz"
     public static let study = "study.h5"
     public static let report = "report.json"
     public static let overview = "overview.png"
     /// Every file `analyze` may write.
-    public static let all = [lungMask, probability, study, report, overview]
+    public static let all = [lungMask, probability, lesionMask, study, report, overview]
 }
 
 /// `report.json`: everything a program needs to know about one analysis. Identifies the study
@@ -62,31 +63,14 @@ public struct AnalysisReport: Codable, Sendable {
         /// The model file's name and SHA-256, when a model ran.
         public var name: String?
         public var sha256: String?
-        /// CT: the calibrated study probability of a COVID-19 pattern; radiographs: that of
-        /// the model's covid class.
+        /// The study's figure, 0...1. CT: the COVID-19 pattern score of the lesion network's
+        /// findings (`lesions.score.value`), an uncalibrated score, not a probability;
+        /// radiographs: the calibrated probability of the model's covid class.
         public var probability: Double?
-        /// Every class's calibrated probability (radiographs; CT: covid and non-covid).
+        /// Radiographs: every class's calibrated probability.
         public var classProbabilities: [String: Double]?
-        /// How the study probability was formed from the slice probabilities.
+        /// How `probability` was formed.
         public var aggregation: String?
-        /// CT: the slices (z index, 0-based, on the input grid) with the highest probability.
-        public var topSlices: [SliceProbability]?
-    }
-    public struct SliceProbability: Codable, Sendable {
-        /// The slice's index on the input grid (along the axis closest to superior).
-        public var z: Int
-        /// Its position along the patient's S axis, mm.
-        public var positionMM: Double
-        public var probability: Double
-        /// Whether it counts towards the study probability (enough lung in it).
-        public var counted: Bool
-
-        public init(z: Int, positionMM: Double, probability: Double, counted: Bool) {
-            self.z = z
-            self.positionMM = positionMM
-            self.probability = probability
-            self.counted = counted
-        }
     }
     public var lungct: String
     public var kind: String
@@ -98,6 +82,8 @@ public struct AnalysisReport: Codable, Sendable {
     public var segmentation: Segmentation
     public var lungPanel: LungPanel?
     public var model: Model
+    /// CT with a lesion model: the lesion panel, severity score and COVID-19 pattern score.
+    public var lesions: LesionReport?
     public var outputs: [String: String]
     public var timingsSeconds: [String: Double]
 }
@@ -107,45 +93,44 @@ extension Analyzer {
     /// Slices listed as the model's top slices in report.json.
     static let reportedTopSlices = 5
 
-    static func noModel(kind: String, declined: Bool) -> AnalysisReport.Model {
+    static func noModel(kind: String, declined: Bool, missing: String) -> AnalysisReport.Model {
         let why =
             declined
             ? "no model run (--no-model)"
             : "no \(kind) model found (Weights/ beside the program, $LUNGCT_WEIGHTS, or --model)"
-        return AnalysisReport.Model(
-            ran: false, reason: why + "; probability.nii.gz is not written and no probability is reported")
+        return AnalysisReport.Model(ran: false, reason: why + "; " + missing)
     }
 
-    /// The report's model part from a score (nil: the model had nothing to score).
-    static func modelReport(_ score: StudyScore?, model: LoadedModel, noScoreReason: String) -> AnalysisReport.Model {
+    /// The report's model part for a radiograph's score.
+    static func modelReport(_ score: StudyScore, model: LoadedModel) -> AnalysisReport.Model {
+        AnalysisReport.Model(
+            ran: true, reason: "ran; \(model.description.card.intendedUse)",
+            name: URL(fileURLWithPath: model.path).lastPathComponent, sha256: model.sha256,
+            probability: score.probability.rounded(places: ReportPrecision.probability),
+            classProbabilities: score.classProbabilities.mapValues { $0.rounded(places: ReportPrecision.probability) },
+            aggregation: score.aggregation)
+    }
+
+    /// The report's model part for a CT's lesion analysis (nil: there was no lung to analyse).
+    static func modelReport(_ lesions: LesionAnalysis?, model: LoadedModel) -> AnalysisReport.Model {
         var report = AnalysisReport.Model(
-            ran: score != nil, reason: score == nil ? noScoreReason : "ran; \(model.description.card.intendedUse)",
+            ran: lesions != nil,
+            reason: lesions == nil
+                ? "no lung found, so nothing for the lesion network" : "ran; \(model.description.card.intendedUse)",
             name: URL(fileURLWithPath: model.path).lastPathComponent, sha256: model.sha256)
-        guard let score else { return report }
-        report.probability = score.probability.rounded(places: ReportPrecision.probability)
-        report.classProbabilities = score.classProbabilities.mapValues {
-            $0.rounded(places: ReportPrecision.probability)
-        }
-        report.aggregation = score.aggregation
-        if !score.slices.isEmpty {
-            report.topSlices = Array(
-                score.slices.filter(\.counted).sorted { $0.probability > $1.probability }.prefix(reportedTopSlices)
-            )
-            .map {
-                var slice = $0
-                slice.probability = slice.probability.rounded(places: ReportPrecision.probability)
-                return slice
-            }
-        }
+        guard let lesions else { return report }
+        report.probability = lesions.report.score.value.rounded(places: ReportPrecision.probability)
+        report.aggregation = "COVID-19 pattern score (lesions.score): " + lesions.report.score.rule
         return report
     }
 
-    static func outputs(_ folder: String, probability: Bool) -> [String: String] {
+    static func outputs(_ folder: String, probability: Bool, lesionMask: Bool) -> [String: String] {
         var files = [
             "lungMask": folder + "/" + OutputFile.lungMask, "study": folder + "/" + OutputFile.study,
             "report": folder + "/" + OutputFile.report, "overview": folder + "/" + OutputFile.overview,
         ]
         if probability { files["probability"] = folder + "/" + OutputFile.probability }
+        if lesionMask { files["lesionMask"] = folder + "/" + OutputFile.lesionMask }
         return files
     }
 

@@ -7,8 +7,9 @@ import ModelRuntime
 import StudyInput
 import VolumeCore
 
-/// `study.h5`: the image, the lung labels, geometry, the lung panel and provenance, readable by
-/// h5py with no custom code. The schema is in the README ("study.h5").
+/// `study.h5`: the image, the lung labels, geometry, the lung panel, the lesion maps and
+/// features or the radiograph model's map, and provenance, readable by h5py with no custom code.
+/// The schema is in the README ("study.h5").
 public enum StudyFile {
     public enum Image {
         /// CT in HU: `/image/hu`, int16.
@@ -32,10 +33,10 @@ public enum StudyFile {
     /// Writes the whole file at once.
     public static func write(
         to path: String, image: Image, labels: Volume<UInt8>, panel: LungPanel?, score: StudyScore? = nil,
-        report: AnalysisReport
+        lesions: LesionAnalysis? = nil, report: AnalysisReport
     ) throws(LungCTError) {
         try begin(path: path, image: image, modality: report.study.modality)
-            .finish(labels: labels, panel: panel, score: score, report: report)
+            .finish(labels: labels, panel: panel, score: score, lesions: lesions, report: report)
     }
 }
 
@@ -92,10 +93,12 @@ public final class PendingStudyFile: @unchecked Sendable {
         }
     }
 
-    /// Waits for the image, writes labels, geometry, features and provenance, closes the file
+    /// Waits for the image, writes labels, geometry, features, the lesion maps and features (a
+    /// CT's `lesions`) or the radiograph model's map (`score`), and provenance, closes the file
     /// and renames it into place.
     public func finish(
-        labels: Volume<UInt8>, panel: LungPanel?, score: StudyScore? = nil, report: AnalysisReport
+        labels: Volume<UInt8>, panel: LungPanel?, score: StudyScore? = nil, lesions: LesionAnalysis? = nil,
+        report: AnalysisReport
     ) throws(LungCTError) {
         done.wait()
         do throws(HDF5Error) {
@@ -108,7 +111,9 @@ public final class PendingStudyFile: @unchecked Sendable {
             try writer.geometry(g, direction: report.geometry.direction, at: imagePath)
             try writer.segmentation(labels, method: report.segmentation.method)
             try writer.features(panel)
-            if let score { try writer.model(score, report: report.model) }
+            if let score { try writer.map(score) }
+            if let lesions { try writer.lesions(lesions) }
+            if report.model.ran { try writer.model(report.model) }
             try writer.provenance(report)
             try file.close()
         } catch {

@@ -63,31 +63,30 @@ struct StudyFileWriter {
         try file.setAttribute("histogram_bin_width_hu", .int(measures.histogram.binWidthHU), at: group)
     }
 
-    /// `/maps/covid_probability` and `/model`: the map, the model's identity and its answer.
-    func model(_ score: StudyScore, report: AnalysisReport.Model) throws(HDF5Error) {
+    /// `/maps/covid_probability`: a radiograph model's class-activation map.
+    func map(_ score: StudyScore) throws(HDF5Error) {
         try file.writeDataset(
             "/maps/covid_probability", values: score.map.voxels, shape: shape, gzipLevel: StudyFile.gzipLevel)
         try file.setAttribute(
             "meaning",
             .string(
-                "per-voxel calibrated probability of a COVID-19 pattern from the model's per-location logits; 0 outside the lungs (CT)"
+                "per-location calibrated probability of the covid class from the model's per-location logits (radiographs)"
             ),
             at: "/maps/covid_probability")
+    }
+
+    /// `/model`: the model's identity and the study's figure (CT: the COVID-19 pattern score).
+    func model(_ report: AnalysisReport.Model) throws(HDF5Error) {
         try file.createGroup("/model")
         try file.setAttribute("name", .string(report.name ?? ""), at: "/model")
         try file.setAttribute("sha256", .string(report.sha256 ?? ""), at: "/model")
-        try file.setAttribute("probability", .double(score.probability), at: "/model")
-        try file.setAttribute("aggregation", .string(score.aggregation), at: "/model")
-        for (name, value) in score.classProbabilities {
+        if let probability = report.probability {
+            try file.setAttribute("probability", .double(probability), at: "/model")
+        }
+        try file.setAttribute("aggregation", .string(report.aggregation ?? ""), at: "/model")
+        for (name, value) in report.classProbabilities ?? [:] {
             try file.setAttribute("probability_\(name)", .double(value), at: "/model")
         }
-        guard !score.slices.isEmpty else { return }
-        let count = [score.slices.count]
-        try file.writeArray(
-            "/model/slice_probability", values: score.slices.map { Float($0.probability) }, shape: count)
-        try file.writeArray("/model/slice_index", values: score.slices.map { Int32($0.z) }, shape: count)
-        try file.writeArray(
-            "/model/slice_counted", values: score.slices.map { UInt8($0.counted ? 1 : 0) }, shape: count)
     }
 
     /// `/provenance`: version, model, study hash (no PHI), input, warnings, notes, timings.

@@ -10,8 +10,12 @@ import StudyInput
 /// The kind of images a model is trained on; its card's task says so, and `analyze` picks
 /// the model for a CT or a radiograph by it.
 public enum TrainingTask: String, Codable, Sendable, CaseIterable {
+    /// COVID-19 vs other on 2D pictures of CT slices (figure images, not HU).
     case ct
     case cxr
+    /// The per-voxel lesion network on CT in HU, from normal CTs with synthetic lesions
+    /// (`LesionTraining`).
+    case lesion
 }
 
 /// What early stopping follows on the validation fold.
@@ -101,6 +105,9 @@ public enum ModelTraining {
     public static func train(_ job: TrainJob, progress: (@Sendable (String) -> Void)? = nil) throws(LungCTError)
         -> TrainingReport
     {
+        guard job.task != .lesion else {
+            throw .usage("the lesion task trains on CT volumes, not on an image folder (LesionTraining.train)")
+        }
         let start = Date()
         // Checked before any training: a run can take minutes.
         try OutputFolder.prepare(URL(fileURLWithPath: job.output).deletingLastPathComponent().path)

@@ -11,7 +11,7 @@ import VolumeCore
 struct ModelOptions: ParsableArguments {
     @Option(
         help:
-            "A model file (.h5) in place of the shipped model of its kind, CT or radiograph (the other kind keeps the shipped one), checked against the MANIFEST beside it when there is one."
+            "A model file (.h5) in place of the shipped model of its kind, CT lesion network or radiograph (the other kind keeps the shipped one), checked against the MANIFEST beside it when there is one."
     )
     var model: String?
 

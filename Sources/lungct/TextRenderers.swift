@@ -73,7 +73,7 @@ enum TextRenderer {
         for note in report.segmentation.notes { lines.append("  segmentation: \(note)") }
         for warning in report.warnings { lines.append("  warning: \(warning)") }
         for finding in report.qualityFindings { lines.append("  quality: \(finding.message)") }
-        lines += Analyzer.modelLines(report.model).map { "  " + $0 }
+        lines += Analyzer.resultLines(report).map { "  " + $0 }
         let total = report.timingsSeconds["total"] ?? 0
         lines.append(
             String(format: "  wrote %@ (%.2f s)", report.outputs.values.sorted().joined(separator: ", "), total))
@@ -111,7 +111,10 @@ enum TextRenderer {
         }
         lines.append("  summary: \(r.summary)")
         if r.interrupted {
-            lines.append("interrupted: rerun the same command to finish the \(r.unfinished) case(s) left")
+            lines.append(
+                r.casesInArchive == 0 && r.filesScanned == 0
+                    ? "interrupted during the archive scan: rerun the same command"
+                    : "interrupted: rerun the same command to finish the \(r.unfinished) case(s) left")
         }
         return lines.joined(separator: "\n")
     }

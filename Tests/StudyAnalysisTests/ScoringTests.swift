@@ -34,119 +34,6 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     testPhantom(size: 80, slices: 30, spacing: 8, lesions: 2, seed: seed).phantom
 }
 
-@Test func ctScoreMapStaysInsideTheLungsAndFollowsTheStudyRule() throws {
-    let model = try smallModel()
-    let phantom = smallPhantom()
-    let score = try #require(try CovidScoring.scoreCT(hu: phantom.ct, labels: phantom.lungs, model: model))
-    #expect(score.map.geometry == phantom.ct.geometry)
-    var inside = 0
-    for index in score.map.voxels.indices {
-        let p = score.map.voxels[index]
-        #expect((0...1).contains(p))
-        if phantom.lungs.voxels[index] == 0 {
-            #expect(p == 0, "probability outside the lungs at \(index)")
-        } else if p > 0 {
-            inside += 1
-        }
-    }
-    #expect(inside > 0)
-    // Every slice with lung is scored once; the study probability is the documented rule.
-    let plane = phantom.ct.size.x * phantom.ct.size.y
-    let lungSlices = (0..<phantom.ct.size.z).filter { z in
-        phantom.lungs.voxels[(z * plane)..<((z + 1) * plane)].contains { $0 != 0 }
-    }
-    #expect(score.slices.map(\.z).sorted() == lungSlices)
-    let counted = score.slices.filter(\.counted).map(\.probability).sorted(by: >)
-    let top = Int((Double(counted.count) / 4).rounded(.up))
-    #expect(abs(score.probability - counted.prefix(top).reduce(0, +) / Double(top)) < 1e-12)
-    #expect(abs(score.classProbabilities["covid"]! + score.classProbabilities["noncovid"]! - 1) < 1e-12)
-}
-
-@Test func ctScoreDoesNotDependOnHowTheVolumeIsStored() throws {
-    let model = try smallModel()
-    let phantom = smallPhantom()
-    let direct = try #require(try CovidScoring.scoreCT(hu: phantom.ct, labels: phantom.lungs, model: model))
-    // The same patient stored feet first and with rows flipped (RAI): same answer, same map.
-    let hu = try phantom.ct.reoriented(to: "RAI")
-    let lungs = try phantom.lungs.reoriented(to: "RAI")
-    let flipped = try #require(try CovidScoring.scoreCT(hu: hu, labels: lungs, model: model))
-    #expect(abs(direct.probability - flipped.probability) < 1e-6)
-    #expect(flipped.map.geometry == hu.geometry)
-    let back = try flipped.map.reoriented(to: direct.map.geometry.orientationCode)
-    let largest = zip(back.voxels, direct.map.voxels).map { abs($0 - $1) }.max() ?? 0
-    #expect(largest < 1e-5)
-    // Slice indices are the input's: reversed along z.
-    let z = phantom.ct.size.z
-    #expect(Set(flipped.slices.map { z - 1 - $0.z }) == Set(direct.slices.map(\.z)))
-}
-
-@Test func aCTSliceReachesTheModelAsTrainingImagesDo() throws {
-    // The slice in the lung window, normalised between its percentiles and resized exactly as
-    // `lungct train` prepares an image, from a non-square crop in LPS order (column 0 is the
-    // patient's right): a transposition, a flip or another normalisation would differ.
-    let phantom = smallPhantom()
-    let lps = try phantom.ct.reoriented(to: "LPS")
-    let (z, crop) = (lps.size.z / 2, (x0: 7, y0: 12, width: 60, height: 44))
-    let (low, width) = (CovidScoring.window.lower, CovidScoring.window.width)
-    var windowed: [Float] = []
-    for y in 0..<crop.height {
-        for x in 0..<crop.width {
-            let hu = Double(lps.voxels[(z * lps.size.y + crop.y0 + y) * lps.size.x + crop.x0 + x])
-            windowed.append(Float(min(1, max(0, (hu - low) / width))))
-        }
-    }
-    let expected = ModelInputPreparation.resize(
-        RadiographNormalization.normalizeByPercentiles(windowed), width: crop.width, height: crop.height, to: 32)
-    let input = CovidScoring.modelInput(lps, slice: z, crop: crop, size: 32)
-    #expect(input.count == 32 * 32)
-    let largest = zip(input, expected).map { abs($0 - $1) }.max() ?? 1
-    #expect(largest < 1e-5, "largest difference \(largest)")
-}
-
-@Test func studyRuleAveragesTheTopQuarterOfCountedSlices() {
-    func slice(_ p: Double, _ counted: Bool = true) -> AnalysisReport.SliceProbability {
-        AnalysisReport.SliceProbability(z: 0, positionMM: 0, probability: p, counted: counted)
-    }
-    // 8 counted slices: the top 2 (0.9, 0.8); an uncounted 1.0 is ignored.
-    let slices = [0.1, 0.9, 0.2, 0.8, 0.3, 0.4, 0.5, 0.6].map { slice($0) } + [slice(1.0, false)]
-    #expect(abs(CovidScoring.studyProbability(slices) - 0.85) < 1e-12)
-    // 1 to 4 counted slices: the top one.
-    #expect(CovidScoring.studyProbability([slice(0.3), slice(0.7)]) == 0.7)
-    #expect(CovidScoring.studyProbability([slice(0.9, false)]) == 0)
-}
-
-@Test func analyzeWithAModelWritesTheProbabilityEverywhere() throws {
-    let model = try smallModel()
-    let phantom = smallPhantom(seed: 4)
-    let folder = try temporaryDirectory()
-    try NIfTI.write(phantom.ct, to: folder + "/ct.nii.gz")
-    var options = AnalysisOptions(input: folder + "/ct.nii.gz", output: folder + "/out")
-    options.models = AnalysisModels(ct: model)
-    let report = try Analyzer.analyze(options)
-    #expect(report.model.ran)
-    #expect(report.model.sha256 == model.sha256)
-    let probability = try #require(report.model.probability)
-    #expect((0...1).contains(probability))
-    #expect(report.model.topSlices?.count == 5)
-    #expect(report.outputs["probability"] != nil)
-    let map = try NIfTI.read(folder + "/out/" + OutputFile.probability).0.asFloat
-    #expect(map.size == phantom.ct.size)
-    let mask = try NIfTI.read(folder + "/out/" + OutputFile.lungMask).0.asInt16
-    #expect(zip(map.voxels, mask.voxels).allSatisfy { $1 != 0 || $0 == 0 })
-    let file = try HDF5File(openingForReading: folder + "/out/" + OutputFile.study)
-    let stored = try file.readDataset("/maps/covid_probability", as: Float.self)
-    #expect(stored.shape == [phantom.ct.size.z, phantom.ct.size.y, phantom.ct.size.x])
-    #expect(stored.values == map.voxels)
-    guard case .double(let storedProbability) = try file.attribute("probability", at: "/model") else {
-        Issue.record("no /model probability")
-        return
-    }
-    #expect(abs(storedProbability - probability) < 1e-4)
-    let sliceProbabilities = try file.readDataset("/model/slice_probability", as: Float.self)
-    #expect(sliceProbabilities.shape[0] > 0)
-    try file.close()
-}
-
 @Test func radiographsGetClassProbabilitiesAndAnActivationMap() throws {
     let model = try smallModel(classes: ["covid", "normal", "viral-pneumonia"])
     let folder = try temporaryDirectory()
@@ -165,16 +52,18 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     #expect(map.voxels.allSatisfy { (0...1).contains($0) })
 }
 
-/// The shipped models: listed in Weights/MANIFEST with their SHA-256, loadable, with a
-/// complete model card, and usable on a CT.
+/// The shipped classifiers: listed in Weights/MANIFEST with their SHA-256, loadable, with a
+/// complete model card; the CT slice-image model is shipped (for `lungct evaluate`) but
+/// `analyze` neither loads it nor accepts it with --model.
 @Test func shippedModelsLoadWithTheirCards() throws {
     let weights = repositoryRoot() + "/Weights"
-    for (file, classes) in [
-        (AnalysisModels.ctFileName, ["covid", "noncovid"]),
-        (AnalysisModels.radiographFileName, ["covid", "normal", "viral-pneumonia"]),
+    for (file, classes, kind) in [
+        (AnalysisModels.sliceImageFileName, ["covid", "noncovid"], ModelKind.ct),
+        (AnalysisModels.radiographFileName, ["covid", "normal", "viral-pneumonia"], .radiograph),
     ] {
         let model = try AnalysisModels.load(weights + "/" + file, requireManifest: true)
         #expect(model.description.classes == classes)
+        #expect(model.kind == kind)
         let card = model.description.card
         #expect(card.intendedUse.contains("not for clinical use"))
         #expect(!card.knownBiases.isEmpty)
@@ -187,41 +76,66 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     // A tampered copy beside the same MANIFEST is refused.
     let folder = try temporaryDirectory()
     try FileManager.default.copyItem(atPath: weights + "/MANIFEST", toPath: folder + "/MANIFEST")
-    var bytes = try Data(contentsOf: URL(fileURLWithPath: weights + "/" + AnalysisModels.ctFileName))
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: weights + "/" + AnalysisModels.sliceImageFileName))
     bytes[bytes.count - 100] ^= 0xFF
-    try bytes.write(to: URL(fileURLWithPath: folder + "/" + AnalysisModels.ctFileName))
+    try bytes.write(to: URL(fileURLWithPath: folder + "/" + AnalysisModels.sliceImageFileName))
     do {
-        _ = try AnalysisModels.load(folder + "/" + AnalysisModels.ctFileName, requireManifest: true)
+        _ = try AnalysisModels.load(folder + "/" + AnalysisModels.sliceImageFileName, requireManifest: true)
         Issue.record("a tampered model was loaded")
     } catch {
         #expect(error.description.contains("does not match"), "\(error)")
     }
+    // Given with --model, the slice-image model is refused: no CT volume goes through it.
+    do {
+        _ = try AnalysisModels.forCommandLine(model: weights + "/" + AnalysisModels.sliceImageFileName, none: false)
+        Issue.record("the CT slice-image model was accepted for analyze")
+    } catch {
+        #expect(error.category == .modelInvalid && error.description.contains("2D CT slice images"), "\(error)")
+    }
+}
 
-    // A shipped model that its MANIFEST lists but the folder lacks is an error, not a quiet
-    // run without it; a folder holding only the radiograph model and its line ships no CT model.
+/// A shipped model that its MANIFEST lists but the folder lacks is an error, not a quiet run
+/// without it; a folder holding only the radiograph model and its line ships no lesion model,
+/// and the slice-image model beside it is not loaded.
+@Test func aListedShippedModelThatIsMissingIsAnError() throws {
+    let weights = repositoryRoot() + "/Weights"
+    let manifest = try String(contentsOfFile: weights + "/MANIFEST", encoding: .utf8)
+    let kept = manifest.split(separator: "\n").filter {
+        $0.hasSuffix(AnalysisModels.radiographFileName) || $0.hasSuffix(AnalysisModels.sliceImageFileName)
+    }
     let partial = try temporaryDirectory()
-    try FileManager.default.copyItem(atPath: weights + "/MANIFEST", toPath: partial + "/MANIFEST")
-    try FileManager.default.copyItem(
-        atPath: weights + "/" + AnalysisModels.radiographFileName,
-        toPath: partial + "/" + AnalysisModels.radiographFileName)
+    for file in [AnalysisModels.radiographFileName, AnalysisModels.sliceImageFileName] {
+        try FileManager.default.copyItem(atPath: weights + "/" + file, toPath: partial + "/" + file)
+    }
+    let lesionLine = "\(String(repeating: "0", count: 64))  \(AnalysisModels.lesionFileName)"
+    try (kept + [Substring(lesionLine)]).joined(separator: "\n").write(
+        toFile: partial + "/MANIFEST", atomically: true, encoding: .utf8)
     do {
         _ = try AnalysisModels.shipped(in: partial)
         Issue.record("a missing shipped model went unnoticed")
     } catch {
         #expect(
-            error.description.contains(AnalysisModels.ctFileName) && error.description.contains("missing"), "\(error)")
+            error.description.contains(AnalysisModels.lesionFileName) && error.description.contains("missing"),
+            "\(error)")
     }
-    let manifest = try String(contentsOfFile: weights + "/MANIFEST", encoding: .utf8)
-    try manifest.split(separator: "\n").filter { !$0.hasSuffix(AnalysisModels.ctFileName) }.joined(separator: "\n")
-        .write(toFile: partial + "/MANIFEST", atomically: true, encoding: .utf8)
+    try kept.joined(separator: "\n").write(toFile: partial + "/MANIFEST", atomically: true, encoding: .utf8)
     let radiographOnly = try AnalysisModels.shipped(in: partial)
-    #expect(radiographOnly.ct == nil && radiographOnly.radiograph?.kind == .radiograph)
+    #expect(radiographOnly.lesion == nil && radiographOnly.radiograph?.kind == .radiograph)
+}
 
-    let ct = try AnalysisModels.load(weights + "/" + AnalysisModels.ctFileName, requireManifest: true)
-    #expect(ct.kind == .ct)
-    let phantom = smallPhantom(seed: 9)
-    let score = try #require(try CovidScoring.scoreCT(hu: phantom.ct, labels: phantom.lungs, model: ct))
-    #expect((0...1).contains(score.probability))
+/// The shipped lesion network (once it is in Weights/): listed, loadable as a lesion model on
+/// its grid, with a card.
+@Test(
+    .enabled(
+        if: FileManager.default.fileExists(atPath: repositoryRoot() + "/Weights/" + AnalysisModels.lesionFileName),
+        "Weights/ct-lesions.h5 is not shipped yet"))
+func theShippedLesionModelLoadsOnItsGrid() throws {
+    let shipped = try AnalysisModels.shipped(in: repositoryRoot() + "/Weights")
+    let model = try #require(shipped.lesion)
+    #expect(model.kind == .lesion)
+    #expect(model.description.grid != nil)
+    #expect(model.description.classes == ["background", "ground-glass", "consolidation"])
+    #expect(model.description.card.intendedUse.contains("not for clinical use"))
 }
 
 @Test func aMaskVolumeIsNotAnalysedAsACT() throws {

@@ -7,10 +7,12 @@ struct Analyze: ParsableCommand {
         abstract: "Segment the lungs of the chosen series, measure them and write every output.",
         discussion: """
             Writes into OUT: lung_mask.nii.gz (0 background, 1 right lung, 2 left lung, on the input \
-            grid), probability.nii.gz (the COVID-19 model's per-voxel probability, 0 outside the \
-            lungs), study.h5 (HU volume, mask, map, geometry, lung panel, model answer, provenance), \
-            report.json (series chosen and rejected, geometry, warnings, lung panel, study \
-            probability and top slices, timings) and overview.png. The models come from Weights/ \
+            grid); for a CT, from the HU lesion network: probability.nii.gz (per-voxel probability \
+            of a COVID-19-type lesion, 0 outside the lungs) and lesion_mask.nii.gz (1 ground glass, \
+            2 consolidation); study.h5 (HU volume, masks, maps, geometry, lung and lesion panel, \
+            provenance), report.json (series chosen and rejected, geometry, warnings, lung panel, \
+            lesions: volumes, opacity, distribution, CT severity score and the uncalibrated \
+            COVID-19 pattern score, timings) and overview.png. The models come from Weights/ \
             (checked against Weights/MANIFEST); --model replaces one, --no-model runs none. \
             Research use only, not for clinical use. Patient name, ID and birth date appear only \
             with --keep-phi. Example:

@@ -13,9 +13,12 @@ struct ModelInit: ParsableCommand {
         commandName: "init",
         abstract: "Write an untrained (seeded) fully convolutional model file.",
         discussion: """
-            For benchmarks and tests: the architecture lungct trains, with random weights. Example:
+            For benchmarks and tests: the architecture lungct trains, with random weights; with \
+            --lesion, the CT lesion U-Net on the lesion grid (classes background, ground-glass, \
+            consolidation; --width and --seed apply). Example:
 
               lungct model init /tmp/ct-untrained.h5 --classes covid,noncovid --size 128
+              lungct model init /tmp/lesion-untrained.h5 --lesion
             """)
 
     @Argument(help: "The model file to write (.h5).")
@@ -36,6 +39,12 @@ struct ModelInit: ParsableCommand {
     @Option(help: "Random seed for the initial weights.")
     var seed: UInt64 = 1
 
+    @Flag(help: "An untrained lesion U-Net (what analyze runs on CT volumes) instead of a classifier.")
+    var lesion = false
+
+    /// The lesion U-Net's levels below the top: the shipped network's (`lungct train --task lesion`).
+    static let lesionDepth = 3
+
     var classNames: [String] { classes.split(separator: ",").map(String.init) }
 
     func validate() throws {
@@ -46,8 +55,12 @@ struct ModelInit: ParsableCommand {
     }
 
     func run() throws {
-        try ModelTools.initialize(
-            to: output, classes: classNames, size: size, channels: channels, width: width, seed: seed)
+        if lesion {
+            try ModelTools.initializeLesion(to: output, width: width, depth: Self.lesionDepth, seed: seed)
+        } else {
+            try ModelTools.initialize(
+                to: output, classes: classNames, size: size, channels: channels, width: width, seed: seed)
+        }
         print("wrote \(output)")
     }
 }

@@ -16,11 +16,19 @@ struct Train: ParsableCommand {
               lungct train --task ct --data ../shared/data/ct-slices --out Weights/ct-slices.h5 --folds 5
             """)
 
-    @Option(help: "ct or cxr.")
+    @Option(help: "ct or cxr (classifiers of 2D images), or lesion (the per-voxel CT lesion network).")
     var task: TrainingTask
 
-    @Option(help: "Folder with one subfolder per class.")
+    @Option(
+        help: "Folder with one subfolder per class; lesion: a folder of normal CT studies (sub-folders or NIfTI files)."
+    )
     var data: String
+
+    @Option(help: "lesion: a folder of normal CT studies kept out of training, for early stopping and the Dice.")
+    var validation: String?
+
+    @Option(name: .customLong("batches-per-epoch"), help: "lesion: batches of fresh synthetic lesions per epoch.")
+    var batchesPerEpoch = 40
 
     @Option(help: "The model file to write (.h5).")
     var out: String
@@ -123,7 +131,39 @@ struct Train: ParsableCommand {
         return job
     }
 
+    /// The lesion task's job: --size is the crop side, --blocks the U-Net's levels (depth + 1).
+    var lesionJob: LesionTrainJob {
+        var job = LesionTrainJob(data: data, validation: validation, output: out)
+        job.options.crop = size
+        job.options.width = width
+        job.options.depth = blocks - 1
+        job.options.batchSize = batchSize
+        job.options.seed = seed
+        job.options.training.epochs = epochs
+        job.options.training.batchesPerEpoch = batchesPerEpoch
+        job.options.training.learningRate = learningRate
+        job.options.training.weightDecay = weightDecay
+        job.options.training.patience = patience
+        job.dataDescription = cardData
+        job.dataTerms = cardTerms
+        job.knownBiases = cardBias
+        return job
+    }
+
     func run() throws {
+        if task == .lesion {
+            let report = try LesionTraining.train(lesionJob) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            try json.print(report) { report in
+                "lesion model \(report.model) (SHA-256 \(report.sha256)): best epoch \(report.bestEpoch), validation Dice "
+                    + report.validationDice.sorted { $0.key < $1.key }.map {
+                        "\($0.key) \(String(format: "%.3f", $0.value))"
+                    }
+                    .joined(separator: ", ") + String(format: ", %.0f s", report.seconds)
+            }
+            return
+        }
         let report = try ModelTraining.train(job) { line in
             // Redrawn lines ("\r...") stay on one terminal line; others end theirs.
             FileHandle.standardError.write(Data((line.hasPrefix("\r") ? line : line + "\n").utf8))

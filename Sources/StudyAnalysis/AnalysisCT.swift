@@ -1,0 +1,135 @@
+import AppSupport
+import Foundation
+import LungSegmentation
+import ModelRuntime
+import Overview
+import VolumeCore
+
+// The CT pipeline: segment the lungs, measure them, find the lesions with the HU lesion network,
+// write the outputs.
+
+extension Analyzer {
+    /// The CT pipeline: segment the lungs, measure them, run the lesion network, then write the
+    /// lung mask, study.h5 with probability.nii.gz and lesion_mask.nii.gz, and the overview, each
+    /// stage timed under its key.
+    static func analyzeCT(_ volume: HUVolume, _ study: LoadedStudy, clock: inout StageClock) throws(LungCTError)
+        -> AnalysisReport
+    {
+        var warnings = study.warnings
+        let hu = wholeHU(volume, warnings: &warnings)
+        // study.h5's HU dataset is compressed in the background while the lungs are segmented.
+        let file = StudyFile.begin(path: study.folder + "/" + OutputFile.study, image: .hu(hu), modality: "CT")
+        let segmentation = segmentLungs(hu, clock: &clock)
+        let panel = LungPanel.measure(hu: hu, labels: segmentation.labels)
+        clock.lap("lung panel")
+        if panel.total.voxels == 0 { warnings.append("no lung found: the lung panel is empty") }
+        let (model, lesions) = try findLesions(hu, labels: segmentation.labels, study, clock: &clock)
+        var report = ctReport(
+            study, geometry: hu.geometry, warnings: warnings, segmentation: segmentation, panel: panel, model: model)
+        report.lesions = lesions?.report
+        try writeMask(segmentation.labels, folder: study.folder, description: "lungct lungs: 1 right, 2 left")
+        clock.lap("write lung_mask.nii.gz")
+        try finishStudyAndMaps(
+            file, labels: segmentation.labels, panel: panel, lesions: lesions, report: report, folder: study.folder)
+        clock.lap("write study.h5 and lesion maps")
+        try writeOverview(
+            ctOverview(hu, labels: segmentation.labels, panel: panel, lesions: lesions, report: report, study),
+            folder: study.folder)
+        clock.lap("overview")
+        return report
+    }
+
+    /// The HU as int16, which segmentation and study.h5 take; a fractional rescale is rounded,
+    /// and the report says so.
+    static func wholeHU(_ volume: HUVolume, warnings: inout [String]) -> Volume<Int16> {
+        if case .float32(let values) = volume {
+            let range = Float(Int16.min)...Float(Int16.max)
+            let clipped = values.voxels.reduce(0) { $0 + (range.contains($1.rounded()) ? 0 : 1) }
+            let fractional = values.voxels.contains { $0 != $0.rounded() }
+            if fractional {
+                warnings.append(
+                    "HU are not whole numbers (fractional rescale); rounded to int16 for segmentation and study.h5")
+            }
+            if clipped > 0 {
+                warnings.append(
+                    "\(clipped) voxel(s) lie outside the int16 range of HU (\(Int16.min)...\(Int16.max)); clipped to it "
+                        + "for segmentation and study.h5")
+            }
+        }
+        return volume.asInt16
+    }
+
+    /// Segments the lungs, timing each of the segmenter's steps ("segmentation.<step>") and the
+    /// whole ("segmentation").
+    static func segmentLungs(_ hu: Volume<Int16>, clock: inout StageClock) -> LungSegmentation {
+        let segmentation = LungSegmenter.segment(hu)
+        for (step, seconds) in segmentation.timings { clock.record("segmentation.\(step)", seconds: seconds) }
+        clock.lap("segmentation")
+        return segmentation
+    }
+
+    /// Runs the lesion network, when there is one ("lesions" timing, its steps as
+    /// "lesions.<step>"); without one, or without lung, the report's model part says why.
+    static func findLesions(_ hu: Volume<Int16>, labels: Volume<UInt8>, _ study: LoadedStudy, clock: inout StageClock)
+        throws(LungCTError) -> (AnalysisReport.Model, LesionAnalysis?)
+    {
+        guard let model = study.options.models.lesion else {
+            let missing =
+                "probability.nii.gz and lesion_mask.nii.gz are not written, and the report has no lesion panel, "
+                + "severity score or COVID-19 pattern score"
+            return (noModel(kind: "CT lesion", declined: study.options.models.declined, missing: missing), nil)
+        }
+        let lesions = try LesionScoring.analyze(hu: hu, labels: labels, model: model)
+        for (step, seconds) in lesions?.timings ?? [] { clock.record("lesions.\(step)", seconds: seconds) }
+        clock.lap("lesions")
+        return (modelReport(lesions, model: model), lesions)
+    }
+
+    /// report.json for a CT (lesions, outputs and timings are filled in later).
+    static func ctReport(
+        _ study: LoadedStudy, geometry: Geometry, warnings: [String], segmentation: LungSegmentation, panel: LungPanel,
+        model: AnalysisReport.Model
+    ) -> AnalysisReport {
+        AnalysisReport(
+            lungct: LungCTVersion.string, kind: "CT", input: study.input, study: study.studyReport,
+            geometry: geometryReport(geometry), warnings: warnings, qualityFindings: [],
+            segmentation: .init(
+                method: "lungct classical HU segmentation (body, air, airway removal, left/right, pleural bays)",
+                labels: ["0": "background", "1": "right lung", "2": "left lung"], notes: segmentation.notes),
+            lungPanel: panel, model: model, outputs: [:], timingsSeconds: [:])
+    }
+
+    /// Finishes study.h5 while probability.nii.gz and lesion_mask.nii.gz (when the lesion
+    /// network ran) are compressed on another core.
+    static func finishStudyAndMaps(
+        _ file: PendingStudyFile, labels: Volume<UInt8>, panel: LungPanel, lesions: LesionAnalysis?,
+        report: AnalysisReport, folder: String
+    ) throws(LungCTError) {
+        let mapsWritten = lesions.map { lesions in
+            BackgroundWork { () throws(LungCTError) in
+                try writeProbability(
+                    lesions.probability, folder: folder,
+                    description: "lungct lesion probability (ground glass or consolidation)")
+                try writeLesionMask(lesions.mask, labels: lesions.report.maskLabels, folder: folder)
+            }
+        }
+        try file.finish(labels: labels, panel: panel, lesions: lesions, report: report)
+        try mapsWritten?.wait()
+    }
+
+    /// The CT overview: lungs and lesion probability over the CT, the panel and lesion lines,
+    /// and the slice with the most lesion among the axial panels.
+    static func ctOverview(
+        _ hu: Volume<Int16>, labels: Volume<UInt8>, panel: LungPanel, lesions: LesionAnalysis?,
+        report: AnalysisReport, _ study: LoadedStudy
+    ) -> OverviewContent {
+        var content = OverviewContent(
+            hu: hu, labels: labels, probability: lesions?.probability,
+            title: "lungct \(LungCTVersion.string)  \(study.seriesID ?? "")",
+            lines: panelLines(panel) + resultLines(report), window: study.options.window)
+        content.mapName = "lesion probability"
+        content.focusName = "most lesion"
+        if let top = lesions?.report.topSlices.first { content.focusSlice = top.z }
+        return content
+    }
+}
