@@ -71,8 +71,8 @@ let package = Package(
             name: "StudyAnalysis",
             dependencies: [
                 "AppSupport", "StudyInput", "ModelRuntime", "VolumeCore", "DICOMSeries", "NIfTIIO", "HDF5Store",
-                "LungSegmentation", "Radiograph", "Overview", "NeuralEngine", "ModelStore",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "LungSegmentation", "Radiograph", "Overview", "NeuralEngine", "ModelStore", "LesionSynthesis",
+                "ModelEvaluation", "SeededRandom", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
             name: "Training",

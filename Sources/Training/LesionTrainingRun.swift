@@ -40,7 +40,7 @@ public struct LesionTrainingReport: Codable, Sendable {
 
 extension LesionTraining {
     /// The studies of a folder: its sub-folders and NIfTI files, in name order.
-    static func studies(in folder: String) throws(LungCTError) -> [String] {
+    public static func studies(in folder: String) throws(LungCTError) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
             throw .usage("\(folder): not a readable folder of CT studies")
         }

@@ -160,6 +160,39 @@ enum TextRenderer {
         return lines.joined(separator: "\n")
     }
 
+    static func lesionEvaluation(_ report: LesionEvaluationReport) -> String {
+        let figure = { (value: Double?) in value.map { String(format: "%.3f", $0) } ?? "-" }
+        let overlap = { (o: LesionEvaluationReport.Overlap) in
+            "Dice lesion \(figure(o.lesion)), ground glass \(figure(o.groundGlass)), consolidation "
+                + "\(figure(o.consolidation))"
+        }
+        var lines = ["\(report.model) (SHA-256 \(report.sha256.prefix(12))…)"]
+        if let pooled = report.syntheticPooled {
+            lines.append("synthetic lesions, \(report.synthetic.count) insertion(s), pooled: \(overlap(pooled))")
+            for o in report.synthetic {
+                lines.append(
+                    "  \(o.study) #\(o.insertion ?? 0): \(overlap(o)); truth \(String(format: "%.1f", o.truthML)) mL, "
+                        + "found \(String(format: "%.1f", o.foundML)) mL")
+            }
+        }
+        for o in report.truth { lines.append("truth mask \(o.study): \(overlap(o))") }
+        for auc in report.sliceAUC {
+            lines.append(
+                "slices \(auc.study) (\(auc.labels), \(auc.positives) of \(auc.slices) positive): AUC "
+                    + "\(figure(auc.aucMaxProbability)) by highest lesion probability, \(figure(auc.aucLesionML)) by lesion mL"
+            )
+        }
+        if !report.studies.isEmpty { lines.append("study scores (uncalibrated):") }
+        for s in report.studies {
+            lines.append(
+                "  \(s.study): score \(figure(s.score)), opacity \(s.opacityPercent.map { String(format: "%.2f", $0) } ?? "-") %, "
+                    + "severity \(s.severity.map(String.init) ?? "-")/30, \(s.bilateral == true ? "bilateral" : "not bilateral")"
+            )
+        }
+        lines += report.notes.map { "note: " + $0 }
+        return lines.joined(separator: "\n")
+    }
+
     static func modelRun(_ result: ModelTools.RunResult) -> String {
         String(
             format: "batch %d: %.4f s median over %d run(s)", result.batch, result.medianSeconds, result.repeats)

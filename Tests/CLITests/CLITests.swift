@@ -308,3 +308,38 @@ func filesWithNamesThatAreNotUTF8AreRead() throws {
     let summary = try String(contentsOfFile: work + "/out/summary.csv", encoding: .utf8)
     #expect(summary.contains(",dicom,CT,") && summary.contains(",ok,"), "\(summary)")
 }
+
+/// `evaluate --task lesion` end to end: a lesion model with its MANIFEST, scored against the
+/// phantom's lesion truth and slice labels; options of the other task, a model without a
+/// MANIFEST and labels that do not fit the volume are refused with their exit codes.
+@Test func evaluateScoresTheLesionNetworkAgainstTruthAndSliceLabels() throws {
+    let (work, dicom) = try phantomStudy(size: 64, slices: 16, spacing: 10)
+    let model = try untrainedLesionModel(in: work)
+    let truth = work + "/p/lesion_mask_truth.nii.gz"
+    let labels = work + "/labels.txt"
+    try (0..<16).map { $0 % 3 == 0 ? "1" : "0" }.joined(separator: "\n").write(
+        toFile: labels, atomically: true, encoding: .utf8)
+
+    let unlisted = try lungct("evaluate", "--task", "lesion", "--model", model, "--truth", "\(dicom)=\(truth)")
+    #expect(unlisted.status == 4 && unlisted.stderr.contains("MANIFEST"), "\(unlisted.stderr)")
+    let hash = try runProcess("/usr/bin/sha256sum", [model])
+    try (String(hash.stdout.prefix(64)) + "  lesion.h5\n").write(
+        toFile: work + "/models/MANIFEST", atomically: true, encoding: .utf8)
+
+    let run = try lungct(
+        "evaluate", "--task", "lesion", "--model", model, "--truth", "\(dicom)=\(truth)", "--slice-labels",
+        "\(dicom)=\(labels)", "--json")
+    #expect(run.status == 0, "\(run.stderr)")
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let overlap = try #require((report["truth"] as? [[String: Any]])?.first)
+    #expect((overlap["truthML"] as? Double ?? 0) > 0)
+    let slices = try #require((report["sliceAUC"] as? [[String: Any]])?.first)
+    #expect(slices["slices"] as? Int == 16 && slices["positives"] as? Int == 6)
+    #expect((slices["aucMaxProbability"] as? Double).map { (0...1).contains($0) } == true, "\(slices)")
+
+    let mixed = try lungct("evaluate", "--task", "lesion", "--model", model, "--data", work)
+    #expect(mixed.status == 1 && mixed.stderr.contains("--data"), "\(mixed.stderr)")
+    try "1\n0\n".write(toFile: labels, atomically: true, encoding: .utf8)
+    let short = try lungct("evaluate", "--task", "lesion", "--model", model, "--slice-labels", "\(dicom)=\(labels)")
+    #expect(short.status == 1 && short.stderr.contains("2 slice labels for 16 slices"), "\(short.stderr)")
+}
