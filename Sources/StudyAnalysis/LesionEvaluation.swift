@@ -39,6 +39,9 @@ public struct LesionEvaluationReport: Codable, Sendable {
         public var consolidation: Double?
         public var truthML: Double
         public var foundML: Double
+        /// Synthetic truth that lungct's lung segmentation of the lesioned CT left out of the
+        /// lungs (dense lesions at the pleura): the network never sees it as lung.
+        public var truthOutsideLungsML: Double?
     }
 
     public struct SliceAUC: Codable, Sendable {
@@ -90,12 +93,17 @@ public enum LesionEvaluation {
                 var lesioned = hu
                 let truth = SyntheticLesions.insert(
                     into: &lesioned, lungs: lungs, options: SyntheticLesionOptions(), using: &rng)
-                let found = try lesionMask(lesioned, study: study, model: job.model)
+                let seen = LungSegmenter.segment(lesioned).labels
+                guard let found = try LesionScoring.analyze(hu: lesioned, labels: seen, model: job.model)?.mask else {
+                    throw .nothingToAnalyse(input: study, details: "no lung was found in it")
+                }
                 let counts = OverlapCounts(truth: truth.voxels, found: found.voxels)
                 pooled.add(counts)
-                report.synthetic.append(
-                    counts.overlap(
-                        study: name(study), insertion: insertion + 1, voxelML: hu.geometry.voxelVolume / 1000))
+                let voxelML = hu.geometry.voxelVolume / 1000
+                var overlap = counts.overlap(study: name(study), insertion: insertion + 1, voxelML: voxelML)
+                let outside = zip(truth.voxels, seen.voxels).reduce(0) { $0 + ($1.0 != 0 && $1.1 == 0 ? 1 : 0) }
+                overlap.truthOutsideLungsML = Double(outside) * voxelML
+                report.synthetic.append(overlap)
                 progress?("synthetic \(name(study)) #\(insertion + 1): \(describe(report.synthetic.last!))")
             }
         }
@@ -133,6 +141,7 @@ public enum LesionEvaluation {
         "Dice lesion \(format(o.lesion)), ground glass \(format(o.groundGlass)), consolidation "
             + "\(format(o.consolidation)); truth \(String(format: "%.1f", o.truthML)) mL, found "
             + "\(String(format: "%.1f", o.foundML)) mL"
+            + (o.truthOutsideLungsML.map { String(format: ", %.1f mL of it outside the lungs found", $0) } ?? "")
     }
 
     /// A study's CT in HU, as analyze loads it (its automatically chosen series).

@@ -171,8 +171,9 @@ enum TextRenderer {
             lines.append("synthetic lesions, \(report.synthetic.count) insertion(s), pooled: \(overlap(pooled))")
             for o in report.synthetic {
                 lines.append(
-                    "  \(o.study) #\(o.insertion ?? 0): \(overlap(o)); truth \(String(format: "%.1f", o.truthML)) mL, "
-                        + "found \(String(format: "%.1f", o.foundML)) mL")
+                    "  \(o.study) #\(o.insertion ?? 0): \(overlap(o)); truth \(String(format: "%.1f", o.truthML)) mL "
+                        + "(\(String(format: "%.1f", o.truthOutsideLungsML ?? 0)) mL outside the lungs found), found "
+                        + "\(String(format: "%.1f", o.foundML)) mL")
             }
         }
         for o in report.truth { lines.append("truth mask \(o.study): \(overlap(o))") }

@@ -105,3 +105,25 @@ import VolumeCore
         folder + "/ct.nii.gz", mask: folder + "/lesions.nii.gz", model: model)
     #expect((lesions.lesion ?? 1) < 0.5 && lesions.consolidation == 0, "\(lesions)")
 }
+
+/// Synthetic insertions: each gives its truth volume and Dice, the pooled Dice lies between the
+/// insertions' worst and best, and a second run with the same seed gives the same numbers.
+@Test func syntheticDiceIsMeasuredPerInsertionAndRepeats() throws {
+    let folder = try temporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder + "/normal", withIntermediateDirectories: true)
+    try NIfTI.write(
+        testPhantom(size: 64, slices: 24, spacing: 8, lesions: 0, seed: 3).phantom.ct, to: folder + "/normal/ct.nii.gz")
+    var job = LesionEvaluationJob(model: try lesionModel(everywhere: 1))
+    job.synthetic = [folder + "/normal/ct.nii.gz"]
+    job.insertions = 2
+    let report = try LesionEvaluation.run(job)
+    #expect(report.synthetic.count == 2 && report.synthetic.map(\.insertion) == [1, 2])
+    for o in report.synthetic {
+        #expect(o.truthML > 0 && o.foundML > o.truthML, "everything is called lesion: \(o)")
+        #expect((o.truthOutsideLungsML ?? -1) >= 0 && (o.truthOutsideLungsML ?? 0) <= o.truthML)
+    }
+    let dice = report.synthetic.compactMap(\.lesion)
+    let pooled = try #require(report.syntheticPooled?.lesion)
+    #expect(dice.count == 2 && pooled >= dice.min()! - 1e-9 && pooled <= dice.max()! + 1e-9)
+    #expect(try LesionEvaluation.run(job).synthetic.map(\.lesion) == report.synthetic.map(\.lesion))
+}
