@@ -1,8 +1,19 @@
 import Foundation
 
-/// A new empty folder under the system's temporary directory.
+/// The folder that holds this test process's temporary folders, removed when the process
+/// exits normally (a suite of hundreds of tests left gigabytes in /tmp at every run).
+private func testProcessRoot() -> String { NSTemporaryDirectory() + "lungct-tests-\(getpid())" }
+
+/// `testProcessRoot()`, once its removal at exit is registered. `rm -rf`, because the hostile
+/// names tests leave (non-UTF-8, deeper than PATH_MAX) are more than FileManager can remove.
+private let testRoot: String = {
+    atexit { _ = system("rm -rf '\(testProcessRoot())'") }
+    return testProcessRoot()
+}()
+
+/// A new empty folder under the system's temporary directory, inside this process's root.
 public func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "lungct-test-" + UUID().uuidString
+    let path = testRoot + "/" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
