@@ -66,7 +66,7 @@ extension Trainer {
         let source = BatchSource(batches, prefetch: options.prefetch)
         defer { source.finish() }
         var history: [EpochRecord] = []
-        var best: (monitored: Float, epoch: Int, values: [[Float]])?
+        var stopping = EarlyStopping(patience: options.patience)
         for epoch in 1...epochs {
             let start = Date()
             optimizer.learningRate = cosineRate(options.learningRate, epoch: epoch, epochs: epochs)
@@ -95,16 +95,9 @@ extension Trainer {
             record.seconds = Date().timeIntervalSince(start)
             history.append(record)
             epochEnded?(record)
-            // Lower is better: the negated Dice, or a loss.
-            let monitored = record.validationScore.map { -$0 } ?? record.validationLoss ?? record.trainLoss
-            if best == nil || monitored < best!.monitored {
-                best = (monitored, epoch, snapshot(network))
-            } else if epoch - best!.epoch >= options.patience {
-                break
-            }
+            if stopping.shouldStop(after: record, network: network) { break }
         }
-        if let best { restore(network, best.values) }
-        return TrainingResult(history: history, bestEpoch: best?.epoch ?? history.count)
+        return stopping.finish(network, history: history)
     }
 
     /// The mean loss, pixel accuracy and Dice of each Dice class of `network` on `batches`, at inference.

@@ -82,7 +82,7 @@ public enum Trainer {
             options.classWeighting
             ? counts.map { $0 == 0 ? 0 : Float(trainIndices.count) / Float(classes * $0) } : nil
         var history: [EpochRecord] = []
-        var best: (loss: Float, epoch: Int, values: [[Float]])?
+        var stopping = EarlyStopping(patience: options.patience)
         var order = trainIndices
         let batches = max(1, (trainIndices.count + options.batchSize - 1) / options.batchSize)
         for epoch in 1...max(1, options.epochs) {
@@ -133,16 +133,9 @@ public enum Trainer {
             }
             record.seconds = Date().timeIntervalSince(start)
             history.append(record)
-            // Lower is better: the loss, or the negated score.
-            let monitored = record.validationScore.map { -$0 } ?? record.validationLoss ?? record.trainLoss
-            if best == nil || monitored < best!.loss {
-                best = (monitored, epoch, snapshot(network))
-            } else if epoch - best!.epoch >= options.patience {
-                break
-            }
+            if stopping.shouldStop(after: record, network: network) { break }
         }
-        if let best { restore(network, best.values) }
-        return TrainingResult(history: history, bestEpoch: best?.epoch ?? history.count)
+        return stopping.finish(network, history: history)
     }
 
     /// Class probabilities (softmax of the logits) for `indices`, in batches, at inference.
@@ -181,5 +174,32 @@ public enum Trainer {
         for (parameter, stored) in zip(network.layers.flatMap { $0.parameters + $0.buffers }, values) {
             parameter.value.storage = stored
         }
+    }
+}
+
+/// Early stopping shared by the trainers: the best epoch so far and its weights, by the
+/// validation score (higher is better), else the validation loss, else the training loss.
+struct EarlyStopping {
+    let patience: Int
+    private var best: (monitored: Float, epoch: Int, values: [[Float]])?
+
+    init(patience: Int) { self.patience = patience }
+
+    /// Records an epoch (snapshotting the network when it is the best so far); true when
+    /// `patience` epochs have passed without a better one.
+    mutating func shouldStop(after record: EpochRecord, network: Sequential) -> Bool {
+        // Lower is better: the negated score, or a loss.
+        let monitored = record.validationScore.map { -$0 } ?? record.validationLoss ?? record.trainLoss
+        if best == nil || monitored < best!.monitored {
+            best = (monitored, record.epoch, Trainer.snapshot(network))
+            return false
+        }
+        return record.epoch - best!.epoch >= patience
+    }
+
+    /// Puts the best epoch's weights back into `network`.
+    func finish(_ network: Sequential, history: [EpochRecord]) -> TrainingResult {
+        if let best { Trainer.restore(network, best.values) }
+        return TrainingResult(history: history, bestEpoch: best?.epoch ?? history.count)
     }
 }

@@ -47,6 +47,17 @@ func checkGradients(_ layer: Layer, input: Tensor, seed: UInt64 = 7, step: Float
     }
 }
 
+/// The central finite-difference gradient of `f` at `x`, one element at a time.
+func numericGradient(at x: Tensor, step: Float = 1e-2, of f: (Tensor) -> Float) -> [Float] {
+    x.storage.indices.map { index in
+        var plus = x
+        var minus = x
+        plus.storage[index] += step
+        minus.storage[index] -= step
+        return (f(plus) - f(minus)) / (2 * step)
+    }
+}
+
 func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
     let scale = max(1, b.map(abs).max() ?? 1)
     let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
@@ -89,30 +100,16 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, what: String) {
     let logits = randomTensor([4, 3], seed: 8)
     let labels = [0, 2, 1, 2]
     let (_, gradient) = Loss.softmaxCrossEntropy(logits: logits, labels: labels, classWeights: [1, 2, 0.5])
-    var numeric = [Float](repeating: 0, count: logits.count)
-    for index in logits.storage.indices {
-        var plus = logits
-        var minus = logits
-        plus.storage[index] += 1e-2
-        minus.storage[index] -= 1e-2
-        numeric[index] =
-            (Loss.softmaxCrossEntropy(logits: plus, labels: labels, classWeights: [1, 2, 0.5]).0
-                - Loss.softmaxCrossEntropy(logits: minus, labels: labels, classWeights: [1, 2, 0.5]).0) / 2e-2
+    let numeric = numericGradient(at: logits) {
+        Loss.softmaxCrossEntropy(logits: $0, labels: labels, classWeights: [1, 2, 0.5]).0
     }
     expectClose(gradient.storage, numeric, tolerance: 1e-2, what: "softmax cross-entropy")
 
     let binary = randomTensor([5, 1], seed: 12)
     let binaryLabels = [1, 0, 0, 1, 1]
     let (_, binaryGradient) = Loss.binaryCrossEntropy(logits: binary, labels: binaryLabels, positiveWeight: 3)
-    var binaryNumeric = [Float](repeating: 0, count: binary.count)
-    for index in binary.storage.indices {
-        var plus = binary
-        var minus = binary
-        plus.storage[index] += 1e-2
-        minus.storage[index] -= 1e-2
-        binaryNumeric[index] =
-            (Loss.binaryCrossEntropy(logits: plus, labels: binaryLabels, positiveWeight: 3).0
-                - Loss.binaryCrossEntropy(logits: minus, labels: binaryLabels, positiveWeight: 3).0) / 2e-2
+    let binaryNumeric = numericGradient(at: binary) {
+        Loss.binaryCrossEntropy(logits: $0, labels: binaryLabels, positiveWeight: 3).0
     }
     expectClose(binaryGradient.storage, binaryNumeric, tolerance: 1e-2, what: "binary cross-entropy")
     // Known value: logit 0 gives log 2 whatever the label.

@@ -61,16 +61,7 @@ private let twoLabels: [UInt8] = [1, 0]
     ]
     for (name, loss, pixelWeights) in losses {
         let (_, gradient) = loss(logits: logits, labels: labels, pixelWeights: pixelWeights)
-        var numeric = [Float](repeating: 0, count: logits.count)
-        for index in logits.storage.indices {
-            var plus = logits
-            var minus = logits
-            plus.storage[index] += 1e-2
-            minus.storage[index] -= 1e-2
-            numeric[index] =
-                (loss(logits: plus, labels: labels, pixelWeights: pixelWeights).0
-                    - loss(logits: minus, labels: labels, pixelWeights: pixelWeights).0) / 2e-2
-        }
+        let numeric = numericGradient(at: logits) { loss(logits: $0, labels: labels, pixelWeights: pixelWeights).0 }
         let scale = gradient.storage.map(abs).max() ?? 0
         #expect(scale > 1e-3, "\(name): the gradient vanished")
         let worst = zip(gradient.storage, numeric).map { abs($0 - $1) }.max() ?? 0
