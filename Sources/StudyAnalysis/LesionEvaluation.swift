@@ -146,11 +146,10 @@ public enum LesionEvaluation {
 
     /// A study's CT in HU, as analyze loads it (its automatically chosen series).
     static func loadCT(_ path: String) throws(LungCTError) -> Volume<Int16> {
-        var inspection = try Inspection.inspect(path)
-        guard case .ct(let ct) = try inspection.load(series: nil) else {
+        guard let hu = try Inspection.loadCT(path) else {
             throw .usage("\(path): not a CT volume; the lesion evaluation takes CT studies")
         }
-        return ct.asInt16
+        return hu
     }
 
     /// The lesion stage as analyze runs it: lungs segmented on this CT, then the network.
@@ -162,12 +161,6 @@ public enum LesionEvaluation {
             throw .nothingToAnalyse(input: study, details: "no lung was found in it")
         }
         return analysis
-    }
-
-    static func lesionMask(_ hu: Volume<Int16>, study: String, model: LoadedModel) throws(LungCTError)
-        -> Volume<UInt8>
-    {
-        try analysis(hu, study: study, model: model).mask
     }
 
     static func truthOverlap(_ study: String, mask path: String, model: LoadedModel) throws(LungCTError)
@@ -184,7 +177,7 @@ public enum LesionEvaluation {
         guard truth.size == hu.size else {
             throw .usage("\(path): the truth mask is \(truth.size), the CT \(hu.size): not on the CT's grid")
         }
-        let found = try lesionMask(hu, study: study, model: model)
+        let found = try analysis(hu, study: study, model: model).mask
         return OverlapCounts(truth: truth.voxels, found: found.voxels)
             .overlap(study: study, insertion: nil, voxelML: hu.geometry.voxelVolume / 1000)
     }

@@ -245,6 +245,14 @@ public struct Inspection: Sendable {
         return candidates.first(where: \.isChosen)?.group.first
     }
 
+    /// The CT of `path` in HU as int16, loaded as `analyze` loads it (the chosen series, or
+    /// `series`); nil when the input is a radiograph, for the caller to refuse in its own words.
+    public static func loadCT(_ path: String, series: String? = nil) throws(LungCTError) -> Volume<Int16>? {
+        var inspection = try inspect(path)
+        guard case .ct(let ct) = try inspection.load(series: series) else { return nil }
+        return ct.asInt16
+    }
+
     /// Loads the chosen series, or the one whose Series Instance UID (full, or as shown
     /// shortened) matches `series`. What only the voxels show, which reading the header
     /// (`inspect`) cannot see, is added to the entry's `warnings` in `report`: for a NIfTI

@@ -56,11 +56,9 @@ public enum LesionTraining {
     /// A CT (any input `lungct analyze` takes) loaded, its lungs segmented, and both put on
     /// the lesion grid.
     public static func prepare(_ path: String, grid spec: LesionGridSpec) throws(LungCTError) -> LesionTrainingVolume {
-        var inspection = try Inspection.inspect(path)
-        guard case .ct(let ct) = try inspection.load(series: nil) else {
+        guard let input = try Inspection.loadCT(path) else {
             throw .usage("\(path): not a CT volume; lesion training takes normal CT studies")
         }
-        let input = ct.asInt16
         let labels = LungSegmenter.segment(input).labels
         let hu: Volume<Int16>
         let lungs: Volume<UInt8>

@@ -143,12 +143,10 @@ struct SynthLesionsRequest {
 
     /// The chosen (or named) series in HU, int16.
     func loadCT() throws(LungCTError) -> Volume<Int16> {
-        var inspection = try Inspection.inspect(input)
-        switch try inspection.load(series: series) {
-        case .ct(let hu): return hu.asInt16
-        case .radiograph:
+        guard let hu = try Inspection.loadCT(input, series: series) else {
             throw .nothingToAnalyse(input: input, details: "a radiograph: synthetic lesions are drawn in CT's HU")
         }
+        return hu
     }
 
     /// A label volume on the CT's grid, as UInt8 (values outside 0...255 are clamped).
