@@ -53,9 +53,12 @@ public enum CovidScoring {
     /// The index, on the input grid, along the axis closest to the patient's S axis, of the
     /// voxel nearest `point`.
     static func inputSliceIndex(of point: Vector3, in geometry: Geometry) -> Int {
-        let index = geometry.continuousIndex(of: point)
-        let axis = (0..<3).max { abs(geometry.direction[$0].z) < abs(geometry.direction[$1].z) } ?? 2
-        return Int(index[axis].rounded())
+        Int(geometry.continuousIndex(of: point)[superiorAxis(geometry)].rounded())
+    }
+
+    /// The grid axis closest to the patient's S axis: the one "slices" run along.
+    static func superiorAxis(_ geometry: Geometry) -> Int {
+        (0..<3).max { abs(geometry.direction[$0].z) < abs(geometry.direction[$1].z) } ?? 2
     }
 }
 

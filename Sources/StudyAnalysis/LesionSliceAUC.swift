@@ -37,7 +37,7 @@ extension LesionEvaluation {
     /// slice index of label line `n` when line 0 is the most superior slice (the S coordinate
     /// grows with the index when that axis points superior, as LPS's +z does).
     static func slicesFromTheTop(_ geometry: Geometry) -> (count: Int, inputSlice: (Int) -> Int) {
-        let axis = (0..<3).max { abs(geometry.direction[$0].z) < abs(geometry.direction[$1].z) } ?? 2
+        let axis = CovidScoring.superiorAxis(geometry)
         let count = geometry.size[axis]
         let superiorLast = geometry.direction[axis].z > 0
         return (count, { line in superiorLast ? count - 1 - line : line })
