@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT ?= swift
 DEBIAN_PACKAGES := libdcmtk-dev dcmtk libnifti-dev libopenblas-dev libhdf5-dev hdf5-tools \
-	libpng-dev libjpeg-dev zlib1g-dev pkg-config dcm2niix libjpeg-turbo-progs
+	libpng-dev libjpeg-dev zlib1g-dev pkg-config dcm2niix libjpeg-turbo-progs time
 SAMPLE := Volumes/phantom-chest
 DEMO_OUT := out/demo
 
