@@ -94,7 +94,7 @@ let package = Package(
             dependencies: [
                 "AppSupport", "VolumeCore", "DICOMSeries", "Phantom", "StudyInput", "ModelRuntime", "StudyAnalysis",
                 "Training", "BatchScoring", "LesionSynthesis", "LungSegmentation", "NIfTIIO", "ImageCodecs",
-                "SeededRandom",
+                "SeededRandom", "NeuralEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -123,7 +123,7 @@ let package = Package(
             dependencies: ["TestSupport", "LesionSynthesis", "Phantom", "VolumeCore", "SeededRandom"]),
         .testTarget(
             name: "LungSegmentationTests",
-            dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore"]),
+            dependencies: ["TestSupport", "LungSegmentation", "Phantom", "NIfTIIO", "VolumeCore", "SeededRandom"]),
         .testTarget(
             name: "StudyInputTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import VolumeCore
 
@@ -34,10 +35,7 @@ extension LungSegmenter {
         let g = hu.geometry
         let size = (g.size.x, g.size.y, g.size.z)
         let voxelML = g.voxelVolume / 1000
-        var air = [UInt8](repeating: 0, count: g.size.count)
-        for index in 0..<air.count where body[index] != 0 && hu.voxels[index] < parameters.airThresholdHU {
-            air[index] = 1
-        }
+        let air = airInside(body: body, hu: hu, below: parameters.airThresholdHU)
         var core = erodeInPlane(air, size: size)
         let components = Components3D.find(in: &core, size: size, value: 1, visited: 2)
         var lungs = [UInt8](repeating: 0, count: g.size.count)
@@ -62,5 +60,25 @@ extension LungSegmenter {
                     dropped, ml))
         }
         return lungs
+    }
+
+    /// 1 where the body holds a voxel darker than `threshold`. Slices on all cores.
+    static func airInside(body: [UInt8], hu: Volume<Int16>, below threshold: Int16) -> [UInt8] {
+        let planeSize = hu.geometry.size.x * hu.geometry.size.y
+        var air = [UInt8](repeating: 0, count: body.count)
+        body.withUnsafeBufferPointer { body in
+            hu.voxels.withUnsafeBufferPointer { voxels in
+                air.withUnsafeMutableBufferPointer { air in
+                    guard let b = body.baseAddress, let v = voxels.baseAddress, let a = air.baseAddress else { return }
+                    let (inBody, values, out) = (VoxelPointer(reading: b), VoxelPointer(reading: v), VoxelPointer(a))
+                    DispatchQueue.concurrentPerform(iterations: hu.geometry.size.z) { k in
+                        for index in (k * planeSize)..<((k + 1) * planeSize) {
+                            out[index] = inBody[index] != 0 && values[index] < threshold ? 1 : 0
+                        }
+                    }
+                }
+            }
+        }
+        return air
     }
 }

@@ -4,6 +4,8 @@ struct Component3D {
     /// A voxel of the component, to flood it again from.
     var seed: Int
     var size: Int
+    /// The lowest and highest slice (z) the component reaches.
+    var slices: ClosedRange<Int>
 }
 
 enum Components3D {
@@ -13,31 +15,37 @@ enum Components3D {
         var components: [Component3D] = []
         var queue = [Int32]()
         for start in 0..<mask.count where mask[start] == value {
-            let count = flood(&mask, size: size, from: start, match: value, set: visited, queue: &queue)
-            components.append(Component3D(seed: start, size: count))
+            let (count, slices) = flood(&mask, size: size, from: start, match: value, set: visited, queue: &queue)
+            components.append(Component3D(seed: start, size: count, slices: slices))
         }
         return components.sorted { $0.size > $1.size }
     }
 
-    /// Sets every voxel 6-connected to `start` whose value is `match` to `set`; returns how many.
+    /// Sets every voxel 6-connected to `start` whose value is `match` to `set`; returns how many,
+    /// and the slices they span (`start`'s alone when it does not match).
     @discardableResult
     static func flood(
         _ mask: inout [UInt8], size: (Int, Int, Int), from start: Int, match: UInt8, set: UInt8, queue: inout [Int32]
-    ) -> Int {
+    ) -> (count: Int, slices: ClosedRange<Int>) {
         let (nx, ny, nz) = size
         let plane = nx * ny
         queue.removeAll(keepingCapacity: true)
-        guard mask[start] == match else { return 0 }
+        let startSlice = start / plane
+        guard mask[start] == match else { return (0, startSlice...startSlice) }
         mask[start] = set
         queue.append(Int32(start))
         var head = 0
+        var (lowest, highest) = (startSlice, startSlice)
         mask.withUnsafeMutableBufferPointer { m in
             while head < queue.count {
                 let index = Int(queue[head])
                 head += 1
-                let x = index % nx
-                let y = (index / nx) % ny
+                // Two divisions, not three: they are most of the cost of a visit.
                 let z = index / plane
+                let inPlane = index - z * plane
+                let y = inPlane / nx
+                let x = inPlane - y * nx
+                (lowest, highest) = (min(lowest, z), max(highest, z))
                 @inline(__always) func visit(_ neighbour: Int) {
                     if m[neighbour] == match {
                         m[neighbour] = set
@@ -52,6 +60,6 @@ enum Components3D {
                 if z < nz - 1 { visit(index + plane) }
             }
         }
-        return queue.count
+        return (queue.count, lowest...highest)
     }
 }

@@ -42,19 +42,42 @@ enum ConvexHull {
         }
         let reach = Int(tolerance.rounded(.up))
         for y in max(0, minY - reach)...min(h - 1, maxY + reach) {
-            for x in 0..<w {
-                var inside = true
-                for (e, (a, b)) in edges.enumerated() {
-                    let cross = (b.0 - a.0) * (y - a.1) - (b.1 - a.1) * (x - a.0)
-                    if cross < -slack[e] {
-                        inside = false
-                        break
-                    }
-                }
-                if inside { result.pixels[y * w + x] = 1 }
-            }
+            guard let span = insideSpan(row: y, edges: edges, slack: slack, width: w) else { continue }
+            for x in span { result.pixels[y * w + x] = 1 }
         }
         return result
+    }
+
+    /// The pixels of row `y` inside every edge's half-plane (within its slack), as one run:
+    /// the intersection of half-planes is convex, so each edge bounds x from one side. Edge
+    /// a→b keeps x where (b.x − a.x)(y − a.y) − (b.y − a.y)(x − a.x) ≥ −slack, that is
+    /// (b.y − a.y)(x − a.x) ≤ (b.x − a.x)(y − a.y) + slack; solved in integers with floor and
+    /// ceiling division, so a row gets exactly the pixels a test of each pixel would give.
+    static func insideSpan(row y: Int, edges: [((Int, Int), (Int, Int))], slack: [Int], width: Int)
+        -> ClosedRange<Int>?
+    {
+        var low = 0
+        var high = width - 1
+        for (e, (a, b)) in edges.enumerated() {
+            let dy = b.1 - a.1
+            let bound = (b.0 - a.0) * (y - a.1) + slack[e]
+            if dy > 0 {
+                high = min(high, a.0 + floorDivision(bound, dy))
+            } else if dy < 0 {
+                low = max(low, a.0 - floorDivision(bound, -dy))
+            } else if bound < 0 {
+                return nil
+            }
+            if low > high { return nil }
+        }
+        return low...high
+    }
+
+    /// ⌊n / d⌋ for d > 0 (Swift's `/` truncates towards zero).
+    @inline(__always)
+    static func floorDivision(_ n: Int, _ d: Int) -> Int {
+        let q = n / d
+        return n % d != 0 && n < 0 ? q - 1 : q
     }
 
     /// Andrew's monotone chain: the hull vertices, counter-clockwise (y down, so "counter-

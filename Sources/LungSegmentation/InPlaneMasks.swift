@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Slice-wise operations on whole-volume masks (x fastest, then y, then z) that the
 /// segmentation stages share.
 extension LungSegmenter {
@@ -25,39 +27,71 @@ extension LungSegmenter {
         return result
     }
 
-    /// Erodes a mask by one 4-neighbour step within each slice.
+    /// Erodes a mask by one 4-neighbour step within each slice (the slice's edge erodes too).
+    /// Slices on all cores.
     static func erodeInPlane(_ mask: [UInt8], size: (Int, Int, Int)) -> [UInt8] {
-        let (nx, ny, _) = size
+        let (nx, ny, nz) = size
         var out = [UInt8](repeating: 0, count: mask.count)
-        for index in 0..<mask.count where mask[index] != 0 {
-            let x = index % nx
-            let y = (index / nx) % ny
-            if x > 0, x < nx - 1, y > 0, y < ny - 1, mask[index - 1] != 0, mask[index + 1] != 0, mask[index - nx] != 0,
-                mask[index + nx] != 0
-            {
-                out[index] = 1
+        guard nx >= 3, ny >= 3 else { return out }
+        mask.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target in
+                guard let source = source.baseAddress, let target = target.baseAddress else { return }
+                let (m, o) = (VoxelPointer(reading: source), VoxelPointer(target))
+                DispatchQueue.concurrentPerform(iterations: nz) { k in
+                    for y in 1..<(ny - 1) {
+                        let row = (k * ny + y) * nx
+                        for i in (row + 1)..<(row + nx - 1)
+                        where m[i] != 0 && m[i - 1] != 0 && m[i + 1] != 0 && m[i - nx] != 0 && m[i + nx] != 0 {
+                            o[i] = 1
+                        }
+                    }
+                }
             }
         }
         return out
     }
 
-    /// Dilates a mask by `steps` 4-neighbour steps within each slice.
+    /// Dilates a mask by `steps` 4-neighbour steps within each slice. Slices on all cores;
+    /// a slice with nothing set is skipped.
     static func dilateInPlane(_ mask: [UInt8], size: (Int, Int, Int), steps: Int) -> [UInt8] {
-        let (nx, ny, _) = size
-        var current = mask
-        for _ in 0..<steps {
-            var next = current
-            for index in 0..<current.count where current[index] != 0 {
-                let x = index % nx
-                let y = (index / nx) % ny
-                if x > 0 { next[index - 1] = 1 }
-                if x < nx - 1 { next[index + 1] = 1 }
-                if y > 0 { next[index - nx] = 1 }
-                if y < ny - 1 { next[index + nx] = 1 }
+        let (nx, ny, nz) = size
+        let planeSize = nx * ny
+        var out = [UInt8](repeating: 0, count: mask.count)
+        mask.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target in
+                guard let source = source.baseAddress, let target = target.baseAddress else { return }
+                let (m, o) = (VoxelPointer(reading: source), VoxelPointer(target))
+                DispatchQueue.concurrentPerform(iterations: nz) { k in
+                    let first = k * planeSize
+                    guard (first..<(first + planeSize)).contains(where: { m[$0] != 0 }) else { return }
+                    var current = (first..<(first + planeSize)).map { m[$0] }
+                    for _ in 0..<steps {
+                        current = dilatedOnce(current, width: nx, height: ny)
+                    }
+                    for index in 0..<planeSize where current[index] != 0 { o[first + index] = 1 }
+                }
             }
-            current = next
         }
-        return current
+        return out
+    }
+
+    /// One 4-neighbour dilation step of a width×height plane.
+    private static func dilatedOnce(_ plane: [UInt8], width nx: Int, height ny: Int) -> [UInt8] {
+        var next = plane
+        plane.withUnsafeBufferPointer { plane in
+            next.withUnsafeMutableBufferPointer { next in
+                for y in 0..<ny {
+                    let row = y * nx
+                    for x in 0..<nx where plane[row + x] != 0 {
+                        if x > 0 { next[row + x - 1] = 1 }
+                        if x < nx - 1 { next[row + x + 1] = 1 }
+                        if y > 0 { next[row + x - nx] = 1 }
+                        if y < ny - 1 { next[row + x + nx] = 1 }
+                    }
+                }
+            }
+        }
+        return next
     }
 
     /// The mean column of the body in slice `k`: the body's left–right centre, from which
@@ -65,10 +99,27 @@ extension LungSegmenter {
     static func bodyCentreColumn(_ body: [UInt8], slice k: Int, width nx: Int, planeSize: Int) -> Double? {
         var sum = 0
         var count = 0
-        for index in 0..<planeSize where body[k * planeSize + index] != 0 {
-            sum += index % nx
-            count += 1
+        let first = k * planeSize
+        for row in stride(from: first, to: first + planeSize, by: nx) {
+            for x in 0..<nx where body[row + x] != 0 {
+                sum += x
+                count += 1
+            }
         }
         return count > 0 ? Double(sum) / Double(count) : nil
+    }
+}
+
+/// A volume's voxels shared by the workers of one parallel pass, each of which reads freely
+/// and writes only voxels of its own slice: that is what makes the unchecked Sendable sound.
+struct VoxelPointer<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
+
+    init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
+    init(reading base: UnsafePointer<Element>) { self.base = UnsafeMutablePointer(mutating: base) }
+
+    subscript(index: Int) -> Element {
+        get { base[index] }
+        nonmutating set { base[index] = newValue }
     }
 }

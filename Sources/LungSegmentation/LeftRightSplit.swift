@@ -20,14 +20,8 @@ extension LungSegmenter {
         if kept.count == 2 {
             // A lung reaches the upper half of the other lung's height; gas in the stomach or
             // colon under the diaphragm does not.
-            let ranges = kept.map { component -> ClosedRange<Int> in
-                var copy = lungs
-                Components3D.flood(&copy, size: (nx, ny, nz), from: component.seed, match: 2, set: 9, queue: &queue)
-                let slices = queue.map { Int($0) / (nx * ny) }
-                return (slices.min() ?? 0)...(slices.max() ?? 0)
-            }
-            let middle = (ranges[0].lowerBound + ranges[0].upperBound) / 2
-            if ranges[1].upperBound < middle {
+            let middle = (kept[0].slices.lowerBound + kept[0].slices.upperBound) / 2
+            if kept[1].slices.upperBound < middle {
                 notes.append("an air region below the lungs (bowel or stomach gas) was not taken for a lung")
                 kept.removeLast()
             }
@@ -39,7 +33,9 @@ extension LungSegmenter {
         if kept.count == 2 {
             // LPS: x grows to the patient's left, so the component with the smaller mean x is right.
             var sums = [0.0, 0.0]
-            for index in 0..<lungs.count where lungs[index] >= 3 { sums[Int(lungs[index]) - 3] += Double(index % nx) }
+            for row in stride(from: 0, to: lungs.count, by: nx) {
+                for x in 0..<nx where lungs[row + x] >= 3 { sums[Int(lungs[row + x]) - 3] += Double(x) }
+            }
             let meanX = [sums[0] / Double(kept[0].size), sums[1] / Double(kept[1].size)]
             let rightValue: UInt8 = meanX[0] < meanX[1] ? 3 : 4
             for index in 0..<lungs.count where lungs[index] >= 3 {
@@ -50,14 +46,16 @@ extension LungSegmenter {
         // One component: the lungs touch (anterior or posterior junction). Split at the column
         // with the fewest lung voxels in the middle half of the lungs' left–right extent.
         var profile = [Int](repeating: 0, count: nx)
-        for index in 0..<lungs.count where lungs[index] == 3 { profile[index % nx] += 1 }
+        for row in stride(from: 0, to: lungs.count, by: nx) {
+            for x in 0..<nx where lungs[row + x] == 3 { profile[x] += 1 }
+        }
         let occupied = profile.indices.filter { profile[$0] > 0 }
         guard let low = occupied.first, let high = occupied.last else { return labels }
         let from = low + (high - low) / 4
         let to = max(from, high - (high - low) / 4)
         let split = (from...to).min { profile[$0] < profile[$1] } ?? (low + high) / 2
-        for index in 0..<lungs.count where lungs[index] == 3 {
-            labels[index] = index % nx < split ? LungLabel.right : LungLabel.left
+        for row in stride(from: 0, to: lungs.count, by: nx) {
+            for x in 0..<nx where lungs[row + x] == 3 { labels[row + x] = x < split ? LungLabel.right : LungLabel.left }
         }
         notes.append(
             String(

@@ -54,8 +54,8 @@ enum Morphology {
         while head < queue.count {
             let index = Int(queue[head])
             head += 1
-            let x = index % w
             let y = index / w
+            let x = index - y * w
             if x > 0, plane.pixels[index - 1] != 0, label[index - 1] == 0 {
                 label[index - 1] = value
                 queue.append(Int32(index - 1))
@@ -100,16 +100,29 @@ enum Morphology {
             seed(y * w)
             seed(y * w + w - 1)
         }
+        // Row runs: every background pixel of a reached run is reached, so each run is walked
+        // once, left and right from a seed, and only its ends and the rows above and below
+        // are looked at pixel by pixel (a scanline flood: no division per pixel).
         var head = 0
         while head < queue.count {
             let index = Int(queue[head])
             head += 1
-            let x = index % w
             let y = index / w
-            if x > 0 { seed(index - 1) }
-            if x < w - 1 { seed(index + 1) }
-            if y > 0 { seed(index - w) }
-            if y < h - 1 { seed(index + w) }
+            let row = y * w
+            var left = index
+            while left > row, state[left - 1] == 0 {
+                left -= 1
+                state[left] = 2
+            }
+            var right = index
+            while right < row + w - 1, state[right + 1] == 0 {
+                right += 1
+                state[right] = 2
+            }
+            for pixel in left...right {
+                if y > 0 { seed(pixel - w) }
+                if y < h - 1 { seed(pixel + w) }
+            }
         }
         if maximumArea == Int.max {
             for index in 0..<plane.count { plane.pixels[index] = state[index] == 2 ? 0 : 1 }

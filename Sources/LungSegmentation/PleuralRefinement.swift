@@ -113,13 +113,14 @@ struct PleuralRefinement: Sendable {
         var x1 = -1
         var y0 = ny
         var y1 = -1
-        for index in 0..<(nx * ny) where slice[index] == label {
-            let x = index % nx
-            let y = index / nx
-            x0 = min(x0, x)
-            x1 = max(x1, x)
+        for y in 0..<ny {
+            let row = y * nx
+            guard let first = (0..<nx).first(where: { slice[row + $0] == label }) else { continue }
+            let last = (first..<nx).last { slice[row + $0] == label } ?? first
+            x0 = min(x0, first)
+            x1 = max(x1, last)
             y0 = min(y0, y)
-            y1 = max(y1, y)
+            y1 = y
         }
         guard x1 >= 0 else { return nil }
         x0 = max(0, x0 - margin)

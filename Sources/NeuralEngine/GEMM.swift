@@ -1,4 +1,5 @@
 internal import COpenBLAS
+import Foundation
 
 /// Dense matrix multiplication on OpenBLAS, the one place NeuralEngine calls BLAS.
 public enum GEMM {
@@ -44,6 +45,34 @@ public enum GEMM {
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)
+    }
+
+    /// The OpenBLAS kernel set (a value of OPENBLAS_CORETYPE) this CPU can run when OpenBLAS
+    /// fell back to its generic "Prescott" kernels, else nil. OpenBLAS 0.3.21 (Debian 12)
+    /// chooses kernels by CPU model number and does not know recent Xeons (model 207, Emerald
+    /// Rapids, on the machines lungct is built on), although they run its AVX-512 kernels:
+    /// "SkylakeX" halves the lesion network's time there. The choice is made from the
+    /// instruction sets the kernels need, as the kernel's /proc/cpuinfo lists them:
+    /// AVX-512 F, CD, BW, DQ and VL for SkylakeX, AVX2 and FMA for Haswell.
+    public static func recognisedKernels(cpuFlags: Set<Substring>? = nil) -> String? {
+        guard coreName == "Prescott", let flags = cpuFlags ?? processorFlags() else { return nil }
+        return kernels(for: flags)
+    }
+
+    /// The best OpenBLAS kernel set for these /proc/cpuinfo flags (nil: none better than SSE3).
+    public static func kernels(for flags: Set<Substring>) -> String? {
+        if flags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]) { return "SkylakeX" }
+        if flags.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
+        return nil
+    }
+
+    /// The first processor's "flags" line of /proc/cpuinfo, nil where there is none.
+    private static func processorFlags() -> Set<Substring>? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+            let colon = line.firstIndex(of: ":")
+        else { return nil }
+        return Set(line[line.index(after: colon)...].split(separator: " "))
     }
 
     /// The threads OpenBLAS may use now. The corresponding C function is `openblas_get_num_threads`.

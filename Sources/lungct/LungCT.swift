@@ -17,8 +17,9 @@ struct LungCT: ParsableCommand {
 
     /// Parses and runs a command. A `LungCTError` is printed on stderr and becomes its code in
     /// the exit-code table; ArgumentParser's usage errors (its own code is 64, EX_USAGE)
-    /// become `ExitCode.usage`.
+    /// become `ExitCode.usage`. OpenBLAS's kernels are settled first (`BLASKernels`).
     static func main() {
+        BLASKernels.restartWithRecognisedKernels()
         do {
             var command = try parseAsRoot()
             try command.run()
