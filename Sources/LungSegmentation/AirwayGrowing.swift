@@ -11,14 +11,14 @@ extension LungSegmenter {
         from lungs: inout [UInt8], hu: Volume<Int16>, body: [UInt8], parameters: SegmentationParameters,
         notes: inout [String]
     ) -> [UInt8] {
-        guard let airway = growAirway(hu: hu, lungs: lungs, body: body, parameters: parameters, notes: &notes) else {
+        guard var airway = growAirway(hu: hu, lungs: lungs, body: body, parameters: parameters, notes: &notes) else {
             return []
         }
         let g = hu.geometry
         let steps = max(1, Int((parameters.airwayWallMM / min(g.spacing.x, g.spacing.y)).rounded(.up)))
-        let airwayWall = dilateInPlane(airway, size: (g.size.x, g.size.y, g.size.z), steps: steps)
-        for index in 0..<lungs.count where airwayWall[index] != 0 { lungs[index] = 0 }
-        return airwayWall
+        dilateInPlane(&airway, size: (g.size.x, g.size.y, g.size.z), steps: steps)
+        for index in 0..<lungs.count where airway[index] != 0 { lungs[index] = 0 }
+        return airway
     }
 
     /// The trachea: the first small, round-enough air region near the midline, looking down

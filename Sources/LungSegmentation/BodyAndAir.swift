@@ -8,10 +8,10 @@ extension LungSegmenter {
     /// that the lungs (dark, but inside it) belong to it and the table and air around do not.
     static func bodyMask(_ hu: Volume<Int16>, thresholdHU: Int16) -> [UInt8] {
         let g = hu.geometry
-        let (nx, ny, nz) = (g.size.x, g.size.y, g.size.z)
+        let (nx, ny) = (g.size.x, g.size.y)
         let planeSize = nx * ny
         var body = [UInt8](repeating: 0, count: g.size.count)
-        forEachSlice(nz) { k in
+        updateSlices(of: &body, planeSize: planeSize) { k, _ in
             var plane = Plane(width: nx, height: ny)
             hu.voxels.withUnsafeBufferPointer { v in
                 for index in 0..<planeSize { plane.pixels[index] = v[k * planeSize + index] > thresholdHU ? 1 : 0 }
@@ -19,8 +19,6 @@ extension LungSegmenter {
             _ = Morphology.largestComponent(&plane)
             Morphology.fillHoles(&plane)
             return plane.pixels
-        } store: { k, pixels in
-            body.replaceSubrange((k * planeSize)..<((k + 1) * planeSize), with: pixels)
         }
         return body
     }
@@ -35,22 +33,22 @@ extension LungSegmenter {
         let g = hu.geometry
         let size = (g.size.x, g.size.y, g.size.z)
         let voxelML = g.voxelVolume / 1000
-        let air = airInside(body: body, hu: hu, below: parameters.airThresholdHU)
+        var air = airInside(body: body, hu: hu, below: parameters.airThresholdHU)
         var core = erodeInPlane(air, size: size)
         let components = Components3D.find(in: &core, size: size, value: 1, visited: 2)
-        var lungs = [UInt8](repeating: 0, count: g.size.count)
         var queue = [Int32]()
         guard let largest = components.first else {
             notes.append("no air inside the body: no lungs found")
-            return lungs
+            return [UInt8](repeating: 0, count: air.count)
         }
         let kept = components.filter { Double($0.size) >= parameters.minimumLungFraction * Double(largest.size) }
         for component in kept {
             Components3D.flood(&core, size: size, from: component.seed, match: 2, set: 3, queue: &queue)
         }
         for index in 0..<core.count { core[index] = core[index] == 3 ? 1 : 0 }
-        let restored = dilateInPlane(core, size: size, steps: 1)
-        for index in 0..<air.count where air[index] != 0 && restored[index] != 0 { lungs[index] = 1 }
+        dilateInPlane(&core, size: size, steps: 1)
+        // The lungs: the air the kept components, dilated back, cover (air is reused for them).
+        for index in 0..<air.count { air[index] &= core[index] }
         let dropped = components.count - kept.count
         if dropped > 0 {
             let ml = Double(components.dropFirst(kept.count).reduce(0) { $0 + $1.size }) * voxelML
@@ -59,7 +57,7 @@ extension LungSegmenter {
                     format: "%d small air region(s) inside the body ignored (%.1f mL in all: bowel or stomach gas)",
                     dropped, ml))
         }
-        return lungs
+        return air
     }
 
     /// 1 where the body holds a voxel darker than `threshold`. Slices on all cores.

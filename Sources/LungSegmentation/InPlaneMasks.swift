@@ -51,28 +51,16 @@ extension LungSegmenter {
         return out
     }
 
-    /// Dilates a mask by `steps` 4-neighbour steps within each slice. Slices on all cores;
-    /// a slice with nothing set is skipped.
-    static func dilateInPlane(_ mask: [UInt8], size: (Int, Int, Int), steps: Int) -> [UInt8] {
-        let (nx, ny, nz) = size
-        let planeSize = nx * ny
-        var out = [UInt8](repeating: 0, count: mask.count)
-        mask.withUnsafeBufferPointer { source in
-            out.withUnsafeMutableBufferPointer { target in
-                guard let source = source.baseAddress, let target = target.baseAddress else { return }
-                let (m, o) = (VoxelPointer(reading: source), VoxelPointer(target))
-                DispatchQueue.concurrentPerform(iterations: nz) { k in
-                    let first = k * planeSize
-                    guard (first..<(first + planeSize)).contains(where: { m[$0] != 0 }) else { return }
-                    var current = (first..<(first + planeSize)).map { m[$0] }
-                    for _ in 0..<steps {
-                        current = dilatedOnce(current, width: nx, height: ny)
-                    }
-                    for index in 0..<planeSize where current[index] != 0 { o[first + index] = 1 }
-                }
-            }
+    /// Dilates a mask by `steps` 4-neighbour steps within each slice, in place. Slices on all
+    /// cores; a slice with nothing set is left as it is.
+    static func dilateInPlane(_ mask: inout [UInt8], size: (Int, Int, Int), steps: Int) {
+        let (nx, ny, _) = size
+        updateSlices(of: &mask, planeSize: nx * ny) { _, slice in
+            guard slice.contains(where: { $0 != 0 }) else { return slice }
+            var current = slice
+            for _ in 0..<steps { current = dilatedOnce(current, width: nx, height: ny) }
+            return current
         }
-        return out
     }
 
     /// One 4-neighbour dilation step of a width×height plane.

@@ -111,19 +111,22 @@ public enum LungSegmenter {
         return LungSegmentation(labels: volume, notes: notes, timings: timings)
     }
 
-    /// Runs `work` for every slice on all cores, then `store` for each result in slice order.
-    static func forEachSlice(_ count: Int, work: @Sendable (Int) -> [UInt8], store: (Int, [UInt8]) -> Void) {
-        let results = SliceResults(count: count)
-        DispatchQueue.concurrentPerform(iterations: count) { k in results.set(k, work(k)) }
-        for k in 0..<count { store(k, results.get(k)) }
+    /// Replaces each slice of `volume` (slices of `planeSize` voxels) by what `work` makes of
+    /// it, slices on all cores: each worker reads and writes only its own slice, in place, so
+    /// no second volume is allocated (fresh memory costs more than the work in some passes).
+    static func updateSlices(
+        of volume: inout [UInt8], planeSize: Int, _ work: @Sendable (_ k: Int, _ slice: [UInt8]) -> [UInt8]
+    ) {
+        guard planeSize > 0 else { return }
+        volume.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let voxels = VoxelPointer(base)
+            DispatchQueue.concurrentPerform(iterations: buffer.count / planeSize) { k in
+                let first = voxels.base + k * planeSize
+                let result = work(k, Array(UnsafeBufferPointer(start: first, count: planeSize)))
+                precondition(result.count == planeSize, "a slice's result must fill the slice")
+                first.update(from: result, count: planeSize)
+            }
+        }
     }
-}
-
-/// Per-slice results written by concurrent workers, one distinct slot each.
-final class SliceResults: @unchecked Sendable {
-    private var slots: [[UInt8]]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: [], count: count) }
-    func set(_ k: Int, _ value: [UInt8]) { lock.withLock { slots[k] = value } }
-    func get(_ k: Int) -> [UInt8] { lock.withLock { slots[k] } }
 }

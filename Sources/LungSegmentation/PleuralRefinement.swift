@@ -8,19 +8,15 @@ extension LungSegmenter {
         _ labels: inout [UInt8], body: [UInt8], airways: [UInt8], geometry g: Geometry,
         parameters: SegmentationParameters
     ) {
-        let planeSize = g.size.x * g.size.y
-        let current = labels
         let refinement = PleuralRefinement(
-            labels: current, body: body, airways: airways, geometry: g, parameters: parameters)
-        forEachSlice(g.size.z) { k in
-            var slice = Array(current[(k * planeSize)..<((k + 1) * planeSize)])
+            labels: labels, body: body, airways: airways, geometry: g, parameters: parameters)
+        updateSlices(of: &labels, planeSize: g.size.x * g.size.y) { k, slice in
+            var slice = slice
             // The left lung is refined after the right one's additions, so neither grows into the other.
             for label in [LungLabel.right, LungLabel.left] {
                 refinement.refine(label, in: &slice, at: k)
             }
             return slice
-        } store: { k, slice in
-            labels.replaceSubrange((k * planeSize)..<((k + 1) * planeSize), with: slice)
         }
     }
 }
