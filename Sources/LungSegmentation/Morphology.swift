@@ -15,210 +15,161 @@ struct Plane {
     var count: Int { width * height }
 }
 
-/// Slice-wise binary morphology: connected components, hole filling, and dilation / erosion /
-/// closing by a disk through the exact Euclidean distance transform (Felzenszwalb &
-/// Huttenlocher 2012), so the cost does not grow with the radius.
+/// Slice-wise binary morphology: connected components and hole filling by scanline floods, and
+/// dilation / erosion / closing by a disk from per-column distances.
 enum Morphology {
     /// Keeps the largest 4-connected component of `plane` (ties: the first found).
     static func largestComponent(_ plane: inout Plane) -> Int {
-        var label = [Int32](repeating: 0, count: plane.count)
-        var queue = [Int32]()
-        queue.reserveCapacity(plane.count / 4)
-        var best: Int32 = 0
-        var bestSize = 0
-        var next: Int32 = 0
-        for start in 0..<plane.count where plane.pixels[start] != 0 && label[start] == 0 {
-            next += 1
-            let size = flood(plane, from: start, into: &label, value: next, queue: &queue)
-            if size > bestSize {
-                bestSize = size
-                best = next
-            }
+        var stack = [Int32]()
+        var (bestStart, bestSize) = (-1, 0)
+        // Every component is flooded 1 → 2 and measured; the largest is flooded again 2 → 3.
+        for start in 0..<plane.count where plane.pixels[start] == 1 {
+            let size = floodRuns(&plane, from: start, match: 1, set: 2, stack: &stack)
+            if size > bestSize { (bestStart, bestSize) = (start, size) }
         }
-        for index in 0..<plane.count { plane.pixels[index] = label[index] == best && best != 0 ? 1 : 0 }
+        if bestStart >= 0 { floodRuns(&plane, from: bestStart, match: 2, set: 3, stack: &stack) }
+        for index in 0..<plane.count { plane.pixels[index] = plane.pixels[index] == 3 ? 1 : 0 }
         return bestSize
     }
 
-    /// Labels the 4-connected set of foreground pixels reachable from `start`; returns its size.
-    private static func flood(
-        _ plane: Plane, from start: Int, into label: inout [Int32], value: Int32, queue: inout [Int32]
-    )
+    /// Sets the 4-connected pixels equal to `match` reachable from `start` to `set` and returns
+    /// how many. A scanline flood: each row run is walked once, left and right from a seed, and
+    /// only the rows above and below it are looked at pixel by pixel.
+    @discardableResult
+    static func floodRuns(_ plane: inout Plane, from start: Int, match: UInt8, set: UInt8, stack: inout [Int32])
         -> Int
     {
-        let w = plane.width
-        let h = plane.height
-        queue.removeAll(keepingCapacity: true)
-        queue.append(Int32(start))
-        label[start] = value
-        var head = 0
-        while head < queue.count {
-            let index = Int(queue[head])
-            head += 1
-            let y = index / w
-            let x = index - y * w
-            if x > 0, plane.pixels[index - 1] != 0, label[index - 1] == 0 {
-                label[index - 1] = value
-                queue.append(Int32(index - 1))
-            }
-            if x < w - 1, plane.pixels[index + 1] != 0, label[index + 1] == 0 {
-                label[index + 1] = value
-                queue.append(Int32(index + 1))
-            }
-            if y > 0, plane.pixels[index - w] != 0, label[index - w] == 0 {
-                label[index - w] = value
-                queue.append(Int32(index - w))
-            }
-            if y < h - 1, plane.pixels[index + w] != 0, label[index + w] == 0 {
-                label[index + w] = value
-                queue.append(Int32(index + w))
+        let (w, h) = (plane.width, plane.height)
+        guard plane.pixels[start] == match, match != set else { return 0 }
+        stack.removeAll(keepingCapacity: true)
+        stack.append(Int32(start))
+        plane.pixels[start] = set
+        var count = 0
+        plane.pixels.withUnsafeMutableBufferPointer { p in
+            while let seed = stack.popLast().map(Int.init) {
+                let y = seed / w
+                let row = y * w
+                var (left, right) = (seed, seed)
+                while left > row, p[left - 1] == match {
+                    left -= 1
+                    p[left] = set
+                }
+                while right < row + w - 1, p[right + 1] == match {
+                    right += 1
+                    p[right] = set
+                }
+                count += right - left + 1
+                for pixel in left...right {
+                    if y > 0, p[pixel - w] == match {
+                        p[pixel - w] = set
+                        stack.append(Int32(pixel - w))
+                    }
+                    if y < h - 1, p[pixel + w] == match {
+                        p[pixel + w] = set
+                        stack.append(Int32(pixel + w))
+                    }
+                }
             }
         }
-        return queue.count
+        return count
     }
 
     /// Sets every background pixel that cannot reach the image border through background
     /// (4-connected) to foreground: the holes of the mask. With `maximumArea`, only holes of at
     /// most that many pixels are filled.
     static func fillHoles(_ plane: inout Plane, maximumArea: Int = Int.max) {
-        let w = plane.width
-        let h = plane.height
-        // 1 = foreground, 0 = background not yet reached, 2 = outside (reached from the border).
-        var state = plane.pixels
-        var queue = [Int32]()
-        queue.reserveCapacity(plane.count / 2)
-        func seed(_ index: Int) {
-            if state[index] == 0 {
-                state[index] = 2
-                queue.append(Int32(index))
+        let (w, h) = (plane.width, plane.height)
+        // 1 = foreground, 0 = background not yet reached, 2 = outside (reached from the border),
+        // 3 = a hole too large to fill.
+        var state = plane
+        var stack = [Int32]()
+        for index in Array(0..<w) + Array(((h - 1) * w)..<(h * w)) + (0..<h).flatMap({ [$0 * w, $0 * w + w - 1] })
+        where state.pixels[index] == 0 {
+            floodRuns(&state, from: index, match: 0, set: 2, stack: &stack)
+        }
+        // Measure each hole (the pixels still 0, flooded to 3) and fill the small ones (flooded
+        // again, 3 → 1).
+        for start in 0..<state.count where state.pixels[start] == 0 {
+            if maximumArea == Int.max || floodRuns(&state, from: start, match: 0, set: 3, stack: &stack) <= maximumArea
+            {
+                floodRuns(&state, from: start, match: state.pixels[start], set: 1, stack: &stack)
             }
         }
-        for x in 0..<w {
-            seed(x)
-            seed((h - 1) * w + x)
-        }
-        for y in 0..<h {
-            seed(y * w)
-            seed(y * w + w - 1)
-        }
-        // Row runs: every background pixel of a reached run is reached, so each run is walked
-        // once, left and right from a seed, and only its ends and the rows above and below
-        // are looked at pixel by pixel (a scanline flood: no division per pixel).
-        var head = 0
-        while head < queue.count {
-            let index = Int(queue[head])
-            head += 1
-            let y = index / w
-            let row = y * w
-            var left = index
-            while left > row, state[left - 1] == 0 {
-                left -= 1
-                state[left] = 2
-            }
-            var right = index
-            while right < row + w - 1, state[right + 1] == 0 {
-                right += 1
-                state[right] = 2
-            }
-            for pixel in left...right {
-                if y > 0 { seed(pixel - w) }
-                if y < h - 1 { seed(pixel + w) }
-            }
-        }
-        if maximumArea == Int.max {
-            for index in 0..<plane.count { plane.pixels[index] = state[index] == 2 ? 0 : 1 }
-            return
-        }
-        // Measure each hole (the pixels still 0) and fill only the small ones.
-        var holes = Plane(width: w, height: h)
-        for index in 0..<plane.count where state[index] == 0 { holes.pixels[index] = 1 }
-        var label = [Int32](repeating: 0, count: plane.count)
-        var next: Int32 = 0
-        for start in 0..<plane.count where holes.pixels[start] != 0 && label[start] == 0 {
-            next += 1
-            let size = flood(holes, from: start, into: &label, value: next, queue: &queue)
-            if size <= maximumArea {
-                for index in queue { plane.pixels[Int(index)] = 1 }
-            }
-        }
+        for index in 0..<plane.count { plane.pixels[index] = state.pixels[index] == 1 ? 1 : 0 }
     }
 
-    /// Squared Euclidean distance (mm²) from every pixel to the nearest foreground pixel
-    /// (0 on the foreground), for pixels `spacingX` by `spacingY` mm.
-    static func squaredDistanceToForeground(_ plane: Plane, spacingX: Double, spacingY: Double) -> [Float] {
-        let w = plane.width
-        let h = plane.height
-        let infinity = Float.greatestFiniteMagnitude / 4
-        var grid = plane.pixels.map { $0 != 0 ? Float(0) : infinity }
-        var line = [Float](repeating: 0, count: max(w, h))
-        var out = [Float](repeating: 0, count: max(w, h))
-        var vertices = [Int](repeating: 0, count: max(w, h))
-        var bounds = [Float](repeating: 0, count: max(w, h) + 1)
-        // Columns, then rows (the transform is separable).
-        for x in 0..<w {
-            for y in 0..<h { line[y] = grid[y * w + x] }
-            transform1D(line, count: h, spacing: Float(spacingY), out: &out, vertices: &vertices, bounds: &bounds)
-            for y in 0..<h { grid[y * w + x] = out[y] }
-        }
-        for y in 0..<h {
-            for x in 0..<w { line[x] = grid[y * w + x] }
-            transform1D(line, count: w, spacing: Float(spacingX), out: &out, vertices: &vertices, bounds: &bounds)
-            for x in 0..<w { grid[y * w + x] = out[x] }
+    /// Per pixel, the squared distance (mm²) to the nearest foreground pixel of its own column,
+    /// for rows `spacingY` mm apart; `farAway` where the column has none. Two scans of the
+    /// rows (down, then up) serve all columns at once.
+    static func squaredColumnDistances(_ plane: Plane, spacingY: Double) -> [Float] {
+        let (w, h) = (plane.width, plane.height)
+        var grid = [Float](repeating: farAway, count: w * h)
+        var run = [Int](repeating: -1, count: w)  // pixels since the last foreground (-1: none yet)
+        for rows in [Array(0..<h), Array((0..<h).reversed())] {
+            run.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
+            for y in rows {
+                for x in 0..<w {
+                    run[x] = plane.pixels[y * w + x] != 0 ? 0 : (run[x] < 0 ? -1 : run[x] + 1)
+                    if run[x] >= 0 {
+                        let d = Float(run[x]) * Float(spacingY)
+                        grid[y * w + x] = min(grid[y * w + x], d * d)
+                    }
+                }
+            }
         }
         return grid
     }
 
-    /// The 1D lower envelope of parabolas (Felzenszwalb & Huttenlocher, "Distance Transforms
-    /// of Sampled Functions", Theory of Computing 8, 2012), with sample spacing in mm.
-    private static func transform1D(
-        _ f: [Float], count n: Int, spacing s: Float, out: inout [Float], vertices v: inout [Int],
-        bounds z: inout [Float]
-    ) {
-        let infinity = Float.greatestFiniteMagnitude / 4
-        let s2 = s * s
-        var k = 0
-        // Skip leading samples at infinity: they are not parabola vertices.
-        var first = 0
-        while first < n, f[first] >= infinity { first += 1 }
-        if first == n {
-            for q in 0..<n { out[q] = infinity }
-            return
+    /// "No foreground in this column": larger than any squared distance in a slice, and
+    /// finite, so adding a squared offset to it stays finite.
+    static let farAway = Float.greatestFiniteMagnitude / 4
+
+    /// 1 where some foreground pixel of `plane` lies within `radius` mm (Euclidean, pixels
+    /// `spacingX` by `spacingY` mm), else 0: the dilation by a disk. Each pixel takes the
+    /// smallest (dx·spacingX)² + column distance over the columns dx away that can be in
+    /// reach; the same sums an exact distance transform (Felzenszwalb & Huttenlocher 2012)
+    /// forms, but only within the disk's width, so a row costs the disk's width in vector
+    /// passes and the result does not depend on how ties between parabolas are resolved.
+    static func withinRadius(of plane: Plane, radius: Double, spacingX: Double, spacingY: Double) -> Plane {
+        let (w, h) = (plane.width, plane.height)
+        let r2 = Float(radius * radius)
+        // One column more than the disk's half-width: its sum is above r² whatever the rounding.
+        let reach = min(w - 1, Int((radius / spacingX).rounded(.down)) + 1)
+        let offsets = (0...max(0, reach)).map { dx -> Float in
+            let d = Float(dx) * Float(spacingX)
+            return d * d
         }
-        v[0] = first
-        z[0] = -infinity
-        z[1] = infinity
-        for q in (first + 1)..<max(first + 1, n) where f[q] < infinity {
-            var intersection: Float
-            repeat {
-                let p = v[k]
-                intersection = ((f[q] + s2 * Float(q * q)) - (f[p] + s2 * Float(p * p))) / (2 * s2 * Float(q - p))
-                if intersection <= z[k] { k -= 1 } else { break }
-            } while k >= 0
-            k += 1
-            v[k] = q
-            z[k] = intersection
-            z[k + 1] = infinity
+        let columns = squaredColumnDistances(plane, spacingY: spacingY)
+        var result = Plane(width: w, height: h)
+        let best = UnsafeMutablePointer<Float>.allocate(capacity: max(1, w))
+        defer { best.deallocate() }
+        columns.withUnsafeBufferPointer { columns in
+            guard let first = columns.baseAddress else { return }
+            for y in 0..<h {
+                let row = first + y * w
+                best.update(from: row, count: w)
+                // Neighbours dx to the left, then dx to the right: pointer offsets, so the loops
+                // have no index arithmetic to check and run as vector instructions.
+                for dx in stride(from: 1, through: reach, by: 1) {
+                    let (offset, count) = (offsets[dx], w - dx)
+                    let (shifted, ahead) = (best + dx, row + dx)
+                    for x in 0..<count { shifted[x] = min(shifted[x], row[x] + offset) }
+                    for x in 0..<count { best[x] = min(best[x], ahead[x] + offset) }
+                }
+                for x in 0..<w where best[x] <= r2 { result.pixels[y * w + x] = 1 }
+            }
         }
-        k = 0
-        for q in 0..<n {
-            while z[k + 1] < Float(q) { k += 1 }
-            let d = Float(q - v[k]) * s
-            out[q] = d * d + f[v[k]]
-        }
+        return result
     }
 
-    /// Morphological closing by a disk of `radius` mm: dilation, then erosion. Foreground
-    /// touching the image edge is treated as continuing beyond it, so the edge erodes nothing
-    /// that dilation did not add.
+    /// Morphological closing by a disk of `radius` mm: dilation, then erosion (the pixels with
+    /// no background of the dilation within the radius). Foreground touching the image edge is
+    /// treated as continuing beyond it, so the edge erodes nothing that dilation did not add.
     static func close(_ plane: Plane, radius: Double, spacingX: Double, spacingY: Double) -> Plane {
-        let r2 = Float(radius * radius)
-        let toForeground = squaredDistanceToForeground(plane, spacingX: spacingX, spacingY: spacingY)
-        var dilated = Plane(width: plane.width, height: plane.height)
-        for index in 0..<plane.count { dilated.pixels[index] = toForeground[index] <= r2 ? 1 : 0 }
-        var background = Plane(width: plane.width, height: plane.height)
-        for index in 0..<plane.count { background.pixels[index] = dilated.pixels[index] == 0 ? 1 : 0 }
-        let toBackground = squaredDistanceToForeground(background, spacingX: spacingX, spacingY: spacingY)
-        var closed = Plane(width: plane.width, height: plane.height)
-        for index in 0..<plane.count { closed.pixels[index] = toBackground[index] > r2 ? 1 : 0 }
+        var background = withinRadius(of: plane, radius: radius, spacingX: spacingX, spacingY: spacingY)
+        for index in 0..<background.count { background.pixels[index] ^= 1 }
+        var closed = withinRadius(of: background, radius: radius, spacingX: spacingX, spacingY: spacingY)
+        for index in 0..<closed.count { closed.pixels[index] ^= 1 }
         return closed
     }
 }
