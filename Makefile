@@ -58,7 +58,7 @@ fuzz: deps
 	scripts/fuzz.sh $(FUZZ_ARGS)
 
 bench: build
-	benchmarks/load.sh
+	benchmarks/bench.sh
 
 # Regenerates the committed sample (a small phantom; deterministic for a given seed).
 sample: build

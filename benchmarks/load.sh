@@ -35,15 +35,16 @@ ensure_debian_file() {  # ensure_debian_file FILE PACKAGE
     [[ -x $1 ]] || { log "error: $1 still missing after installing $2"; exit 1; }
 }
 
-# The 512×512×300 phantom takes a while to make, so it is made once and reused. It is
+# The 512×512×300 phantoms take a while to make, so each is made once and reused. It is
 # written to a temporary name and renamed, so an interrupted run never leaves a partial
 # series that a later run would mistake for a complete one.
+# ensure_phantom NAME [PHANTOM OPTIONS...]: sets PHANTOM to NAME's DICOM folder.
 ensure_phantom() {
-    local dir=$WORK/phantom-512x512x300
+    local dir=$WORK/$1; shift
     if [[ ! -d $dir/dicom ]]; then
-        log "generating the 512×512×300 phantom in $dir (once)"
+        log "generating the phantom $dir (once)"
         rm -rf "$dir.partial"
-        "$LUNGCT" phantom "$dir.partial" --size 512 --slices 300 --spacing 1.0 >&2
+        "$LUNGCT" phantom "$dir.partial" --size 512 --slices 300 --spacing 1.0 "$@" >&2
         mv "$dir.partial" "$dir"
     fi
     PHANTOM=$dir/dicom
@@ -145,10 +146,29 @@ bench_input() {
     bench "$input" "dcm2niix -> .nii" clear_outputs dcm2niix -v 0 -z n -f out -o "$WORK/out/dcm2niix" "$dir"
     bench_python "$input" "SimpleITK" sitk "$dir"
     bench_python "$input" "pydicom+numpy" pydicom "$dir"
-    # The product's main job, load to every output (issue: analyze under 10 s and 1 GB).
-    # With the shipped models (Weights/) and without: the difference is what the network adds.
-    bench "$input" "lungct analyze (all outputs)" clear_outputs "$LUNGCT" analyze "$dir" -o "$WORK/out/analyze"
-    bench "$input" "lungct analyze --no-model" clear_outputs "$LUNGCT" analyze "$dir" -o "$WORK/out/analyze" --no-model
+    bench_analyze "$input" "$dir"
+}
+
+# The product's main job, load to every output, with the shipped models (Weights/) and
+# without: the difference is what the networks add. Each run's report.json is kept as
+# logs/INPUT.report.N.json, for the stage times (their medians go into the JSON results).
+bench_analyze() {
+    CURRENT_INPUT=$1 ANALYZE_RUN=0
+    rm -f "$WORK/logs/$1.report."*.json
+    rm -rf "$WORK/out"
+    bench "$1" "lungct analyze (all outputs)" keep_report "$LUNGCT" analyze "$2" -o "$WORK/out/analyze"
+    keep_report
+    bench "$1" "lungct analyze --no-model" clear_outputs "$LUNGCT" analyze "$2" -o "$WORK/out/analyze" --no-model
+}
+
+# Before each analyze run (and once after the last): files the previous run's report.json,
+# then clears the output folder.
+keep_report() {
+    if [[ -f $WORK/out/analyze/report.json ]]; then
+        ANALYZE_RUN=$((ANALYZE_RUN + 1))
+        cp "$WORK/out/analyze/report.json" "$WORK/logs/$CURRENT_INPUT.report.$ANALYZE_RUN.json"
+    fi
+    rm -rf "$WORK/out"; mkdir -p "$WORK/out"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -189,21 +209,24 @@ is the process's maximum RSS from /usr/bin/time -v (MiB). Ratio < 1 means lungct
 EOF
 }
 
-# The design's bar for `lungct analyze` on a 512×512×300 CT on 2 cores.
-ANALYZE_SECONDS_TARGET=10
+# The bars for `lungct analyze` on a 512×512×300 CT on 2 cores (the design's is 10 s; issue 14
+# sets 5 s, every output and every shipped model included) and for loading (issue 14: at most
+# 0.6 of dcm2niix's time; the design's bar is below 1).
+ANALYZE_SECONDS_TARGET=5
+LOAD_RATIO_TARGET=0.6
 ANALYZE_MB_TARGET=1024
 
 print_verdict() {
     local input lungct peer r seconds mb
     echo
-    echo "Target: lungct loads a series faster than dcm2niix converts it."
+    echo "Target: lungct loads a series in at most ${LOAD_RATIO_TARGET} of the time dcm2niix takes to convert it."
     for input in "${INPUTS[@]}"; do
         lungct=${SECONDS_OF[$input|lungct info --stats]:-} peer=${SECONDS_OF[$input|dcm2niix -> .nii]:-}
         r=$(ratio "$lungct" "$peer")
         [[ $r != - ]] && lungct=$(printf '%.3f' "$lungct") peer=$(printf '%.3f' "$peer")
         if [[ $r == - ]]; then
             echo "  $input: no verdict (a run failed)"
-        elif awk -v r="$r" 'BEGIN { exit !(r < 1) }'; then
+        elif awk -v r="$r" -v t="$LOAD_RATIO_TARGET" 'BEGIN { exit !(r <= t) }'; then
             echo "  $input: MET: lungct load ${lungct}s vs dcm2niix ${peer}s (${r}x the time)"
         else
             echo "  $input: MISSED: lungct load ${lungct}s vs dcm2niix ${peer}s (${r}x the time)"
@@ -214,7 +237,7 @@ print_verdict() {
         seconds=${SECONDS_OF[$input|lungct analyze (all outputs)]:-FAIL} mb=${PEAK_MB_OF[$input|lungct analyze (all outputs)]:--}
         if [[ $seconds == FAIL ]]; then
             echo "  $input: no verdict (analyze failed)"
-        elif awk -v s="$seconds" -v m="$mb" -v ts="$ANALYZE_SECONDS_TARGET" -v tm="$ANALYZE_MB_TARGET" 'BEGIN { exit !(s < ts && m < tm) }'; then
+        elif awk -v s="$seconds" -v m="$mb" -v ts="$ANALYZE_SECONDS_TARGET" -v tm="$ANALYZE_MB_TARGET" 'BEGIN { exit !(s <= ts && m <= tm) }'; then
             echo "  $input: MET: $(printf '%.2f' "$seconds") s, $mb MB"
         else
             echo "  $input: MISSED: $(printf '%.2f' "$seconds") s, $mb MB"
@@ -238,7 +261,7 @@ main() {
     ensure_lungct
     "$LUNGCT" info --help | grep -q -- --stats \
         || { log "error: $LUNGCT has no 'info --stats' (too old a build?)"; exit 1; }
-    ensure_phantom
+    ensure_phantom phantom-512x512x300
 
     # Untimed: pull the binaries and Python libraries into the page cache as well, so the
     # first timed run of each contender does not pay for reading them from disk.
@@ -248,6 +271,11 @@ main() {
 
     INPUTS=(phantom-512x512x300)
     bench_input phantom-512x512x300 "$PHANTOM"
+    # The same anatomy at 0.7 mm pixels (a 358 mm field): the issue's second analyze case.
+    ensure_phantom phantom-512x512x300-px0.7 --pixel-spacing 0.7
+    INPUTS+=(phantom-512x512x300-px0.7)
+    log "phantom-512x512x300-px0.7: $PHANTOM, $REPEAT run(s) each"
+    bench_analyze phantom-512x512x300-px0.7 "$PHANTOM"
     if [[ -d $DATA/ct/popi-00 ]]; then
         INPUTS+=(popi-00)
         bench_input popi-00 "$DATA/ct/popi-00"
@@ -257,6 +285,32 @@ main() {
 
     print_table
     print_verdict
+    write_json
+}
+
+# $WORK/load.json: every row (input, contender, median seconds, peak MiB) and, per input,
+# the median of each analyze stage over the runs with the shipped models.
+write_json() {
+    local key
+    for key in "${ROWS[@]}"; do
+        printf '%s\t%s\t%s\t%s\n' "${key%%|*}" "${key#*|}" "${SECONDS_OF[$key]}" "${PEAK_MB_OF[$key]}"
+    done | "$VENV/bin/python" -c '
+import glob, json, statistics, sys
+work, inputs = sys.argv[1], sys.argv[2:]
+rows = []
+for line in sys.stdin:
+    input_, contender, seconds, peak = line.rstrip("\n").split("\t")
+    rows.append({"input": input_, "contender": contender,
+                 "seconds": None if seconds == "FAIL" else float(seconds),
+                 "peakMiB": None if peak == "-" else float(peak)})
+stages = {}
+for input_ in inputs:
+    runs = [json.load(open(f))["timingsSeconds"] for f in sorted(glob.glob(f"{work}/logs/{input_}.report.*.json"))]
+    if runs:
+        stages[input_] = {k: statistics.median(r[k] for r in runs if k in r) for k in runs[0]}
+json.dump({"rows": rows, "analyzeStageSeconds": stages}, open(f"{work}/load.json", "w"), indent=1)
+' "$WORK" "${INPUTS[@]}"
+    log "results: $WORK/load.json"
 }
 
 main "$@"

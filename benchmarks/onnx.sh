@@ -130,6 +130,22 @@ main() {
     ORT_VERSION=
     for batch in "${BATCHES[@]}"; do bench_batch "$batch"; done
     print_table
+    write_json
+}
+
+# $WORK/onnx.json: per batch, both medians in seconds and the largest logit difference.
+write_json() {
+    local batch
+    for batch in "${BATCHES[@]}"; do
+        printf '%s\t%s\t%s\t%s\n' "$batch" "${LUNGCT_S[$batch]}" "${ORT_S[$batch]}" "${DIFF[$batch]}"
+    done | "$VENV/bin/python" -c '
+import json, sys
+number = lambda v: None if v in ("FAIL", "-", "nan") else float(v)
+rows = [dict(zip(("batch", "lungctSeconds", "ortSeconds", "maxAbsDiff"), line.split())) for line in sys.stdin]
+rows = [{"batch": int(r["batch"]), **{k: number(v) for k, v in r.items() if k != "batch"}} for r in rows]
+json.dump({"model": sys.argv[2], "ortVersion": sys.argv[3], "rows": rows}, open(sys.argv[1], "w"), indent=1)
+' "$WORK/onnx.json" "lungct model init --size $SIZE (untrained)" "${ORT_VERSION:-?}"
+    log "results: $WORK/onnx.json"
 }
 
 main "$@"

@@ -17,7 +17,12 @@ extension LungSegmenter {
         let g = hu.geometry
         let steps = max(1, Int((parameters.airwayWallMM / min(g.spacing.x, g.spacing.y)).rounded(.up)))
         dilateInPlane(&airway, size: (g.size.x, g.size.y, g.size.z), steps: steps)
-        for index in 0..<lungs.count where airway[index] != 0 { lungs[index] = 0 }
+        let wall = airway
+        updateSlices(of: &lungs, planeSize: g.size.x * g.size.y) { k, slice in
+            let first = k * slice.count
+            guard wall[first..<(first + slice.count)].contains(where: { $0 != 0 }) else { return slice }
+            return slice.indices.map { wall[first + $0] != 0 ? 0 : slice[$0] }
+        }
         return airway
     }
 

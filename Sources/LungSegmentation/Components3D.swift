@@ -22,7 +22,10 @@ enum Components3D {
     }
 
     /// Sets every voxel 6-connected to `start` whose value is `match` to `set`; returns how many,
-    /// and the slices they span (`start`'s alone when it does not match).
+    /// and the slices they span (`start`'s alone when it does not match). A scanline flood:
+    /// each x run is filled in one walk, and each run of matching voxels next to it (in the
+    /// rows above and below, and the slices before and after) is pushed once, as one seed;
+    /// `queue` is the seed stack.
     @discardableResult
     static func flood(
         _ mask: inout [UInt8], size: (Int, Int, Int), from start: Int, match: UInt8, set: UInt8, queue: inout [Int32]
@@ -31,35 +34,41 @@ enum Components3D {
         let plane = nx * ny
         queue.removeAll(keepingCapacity: true)
         let startSlice = start / plane
-        guard mask[start] == match else { return (0, startSlice...startSlice) }
-        mask[start] = set
+        guard mask[start] == match, match != set else { return (0, startSlice...startSlice) }
         queue.append(Int32(start))
-        var head = 0
+        var count = 0
         var (lowest, highest) = (startSlice, startSlice)
         mask.withUnsafeMutableBufferPointer { m in
-            while head < queue.count {
-                let index = Int(queue[head])
-                head += 1
-                // Two divisions, not three: they are most of the cost of a visit.
-                let z = index / plane
-                let inPlane = index - z * plane
-                let y = inPlane / nx
-                let x = inPlane - y * nx
-                (lowest, highest) = (min(lowest, z), max(highest, z))
-                @inline(__always) func visit(_ neighbour: Int) {
-                    if m[neighbour] == match {
-                        m[neighbour] = set
-                        queue.append(Int32(neighbour))
+            // Pushes the first voxel of each run of matching voxels in row `row` over columns
+            // `left...right`.
+            @inline(__always) func pushRuns(row: Int, _ left: Int, _ right: Int) {
+                var inRun = false
+                for i in (row + left)...(row + right) {
+                    if m[i] == match {
+                        if !inRun { queue.append(Int32(i)) }
+                        inRun = true
+                    } else {
+                        inRun = false
                     }
                 }
-                if x > 0 { visit(index - 1) }
-                if x < nx - 1 { visit(index + 1) }
-                if y > 0 { visit(index - nx) }
-                if y < ny - 1 { visit(index + nx) }
-                if z > 0 { visit(index - plane) }
-                if z < nz - 1 { visit(index + plane) }
+            }
+            while let seed = queue.popLast().map(Int.init) {
+                guard m[seed] == match else { continue }  // filled since it was pushed
+                let z = seed / plane
+                let y = (seed - z * plane) / nx
+                let row = z * plane + y * nx
+                var (left, right) = (seed - row, seed - row)
+                while left > 0, m[row + left - 1] == match { left -= 1 }
+                while right < nx - 1, m[row + right + 1] == match { right += 1 }
+                for i in (row + left)...(row + right) { m[i] = set }
+                count += right - left + 1
+                (lowest, highest) = (min(lowest, z), max(highest, z))
+                if y > 0 { pushRuns(row: row - nx, left, right) }
+                if y < ny - 1 { pushRuns(row: row + nx, left, right) }
+                if z > 0 { pushRuns(row: row - plane, left, right) }
+                if z < nz - 1 { pushRuns(row: row + plane, left, right) }
             }
         }
-        return (queue.count, lowest...highest)
+        return (count, lowest...highest)
     }
 }

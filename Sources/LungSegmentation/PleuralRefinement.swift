@@ -1,3 +1,4 @@
+import Dispatch
 import VolumeCore
 
 /// Stage 5 of `LungSegmenter.segment`.
@@ -73,17 +74,37 @@ struct PleuralRefinement: Sendable {
         margin = Int((closingRadiusMM / min(g.spacing.x, g.spacing.y)).rounded(.up)) + Self.cropExtraPixels
         maximumHolePixels = Int(parameters.maximumHoleAreaMM2 / (g.spacing.x * g.spacing.y))
         maximumBayMouthMM = parameters.maximumBayMouthMM
-        let planeSize = nx * ny
-        var floor = [Int](repeating: Int.max, count: planeSize)
-        for k in 0..<nz {
-            for index in 0..<planeSize where floor[index] == Int.max && labels[k * planeSize + index] != 0 {
-                floor[index] = k
+        lowestLungSlice = Self.lowestLungSlices(labels, size: (nx, ny, nz))
+        var centres = [Double](repeating: Double(nx) / 2, count: nz)
+        centres.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let out = VoxelPointer(base)
+            DispatchQueue.concurrentPerform(iterations: nz) { k in
+                if let centre = LungSegmenter.bodyCentreColumn(body, slice: k, width: nx, planeSize: nx * ny) {
+                    out[k] = centre
+                }
             }
         }
-        lowestLungSlice = floor
-        bodyCentres = (0..<nz).map { k in
-            LungSegmenter.bodyCentreColumn(body, slice: k, width: nx, planeSize: planeSize) ?? Double(nx) / 2
+        bodyCentres = centres
+    }
+
+    /// `lowestLungSlice` of a label volume; rows of the plane on all cores.
+    static func lowestLungSlices(_ labels: [UInt8], size: (Int, Int, Int)) -> [Int] {
+        let (nx, ny, nz) = size
+        var floor = [Int](repeating: Int.max, count: nx * ny)
+        floor.withUnsafeMutableBufferPointer { buffer in
+            labels.withUnsafeBufferPointer { labels in
+                guard let base = buffer.baseAddress, let first = labels.baseAddress else { return }
+                let (out, voxels) = (VoxelPointer(base), VoxelPointer(reading: first))
+                DispatchQueue.concurrentPerform(iterations: ny) { y in
+                    for k in 0..<nz {
+                        let row = (k * ny + y) * nx
+                        for x in 0..<nx where out[y * nx + x] == Int.max && voxels[row + x] != 0 { out[y * nx + x] = k }
+                    }
+                }
+            }
         }
+        return floor
     }
 
     /// Refines lung `label` in slice `k`: holes filled, a closing along the pleura, holes filled

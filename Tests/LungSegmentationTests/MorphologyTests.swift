@@ -132,3 +132,54 @@ func closingByADiskMatchesItsDefinition(radius: Double, spacingX: Double, spacin
     #expect(Morphology.largestComponent(&plane) == 4)
     #expect(plane.pixels == [0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1])
 }
+
+/// 6-connected components by a plain breadth-first search: (size, lowest z, highest z), largest first.
+private func componentsByBFS(_ mask: [UInt8], size: (Int, Int, Int)) -> [[Int]] {
+    let (nx, ny, nz) = size
+    var seen = [Bool](repeating: false, count: mask.count)
+    var result: [[Int]] = []
+    for start in mask.indices where mask[start] != 0 && !seen[start] {
+        var queue = [start]
+        seen[start] = true
+        var head = 0
+        while head < queue.count {
+            let i = queue[head]
+            head += 1
+            let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny))
+            for (dx, dy, dz) in [(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)] {
+                let (u, v, w) = (x + dx, y + dy, z + dz)
+                guard (0..<nx).contains(u), (0..<ny).contains(v), (0..<nz).contains(w) else { continue }
+                let j = (w * ny + v) * nx + u
+                if mask[j] != 0 && !seen[j] {
+                    seen[j] = true
+                    queue.append(j)
+                }
+            }
+        }
+        let slices = queue.map { $0 / (nx * ny) }
+        result.append([queue.count, slices.min() ?? 0, slices.max() ?? 0])
+    }
+    return result.sorted { $0[0] > $1[0] }
+}
+
+@Test func scanlineComponentsMatchABreadthFirstSearch() {
+    var random = SplitMix64(seed: 5)
+    for _ in 0..<60 {
+        let size = (
+            Int.random(in: 1...12, using: &random), Int.random(in: 1...9, using: &random),
+            Int.random(in: 1...7, using: &random)
+        )
+        let density = Double.random(in: 0.2...0.7, using: &random)
+        var mask = (0..<(size.0 * size.1 * size.2)).map { _ in
+            UInt8(Double.random(in: 0..<1, using: &random) < density ? 1 : 0)
+        }
+        let expected = componentsByBFS(mask, size: size)
+        let found = Components3D.find(in: &mask, size: size, value: 1, visited: 2)
+        #expect(found.map(\.size) == expected.map { $0[0] })
+        // Equal sizes may come in either order: compare the multiset of (size, slices).
+        #expect(
+            found.map { "\($0.size) \($0.slices)" }.sorted() == expected.map { "\($0[0]) \($0[1])...\($0[2])" }.sorted()
+        )
+        #expect(!mask.contains(1))
+    }
+}
