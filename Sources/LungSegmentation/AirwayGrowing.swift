@@ -20,8 +20,8 @@ extension LungSegmenter {
         let wall = airway
         updateSlices(of: &lungs, planeSize: g.size.x * g.size.y) { k, slice in
             let first = k * slice.count
-            guard wall[first..<(first + slice.count)].contains(where: { $0 != 0 }) else { return slice }
-            return slice.indices.map { wall[first + $0] != 0 ? 0 : slice[$0] }
+            guard wall[first..<(first + slice.count)].contains(where: { $0 != 0 }) else { return nil }
+            return (0..<slice.count).map { wall[first + $0] != 0 ? 0 : slice[$0] }
         }
         return airway
     }

@@ -56,8 +56,8 @@ extension LungSegmenter {
     static func dilateInPlane(_ mask: inout [UInt8], size: (Int, Int, Int), steps: Int) {
         let (nx, ny, _) = size
         updateSlices(of: &mask, planeSize: nx * ny) { _, slice in
-            guard slice.contains(where: { $0 != 0 }) else { return slice }
-            var current = slice
+            guard !slice.isEmpty else { return nil }
+            var current = slice.array
             for _ in 0..<steps { current = dilatedOnce(current, width: nx, height: ny) }
             return current
         }

@@ -112,10 +112,11 @@ public enum LungSegmenter {
     }
 
     /// Replaces each slice of `volume` (slices of `planeSize` voxels) by what `work` makes of
-    /// it, slices on all cores: each worker reads and writes only its own slice, in place, so
-    /// no second volume is allocated (fresh memory costs more than the work in some passes).
+    /// it (nil: the slice stays as it is), slices on all cores: each worker reads and writes
+    /// only its own slice, in place, so no second volume is allocated (fresh memory costs more
+    /// than the work in some passes). `work` gets a read-only view of the slice.
     static func updateSlices(
-        of volume: inout [UInt8], planeSize: Int, _ work: @Sendable (_ k: Int, _ slice: [UInt8]) -> [UInt8]
+        of volume: inout [UInt8], planeSize: Int, _ work: @Sendable (_ k: Int, _ slice: SliceView) -> [UInt8]?
     ) {
         guard planeSize > 0 else { return }
         volume.withUnsafeMutableBufferPointer { buffer in
@@ -123,10 +124,23 @@ public enum LungSegmenter {
             let voxels = VoxelPointer(base)
             DispatchQueue.concurrentPerform(iterations: buffer.count / planeSize) { k in
                 let first = voxels.base + k * planeSize
-                let result = work(k, Array(UnsafeBufferPointer(start: first, count: planeSize)))
+                guard let result = work(k, SliceView(start: first, count: planeSize)) else { return }
                 precondition(result.count == planeSize, "a slice's result must fill the slice")
                 first.update(from: result, count: planeSize)
             }
         }
     }
+}
+
+/// A read-only view of one slice of a volume that a parallel pass updates (`updateSlices`):
+/// valid only inside that pass's work closure.
+struct SliceView: @unchecked Sendable {
+    let start: UnsafePointer<UInt8>
+    let count: Int
+
+    init(start: UnsafeMutablePointer<UInt8>, count: Int) { (self.start, self.count) = (UnsafePointer(start), count) }
+
+    subscript(index: Int) -> UInt8 { start[index] }
+    var isEmpty: Bool { !UnsafeBufferPointer(start: start, count: count).contains { $0 != 0 } }
+    var array: [UInt8] { Array(UnsafeBufferPointer(start: start, count: count)) }
 }

@@ -11,8 +11,9 @@ extension LungSegmenter {
     ) {
         let refinement = PleuralRefinement(
             labels: labels, body: body, airways: airways, geometry: g, parameters: parameters)
-        updateSlices(of: &labels, planeSize: g.size.x * g.size.y) { k, slice in
-            var slice = slice
+        updateSlices(of: &labels, planeSize: g.size.x * g.size.y) { k, view in
+            guard !view.isEmpty else { return nil }
+            var slice = view.array
             // The left lung is refined after the right one's additions, so neither grows into the other.
             for label in [LungLabel.right, LungLabel.left] {
                 refinement.refine(label, in: &slice, at: k)
