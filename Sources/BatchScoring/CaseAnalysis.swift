@@ -141,7 +141,15 @@ struct CaseAnalysis: Sendable {
     /// Scratch paths of unpacked zip files shown as the archive paths they came from, and
     /// aliases (`names`, a case's files whose names are not valid UTF-8) as what they stand for.
     func readable(_ reason: String, _ names: ShownNames? = nil) -> String {
-        let shown = names?.shown(inText: reason) ?? reason
-        return unpacked.reduce(shown) { text, pair in text.replacingOccurrences(of: pair.key, with: pair.value) }
+        Self.archivePaths(in: names?.shown(inText: reason) ?? reason, unpacked: unpacked)
+    }
+
+    /// `text` with each scratch folder of `unpacked` replaced by its archive path, the longest
+    /// folder first: a scratch folder's name can begin another's (`z1` and `z10`), and the
+    /// shorter one replaced first would leave the longer one's tail after the wrong zip's name.
+    static func archivePaths(in text: String, unpacked: [String: String]) -> String {
+        unpacked.sorted { $0.key.count > $1.key.count }.reduce(text) { text, pair in
+            text.replacingOccurrences(of: pair.key, with: pair.value)
+        }
     }
 }

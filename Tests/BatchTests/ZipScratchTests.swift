@@ -148,3 +148,13 @@ final class Locked<Value>: @unchecked Sendable {
     var value: Value { lock.withLock { stored } }
     func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
 }
+
+/// A scratch folder whose name begins another's (z1, z10) must not turn the other's path into
+/// the wrong zip's: with dictionary order, z1 could be replaced inside /s/z10/x.dcm first.
+@Test func aReasonNamesTheZipItsFileCameFromWhenScratchNamesSharePrefixes() {
+    let unpacked = (1...12).reduce(into: [String: String]()) { map, n in map["/s/z\(n)"] = "a\(n).zip!" }
+    for n in 1...12 {
+        let text = CaseAnalysis.archivePaths(in: "/s/z\(n)/x.dcm: truncated", unpacked: unpacked)
+        #expect(text == "a\(n).zip!/x.dcm: truncated")
+    }
+}
