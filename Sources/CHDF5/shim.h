@@ -7,6 +7,12 @@
 #define CHDF5_SHIM_H
 
 #include <hdf5.h>
+/*
+ * zlib, for HDF5Store's own run of the deflate filter: HDF5's deflate filter is zlib
+ * (H5Zdeflate.c), so chunks compressed here and stored with H5Dwrite_chunk are what that
+ * filter reads back. It belongs with HDF5 for as long as it serves only that.
+ */
+#include <zlib.h>
 
 static inline hid_t lct_h5t_native_uint8(void) { return H5T_NATIVE_UINT8; }
 static inline hid_t lct_h5t_native_int16(void) { return H5T_NATIVE_INT16; }
