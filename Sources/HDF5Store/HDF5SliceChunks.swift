@@ -15,9 +15,11 @@ extension HDF5File {
     /// chunk, in z order, as those filters would have. The corresponding C function is
     /// `H5Dwrite_chunk` (filter mask 0: every declared filter was applied).
     func writeSliceChunks<Element: HDF5Element>(
-        _ dataset: hid_t, _ datasetPath: String, values: [Element], shape: [Int], gzipLevel: Int
+        _ dataset: hid_t, _ datasetPath: String, values: [Element], shape: [Int], gzipLevel: Int,
+        strategy: HDF5DeflateStrategy
     ) throws(HDF5Error) {
-        let filters = SliceFilters(elementSize: MemoryLayout<Element>.stride, level: Int32(gzipLevel))
+        let filters = SliceFilters(
+            elementSize: MemoryLayout<Element>.stride, level: Int32(gzipLevel), strategy: strategy.zlibStrategy)
         let sliceBytes = shape[1] * shape[2] * MemoryLayout<Element>.stride
         // An all-zero slice (most of a map outside the lungs) is compressed once and reused.
         var zeroSlice: [UInt8]?
@@ -75,6 +77,8 @@ struct SliceFilters: Sendable {
     /// Bytes per element: the shuffle filter's parameter, which HDF5 takes from the type.
     let elementSize: Int
     let level: Int32
+    /// zlib's `Z_DEFAULT_STRATEGY` or `Z_RLE` (`HDF5DeflateStrategy`).
+    let strategy: Int32
 
     /// Slices `first..<first + count` of the volume's bytes, each compressed on whichever core
     /// is free, in slice order.
@@ -137,16 +141,21 @@ struct SliceFilters: Sendable {
         }
     }
 
-    /// HDF5's deflate filter (H5Zdeflate.c): zlib's `compress2` at the declared level, a zlib
-    /// stream (not gzip), which the filter inflates when the chunk is read.
+    /// HDF5's deflate filter (H5Zdeflate.c): a zlib stream (not gzip), which the filter inflates
+    /// when the chunk is read, made at the declared level with the chosen strategy (with the
+    /// default strategy, what the filter's own `compress2` makes).
     func deflate(_ input: UnsafeRawBufferPointer) -> CompressedSlice {
-        var length = compressBound(uLong(input.count))
+        var length = Int(compressBound(uLong(input.count)))
         var status = Z_OK
-        let output = [UInt8](unsafeUninitializedCapacity: Int(length)) { buffer, initialized in
-            status = compress2(
-                buffer.baseAddress, &length, input.baseAddress?.assumingMemoryBound(to: Bytef.self),
-                uLong(input.count), level)
-            initialized = status == Z_OK ? Int(length) : 0
+        let output = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            guard let target = buffer.baseAddress, let source = input.baseAddress else {
+                status = Z_STREAM_ERROR
+                initialized = 0
+                return
+            }
+            status = lct_deflate(
+                target, &length, source.assumingMemoryBound(to: UInt8.self), input.count, level, strategy)
+            initialized = status == Z_OK ? length : 0
         }
         return status == Z_OK ? .bytes(output) : .failed(status)
     }

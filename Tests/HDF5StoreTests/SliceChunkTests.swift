@@ -66,15 +66,19 @@ private func checkReadBack<Element: HDF5Element>(
     #expect(info.filters == [.shuffle, .deflate(level: 1)])
 }
 
-@Test func directlyWrittenChunksReadBackThroughHDF5sFilters() throws {
+@Test(arguments: [HDF5DeflateStrategy.standard, .runLength])
+func directlyWrittenChunksReadBackThroughHDF5sFilters(strategy: HDF5DeflateStrategy) throws {
     let folder = try temporaryDirectory()
     let path = folder + "/chunks.h5"
     let file = try HDF5File(creating: path)
     for shape in oddShapes {
         let name = shape.map(String.init).joined(separator: "x")
-        try file.writeDataset("/int16/\(name)", values: int16Values(shape), shape: shape, gzipLevel: 1)
-        try file.writeDataset("/uint8/\(name)", values: uint8Values(shape), shape: shape, gzipLevel: 1)
-        try file.writeDataset("/float32/\(name)", values: float32Values(shape), shape: shape, gzipLevel: 1)
+        try file.writeDataset(
+            "/int16/\(name)", values: int16Values(shape), shape: shape, gzipLevel: 1, strategy: strategy)
+        try file.writeDataset(
+            "/uint8/\(name)", values: uint8Values(shape), shape: shape, gzipLevel: 1, strategy: strategy)
+        try file.writeDataset(
+            "/float32/\(name)", values: float32Values(shape), shape: shape, gzipLevel: 1, strategy: strategy)
     }
     try file.close()
     let reader = try HDF5File(openingForReading: path)
@@ -87,26 +91,30 @@ private func checkReadBack<Element: HDF5Element>(
     try reader.close()
 }
 
-@Test func anAllZeroVolumeReadsBackAsZeros() throws {
+@Test(arguments: [HDF5DeflateStrategy.standard, .runLength])
+func anAllZeroVolumeReadsBackAsZeros(strategy: HDF5DeflateStrategy) throws {
     let folder = try temporaryDirectory()
     let path = folder + "/zeros.h5"
     let file = try HDF5File(creating: path)
-    try file.writeDataset("/maps/p", values: [Float](repeating: 0, count: 40 * 6 * 7), shape: [40, 6, 7])
+    try file.writeDataset(
+        "/maps/p", values: [Float](repeating: 0, count: 40 * 6 * 7), shape: [40, 6, 7], strategy: strategy)
     try file.close()
     let reader = try HDF5File(openingForReading: path)
     #expect(try reader.readDataset("/maps/p", as: Float.self).values == [Float](repeating: 0, count: 40 * 6 * 7))
     try reader.close()
 }
 
-@Test(.enabled(if: pythonWithH5py != nil, "python3 with h5py and numpy is not installed"))
-func h5pyReadsDirectlyWrittenChunksBitForBit() throws {
+@Test(
+    .enabled(if: pythonWithH5py != nil, "python3 with h5py and numpy is not installed"),
+    arguments: [HDF5DeflateStrategy.standard, .runLength])
+func h5pyReadsDirectlyWrittenChunksBitForBit(strategy: HDF5DeflateStrategy) throws {
     let folder = try temporaryDirectory()
     let path = folder + "/chunks.h5"
     let file = try HDF5File(creating: path)
     // Beside each dataset, its values as raw little-endian bytes, for numpy to compare with.
     var expected: [String] = []
     func add<Element: HDF5Element>(_ name: String, _ values: [Element], _ shape: [Int], dtype: String) throws {
-        try file.writeDataset(name, values: values, shape: shape, gzipLevel: 1)
+        try file.writeDataset(name, values: values, shape: shape, gzipLevel: 1, strategy: strategy)
         let raw = folder + "/" + name.split(separator: "/").joined(separator: "-") + ".raw"
         try Data(bytes(values)).write(to: URL(fileURLWithPath: raw))
         expected.append("\(name) \(raw) \(dtype) \(shape.map(String.init).joined(separator: ","))")
@@ -140,4 +148,25 @@ func h5pyReadsDirectlyWrittenChunksBitForBit() throws {
     let run = try runProcess(try #require(pythonWithH5py), ["-c", script, path, list])
     #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
     #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(oddShapes.count * 3)")
+}
+
+@Test func runLengthShrinksAMaskLikeVolume() throws {
+    let folder = try temporaryDirectory()
+    let path = folder + "/mask.h5"
+    let file = try HDF5File(creating: path)
+    // 16 slices of 64×64 labels: a disc of 1 beside a disc of 2 on a background of 0, 64 KiB raw.
+    let values = (0..<(16 * 64 * 64)).map { index -> UInt8 in
+        let (y, x) = ((index / 64) % 64, index % 64)
+        if (x - 20) * (x - 20) + (y - 32) * (y - 32) < 144 { return 1 }
+        return (x - 44) * (x - 44) + (y - 32) * (y - 32) < 144 ? 2 : 0
+    }
+    try file.writeDataset(
+        "/segmentation/lungs", values: values, shape: [16, 64, 64], gzipLevel: 1, strategy: .runLength)
+    try file.close()
+    let bytes = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+    // The file's own metadata is a few KiB; the labels take well under a tenth of their size.
+    #expect(bytes < 8 * 1024 + values.count / 10)
+    let reader = try HDF5File(openingForReading: path)
+    #expect(try reader.readDataset("/segmentation/lungs", as: UInt8.self).values == values)
+    try reader.close()
 }
