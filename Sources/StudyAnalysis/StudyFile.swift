@@ -23,6 +23,14 @@ public enum StudyFile {
     /// 512×512×300 phantom; see the benchmark), which keeps `analyze` within its time budget.
     public static let gzipLevel = 1
 
+    /// How the volumes' chunks are deflated. Shuffled, a CT's volumes are runs (the high bytes
+    /// of HU, zeros outside the lungs, labels) and noise (the low bytes), which zlib's run-length
+    /// strategy codes as well as its default one at a fraction of the work. Measured per volume
+    /// against the default strategy at level 1, on a 512×512×300 phantom and three real CTs
+    /// (popi-00, P001, A0001): HU in half the time and 3-5 % smaller, the lesion probability
+    /// 10-30 % faster and 4-8 % smaller, the labels about as fast and 55 % smaller.
+    public static let deflateStrategy = HDF5DeflateStrategy.runLength
+
     /// Starts `study.h5` under a temporary name by writing the image on a background thread,
     /// so that compressing it overlaps the segmentation; `PendingStudyFile.addLabels` queues the
     /// lung labels as soon as they exist, and `finish` writes the rest, closes the file and

@@ -11,7 +11,9 @@ struct StudyFileWriter {
 
     /// A volume of the file's shape, chunked per slice and compressed as `StudyFile` says.
     func volume<Element: HDF5Element>(_ datasetPath: String, _ values: [Element]) throws(HDF5Error) {
-        try file.writeDataset(datasetPath, values: values, shape: shape, gzipLevel: StudyFile.gzipLevel)
+        try file.writeDataset(
+            datasetPath, values: values, shape: shape, gzipLevel: StudyFile.gzipLevel,
+            strategy: StudyFile.deflateStrategy)
     }
 
     /// Geometry attributes on the image dataset.
