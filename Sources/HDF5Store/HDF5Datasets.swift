@@ -7,14 +7,16 @@ extension HDF5File {
     /// missing groups on its path. Each z slice is one chunk, so a reader fetches a slice
     /// with one decompression; the shuffle filter comes before gzip because grouping the
     /// bytes of each value (the slowly varying high bytes of int16 HU together) lets deflate
-    /// compress far better. The chunks are compressed in parallel by lungct and stored as the
-    /// filters would store them (`writeSliceChunks`), deflated with `strategy` (the default is
-    /// what HDF5's own filter does). A shape or count that does not match is a programmer error.
+    /// compress far better. The chunks are compressed by lungct, on every core unless `parallel`
+    /// is false (a write beside other work, which should take idle time rather than compete for
+    /// the cores), and stored as the filters would store them (`writeSliceChunks`), deflated
+    /// with `strategy` (the default is what HDF5's own filter does). A shape or count that does
+    /// not match is a programmer error.
     /// The corresponding C functions are `H5Dcreate2` and `H5Dwrite_chunk`, with `H5Pset_chunk`,
     /// `H5Pset_shuffle` and `H5Pset_deflate`.
     public func writeDataset<Element: HDF5Element>(
         _ datasetPath: String, values: [Element], shape: [Int], gzipLevel: Int = 4,
-        strategy: HDF5DeflateStrategy = .standard
+        strategy: HDF5DeflateStrategy = .standard, parallel: Bool = true
     ) throws(HDF5Error) {
         precondition(shape.count == 3, "writeDataset takes a (z, y, x) shape, got \(shape)")
         precondition(shape.allSatisfy { $0 > 0 }, "writeDataset needs every extent > 0, got \(shape)")
@@ -35,7 +37,8 @@ extension HDF5File {
         try withNewDataset(datasetPath, type: Element.hdf5ElementType, space: space, creation: creation) {
             (dataset) throws(HDF5Error) in
             try writeSliceChunks(
-                dataset, datasetPath, values: values, shape: shape, gzipLevel: gzipLevel, strategy: strategy)
+                dataset, datasetPath, values: values, shape: shape, gzipLevel: gzipLevel, strategy: strategy,
+                parallel: parallel)
         }
     }
 

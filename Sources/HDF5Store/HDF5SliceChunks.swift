@@ -16,10 +16,11 @@ extension HDF5File {
     /// `H5Dwrite_chunk` (filter mask 0: every declared filter was applied).
     func writeSliceChunks<Element: HDF5Element>(
         _ dataset: hid_t, _ datasetPath: String, values: [Element], shape: [Int], gzipLevel: Int,
-        strategy: HDF5DeflateStrategy
+        strategy: HDF5DeflateStrategy, parallel: Bool
     ) throws(HDF5Error) {
         let filters = SliceFilters(
-            elementSize: MemoryLayout<Element>.stride, level: Int32(gzipLevel), strategy: strategy.zlibStrategy)
+            elementSize: MemoryLayout<Element>.stride, level: Int32(gzipLevel), strategy: strategy.zlibStrategy,
+            parallel: parallel)
         let sliceBytes = shape[1] * shape[2] * MemoryLayout<Element>.stride
         // An all-zero slice (most of a map outside the lungs) is compressed once and reused.
         var zeroSlice: [UInt8]?
@@ -79,10 +80,17 @@ struct SliceFilters: Sendable {
     let level: Int32
     /// zlib's `Z_DEFAULT_STRATEGY` or `Z_RLE` (`HDF5DeflateStrategy`).
     let strategy: Int32
+    /// Whether a batch's slices are compressed on every core or on the calling thread alone.
+    let parallel: Bool
 
     /// Slices `first..<first + count` of the volume's bytes, each compressed on whichever core
     /// is free, in slice order.
     func compress(_ volume: UnsafeRawBufferPointer, first: Int, count: Int, sliceBytes: Int) -> [CompressedSlice] {
+        guard parallel else {
+            return (first..<first + count).map { z in
+                compress(UnsafeRawBufferPointer(rebasing: volume[z * sliceBytes..<(z + 1) * sliceBytes]))
+            }
+        }
         let results = SliceResults(count: count)
         let shared = ReadOnlyBytes(bytes: volume)
         DispatchQueue.concurrentPerform(iterations: count) { index in

@@ -66,19 +66,22 @@ private func checkReadBack<Element: HDF5Element>(
     #expect(info.filters == [.shuffle, .deflate(level: 1)])
 }
 
-@Test(arguments: [HDF5DeflateStrategy.standard, .runLength])
-func directlyWrittenChunksReadBackThroughHDF5sFilters(strategy: HDF5DeflateStrategy) throws {
+@Test(arguments: [HDF5DeflateStrategy.standard, .runLength], [true, false])
+func directlyWrittenChunksReadBackThroughHDF5sFilters(strategy: HDF5DeflateStrategy, parallel: Bool) throws {
     let folder = try temporaryDirectory()
     let path = folder + "/chunks.h5"
     let file = try HDF5File(creating: path)
     for shape in oddShapes {
         let name = shape.map(String.init).joined(separator: "x")
         try file.writeDataset(
-            "/int16/\(name)", values: int16Values(shape), shape: shape, gzipLevel: 1, strategy: strategy)
+            "/int16/\(name)", values: int16Values(shape), shape: shape, gzipLevel: 1, strategy: strategy,
+            parallel: parallel)
         try file.writeDataset(
-            "/uint8/\(name)", values: uint8Values(shape), shape: shape, gzipLevel: 1, strategy: strategy)
+            "/uint8/\(name)", values: uint8Values(shape), shape: shape, gzipLevel: 1, strategy: strategy,
+            parallel: parallel)
         try file.writeDataset(
-            "/float32/\(name)", values: float32Values(shape), shape: shape, gzipLevel: 1, strategy: strategy)
+            "/float32/\(name)", values: float32Values(shape), shape: shape, gzipLevel: 1, strategy: strategy,
+            parallel: parallel)
     }
     try file.close()
     let reader = try HDF5File(openingForReading: path)
