@@ -38,12 +38,11 @@ extension Analyzer {
             report.lesions = lesions?.report
             try maskWritten.wait()
             clock.lap("write lung_mask.nii.gz")
-            try finishStudyAndMaps(file, panel: panel, lesions: lesions, report: report, folder: study.folder)
-            clock.lap("write study.h5 and lesion maps")
-            try writeOverview(
-                ctOverview(hu, labels: segmentation.labels, panel: panel, lesions: lesions, report: report, study),
-                folder: study.folder)
-            clock.lap("overview")
+            try writeFinalOutputs(
+                file,
+                overview: ctOverview(
+                    hu, labels: segmentation.labels, panel: panel, lesions: lesions, report: report, study),
+                panel: panel, lesions: lesions, report: report, folder: study.folder, clock: &clock)
             return report
         } catch {
             // No writer outlives the analysis that started it, and no partial study.h5 stays.
@@ -113,21 +112,37 @@ extension Analyzer {
             lungPanel: panel, model: model, outputs: [:], timingsSeconds: [:])
     }
 
-    /// Finishes study.h5 while probability.nii.gz and lesion_mask.nii.gz (when the lesion
-    /// network ran) are compressed on another core.
-    static func finishStudyAndMaps(
-        _ file: PendingStudyFile, panel: LungPanel, lesions: LesionAnalysis?, report: AnalysisReport, folder: String
+    /// Finishes study.h5 on this thread while probability.nii.gz and lesion_mask.nii.gz (when
+    /// the lesion network ran) and the overview are written on others: none of them needs
+    /// another, so the slowest single writer (probability.nii.gz, one gzip stream) sets the pace
+    /// and the others share the second core. Returns when every one is written (times laps
+    /// "write study.h5 and lesion maps", then "overview", the overview's remaining wait), and
+    /// throws the first failure.
+    static func writeFinalOutputs(
+        _ file: PendingStudyFile, overview: OverviewContent, panel: LungPanel, lesions: LesionAnalysis?,
+        report: AnalysisReport, folder: String, clock: inout StageClock
     ) throws(LungCTError) {
-        let mapsWritten = lesions.map { lesions in
-            BackgroundWork { () throws(LungCTError) in
-                try writeProbability(
-                    lesions.probability, folder: folder,
-                    description: "lungct lesion probability (ground glass or consolidation)")
-                try writeLesionMask(lesions.mask, labels: lesions.report.maskLabels, folder: folder)
-            }
+        var maps: [BackgroundWork] = []
+        if let lesions {
+            maps.append(
+                BackgroundWork { () throws(LungCTError) in
+                    try writeProbability(
+                        lesions.probability, folder: folder,
+                        description: "lungct lesion probability (ground glass or consolidation)")
+                })
+            maps.append(
+                BackgroundWork { () throws(LungCTError) in
+                    try writeLesionMask(lesions.mask, labels: lesions.report.maskLabels, folder: folder)
+                })
         }
-        try file.finish(panel: panel, lesions: lesions, report: report)
-        try mapsWritten?.wait()
+        let overviewWritten = BackgroundWork { () throws(LungCTError) in try writeOverview(overview, folder: folder) }
+        var failure: LungCTError?
+        do { try file.finish(panel: panel, lesions: lesions, report: report) } catch { failure = error }
+        do { try BackgroundWork.waitAll(maps) } catch { failure = failure ?? error }
+        clock.lap("write study.h5 and lesion maps")
+        do { try overviewWritten.wait() } catch { failure = failure ?? error }
+        clock.lap("overview")
+        if let failure { throw failure }
     }
 
     /// The CT overview: lungs and lesion probability over the CT, the panel and lesion lines,

@@ -105,11 +105,11 @@ public final class PendingStudyFile: @unchecked Sendable {
     func writeImage(_ file: HDF5File, modality: String) throws(HDF5Error) {
         switch image {
         case .hu(let hu):
-            try StudyFileWriter(file: file, shape: shape).volume(imagePath, hu.voxels)
+            try StudyFileWriter(file: file, shape: shape).volume(imagePath, hu.voxels, parallel: false)
             try file.setAttribute("units", .string("HU"), at: imagePath)
             try file.setAttribute("modality", .string("CT"), at: imagePath)
         case .intensity(let intensity):
-            try StudyFileWriter(file: file, shape: shape).volume(imagePath, intensity.voxels)
+            try StudyFileWriter(file: file, shape: shape).volume(imagePath, intensity.voxels, parallel: false)
             try file.setAttribute("units", .string("normalised 0...1 (radiographs have no HU)"), at: imagePath)
             try file.setAttribute("modality", .string(modality.isEmpty ? "radiograph" : modality), at: imagePath)
         }

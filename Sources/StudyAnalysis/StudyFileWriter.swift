@@ -9,11 +9,15 @@ struct StudyFileWriter {
     /// (z, y, x), the shape of every volume dataset.
     let shape: [Int]
 
-    /// A volume of the file's shape, chunked per slice and compressed as `StudyFile` says.
-    func volume<Element: HDF5Element>(_ datasetPath: String, _ values: [Element]) throws(HDF5Error) {
+    /// A volume of the file's shape, chunked per slice and compressed as `StudyFile` says, on
+    /// every core unless it is written beside other work (`parallel` false: the image during
+    /// segmentation, the labels during the lesion network, which then lose no core to it).
+    func volume<Element: HDF5Element>(_ datasetPath: String, _ values: [Element], parallel: Bool = true)
+        throws(HDF5Error)
+    {
         try file.writeDataset(
             datasetPath, values: values, shape: shape, gzipLevel: StudyFile.gzipLevel,
-            strategy: StudyFile.deflateStrategy)
+            strategy: StudyFile.deflateStrategy, parallel: parallel)
     }
 
     /// Geometry attributes on the image dataset.
@@ -31,7 +35,7 @@ struct StudyFileWriter {
 
     /// `/segmentation/lungs`, the lung labels (their attributes come with `segmentation`).
     func labels(_ labels: Volume<UInt8>) throws(HDF5Error) {
-        try volume("/segmentation/lungs", labels.voxels)
+        try volume("/segmentation/lungs", labels.voxels, parallel: false)
     }
 
     /// The label names and method of `/segmentation/lungs`.
