@@ -50,7 +50,7 @@ extension HDF5File {
                     H5Dwrite_chunk(dataset, lct_h5p_default(), 0, &offset, $0.count, $0.baseAddress)
                 }
                 try check(
-                    status, "write chunk \(z) (slice z = \(z)) of dataset", file: path, object: datasetPath,
+                    status, "write the chunk of slice z = \(z) of dataset", file: path, object: datasetPath,
                     hint: "the disk may be full")
             }
             first += count
