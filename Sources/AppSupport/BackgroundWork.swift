@@ -19,4 +19,14 @@ public final class BackgroundWork: @unchecked Sendable {
         group.wait()
         if let failure { throw failure }
     }
+
+    /// Waits for every one of `works`, then throws the first one's failure: none is left
+    /// running when this returns or throws.
+    public static func waitAll(_ works: [BackgroundWork]) throws(LungCTError) {
+        var first: LungCTError?
+        for work in works {
+            do { try work.wait() } catch { first = first ?? error }
+        }
+        if let first { throw first }
+    }
 }

@@ -7,11 +7,16 @@ extension HDF5File {
     /// missing groups on its path. Each z slice is one chunk, so a reader fetches a slice
     /// with one decompression; the shuffle filter comes before gzip because grouping the
     /// bytes of each value (the slowly varying high bytes of int16 HU together) lets deflate
-    /// compress far better. A shape or count that does not match is a programmer error.
-    /// The corresponding C functions are `H5Dcreate2` and `H5Dwrite`, with `H5Pset_chunk`,
+    /// compress far better. The chunks are compressed by lungct, on every core unless `parallel`
+    /// is false (a write beside other work, which should take idle time rather than compete for
+    /// the cores), and stored as the filters would store them (`writeSliceChunks`), deflated
+    /// with `strategy` (the default is what HDF5's own filter does). A shape or count that does
+    /// not match is a programmer error.
+    /// The corresponding C functions are `H5Dcreate2` and `H5Dwrite_chunk`, with `H5Pset_chunk`,
     /// `H5Pset_shuffle` and `H5Pset_deflate`.
     public func writeDataset<Element: HDF5Element>(
-        _ datasetPath: String, values: [Element], shape: [Int], gzipLevel: Int = 4
+        _ datasetPath: String, values: [Element], shape: [Int], gzipLevel: Int = 4,
+        strategy: HDF5DeflateStrategy = .standard, parallel: Bool = true
     ) throws(HDF5Error) {
         precondition(shape.count == 3, "writeDataset takes a (z, y, x) shape, got \(shape)")
         precondition(shape.allSatisfy { $0 > 0 }, "writeDataset needs every extent > 0, got \(shape)")
@@ -29,7 +34,12 @@ extension HDF5File {
         try check(
             H5Pset_deflate(creation, UInt32(gzipLevel)), "add the gzip filter", file: path, object: datasetPath,
             hint: "this HDF5 library may lack zlib")
-        try write(datasetPath, values: values, space: space, creation: creation)
+        try withNewDataset(datasetPath, type: Element.hdf5ElementType, space: space, creation: creation) {
+            (dataset) throws(HDF5Error) in
+            try writeSliceChunks(
+                dataset, datasetPath, values: values, shape: shape, gzipLevel: gzipLevel, strategy: strategy,
+                parallel: parallel)
+        }
     }
 
     /// Writes a small array of any rank (model parameters, tables) contiguously, without
@@ -44,29 +54,34 @@ extension HDF5File {
         let space = try check(
             H5Screate_simple(Int32(dims.count), dims, nil), "create a dataspace", file: path, object: datasetPath)
         defer { H5Sclose(space) }
-        try write(datasetPath, values: values, space: space, creation: lct_h5p_default())
+        try withNewDataset(
+            datasetPath, type: Element.hdf5ElementType, space: space, creation: lct_h5p_default()
+        ) { (dataset) throws(HDF5Error) in
+            let type = Element.hdf5ElementType.nativeTypeID
+            let status = values.withUnsafeBytes {
+                H5Dwrite(dataset, type, lct_h5s_all(), lct_h5s_all(), lct_h5p_default(), $0.baseAddress)
+            }
+            try check(status, "write dataset", file: path, object: datasetPath, hint: "the disk may be full")
+        }
     }
 
-    /// Creates the dataset (and missing parent groups) and writes every value.
-    private func write<Element: HDF5Element>(
-        _ datasetPath: String, values: [Element], space: hid_t, creation: hid_t
+    /// Creates the dataset (and missing parent groups), lets `body` write it and closes it.
+    /// The corresponding C functions are `H5Dcreate2` and `H5Dclose`.
+    private func withNewDataset(
+        _ datasetPath: String, type elementType: HDF5ElementType, space: hid_t, creation: hid_t,
+        _ body: (hid_t) throws(HDF5Error) -> Void
     ) throws(HDF5Error) {
         let file = openFileID()
         let links = try intermediateGroupsLinkList(for: datasetPath)
         defer { H5Pclose(links) }
-        let type = Element.hdf5ElementType.nativeTypeID
         let dataset = try check(
-            H5Dcreate2(file, datasetPath, type, space, links, creation, lct_h5p_default()), "create dataset",
-            file: path,
-            object: datasetPath)
+            H5Dcreate2(file, datasetPath, elementType.nativeTypeID, space, links, creation, lct_h5p_default()),
+            "create dataset", file: path, object: datasetPath)
         var open = true
         defer { if open { H5Dclose(dataset) } }
-        let status = values.withUnsafeBytes {
-            H5Dwrite(dataset, type, lct_h5s_all(), lct_h5s_all(), lct_h5p_default(), $0.baseAddress)
-        }
-        try check(status, "write dataset", file: path, object: datasetPath, hint: "the disk may be full")
+        try body(dataset)
         open = false
-        // Closing flushes the chunk cache, so this is where a full disk can show up.
+        // Closing flushes what HDF5 still holds, so this is where a full disk can show up.
         try check(
             H5Dclose(dataset), "finish writing dataset", file: path, object: datasetPath,
             hint: "the disk may be full")

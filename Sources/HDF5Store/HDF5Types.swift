@@ -68,6 +68,24 @@ public enum HDF5Filter: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// How zlib looks for repeats when lungct deflates a chunk. Either way the chunk is a zlib
+/// stream that HDF5's deflate filter reads; the strategy changes only speed and size.
+public enum HDF5DeflateStrategy: Sendable {
+    /// zlib's default (`Z_DEFAULT_STRATEGY`): what HDF5's own filter writes (`compress2`).
+    case standard
+    /// zlib's `Z_RLE`: repeats of the previous byte only. Much faster on bytes that are runs or
+    /// noise, as shuffled volumes often are; blind to longer repeats (a pattern every 64 bytes).
+    /// With it, levels 1 to 9 make the same stream; level 0 stores.
+    case runLength
+
+    var zlibStrategy: Int32 {
+        switch self {
+        case .standard: Z_DEFAULT_STRATEGY
+        case .runLength: Z_RLE
+        }
+    }
+}
+
 /// How a dataset is stored: what `h5dump -p -H` reports, for checks and tests.
 public struct HDF5DatasetInfo: Sendable, Equatable {
     /// Extent, slowest axis first.

@@ -11,32 +11,45 @@ import VolumeCore
 extension Analyzer {
     /// The CT pipeline: segment the lungs, measure them, run the lesion network, then write the
     /// lung mask, study.h5 with probability.nii.gz and lesion_mask.nii.gz, and the overview, each
-    /// stage timed under its key.
+    /// stage timed under its key. The outputs are written in the background as soon as what they
+    /// hold exists, so a write stage's time is what is left to wait for.
     static func analyzeCT(_ volume: HUVolume, _ study: LoadedStudy, clock: inout StageClock) throws(LungCTError)
         -> AnalysisReport
     {
         var warnings = study.warnings
         let hu = wholeHU(volume, warnings: &warnings)
-        // study.h5's HU dataset is compressed in the background while the lungs are segmented.
+        // study.h5's HU dataset is compressed in the background while the lungs are segmented,
+        // and the lung labels (study.h5's and lung_mask.nii.gz) while the lesion network runs.
         let file = StudyFile.begin(path: study.folder + "/" + OutputFile.study, image: .hu(hu), modality: "CT")
         let segmentation = segmentLungs(hu, clock: &clock)
-        let panel = LungPanel.measure(hu: hu, labels: segmentation.labels)
-        clock.lap("lung panel")
-        if panel.total.voxels == 0 { warnings.append("no lung found: the lung panel is empty") }
-        let (model, lesions) = try findLesions(hu, labels: segmentation.labels, study, clock: &clock)
-        var report = ctReport(
-            study, geometry: hu.geometry, warnings: warnings, segmentation: segmentation, panel: panel, model: model)
-        report.lesions = lesions?.report
-        try writeMask(segmentation.labels, folder: study.folder, description: "lungct lungs: 1 right, 2 left")
-        clock.lap("write lung_mask.nii.gz")
-        try finishStudyAndMaps(
-            file, labels: segmentation.labels, panel: panel, lesions: lesions, report: report, folder: study.folder)
-        clock.lap("write study.h5 and lesion maps")
-        try writeOverview(
-            ctOverview(hu, labels: segmentation.labels, panel: panel, lesions: lesions, report: report, study),
-            folder: study.folder)
-        clock.lap("overview")
-        return report
+        file.addLabels(segmentation.labels)
+        let maskWritten = BackgroundWork {
+            [labels = segmentation.labels, folder = study.folder] () throws(LungCTError) in
+            try writeMask(labels, folder: folder, description: "lungct lungs: 1 right, 2 left")
+        }
+        do {
+            let panel = LungPanel.measure(hu: hu, labels: segmentation.labels)
+            clock.lap("lung panel")
+            if panel.total.voxels == 0 { warnings.append("no lung found: the lung panel is empty") }
+            let (model, lesions) = try findLesions(hu, labels: segmentation.labels, study, clock: &clock)
+            var report = ctReport(
+                study, geometry: hu.geometry, warnings: warnings, segmentation: segmentation, panel: panel,
+                model: model)
+            report.lesions = lesions?.report
+            try maskWritten.wait()
+            clock.lap("write lung_mask.nii.gz")
+            try writeFinalOutputs(
+                file,
+                overview: ctOverview(
+                    hu, labels: segmentation.labels, panel: panel, lesions: lesions, report: report, study),
+                panel: panel, lesions: lesions, report: report, folder: study.folder, clock: &clock)
+            return report
+        } catch {
+            // No writer outlives the analysis that started it, and no partial study.h5 stays.
+            try? maskWritten.wait()
+            file.abandon()
+            throw error
+        }
     }
 
     /// The HU as int16, which segmentation and study.h5 take; a fractional rescale is rounded,
@@ -99,22 +112,37 @@ extension Analyzer {
             lungPanel: panel, model: model, outputs: [:], timingsSeconds: [:])
     }
 
-    /// Finishes study.h5 while probability.nii.gz and lesion_mask.nii.gz (when the lesion
-    /// network ran) are compressed on another core.
-    static func finishStudyAndMaps(
-        _ file: PendingStudyFile, labels: Volume<UInt8>, panel: LungPanel, lesions: LesionAnalysis?,
-        report: AnalysisReport, folder: String
+    /// Finishes study.h5 on this thread while probability.nii.gz and lesion_mask.nii.gz (when
+    /// the lesion network ran) and the overview are written on others: none of them needs
+    /// another, so the slowest single writer (probability.nii.gz, one gzip stream) sets the pace
+    /// and the others share the second core. Returns when every one is written (times laps
+    /// "write study.h5 and lesion maps", then "overview", the overview's remaining wait), and
+    /// throws the first failure.
+    static func writeFinalOutputs(
+        _ file: PendingStudyFile, overview: OverviewContent, panel: LungPanel, lesions: LesionAnalysis?,
+        report: AnalysisReport, folder: String, clock: inout StageClock
     ) throws(LungCTError) {
-        let mapsWritten = lesions.map { lesions in
-            BackgroundWork { () throws(LungCTError) in
-                try writeProbability(
-                    lesions.probability, folder: folder,
-                    description: "lungct lesion probability (ground glass or consolidation)")
-                try writeLesionMask(lesions.mask, labels: lesions.report.maskLabels, folder: folder)
-            }
+        var maps: [BackgroundWork] = []
+        if let lesions {
+            maps.append(
+                BackgroundWork { () throws(LungCTError) in
+                    try writeProbability(
+                        lesions.probability, folder: folder,
+                        description: "lungct lesion probability (ground glass or consolidation)")
+                })
+            maps.append(
+                BackgroundWork { () throws(LungCTError) in
+                    try writeLesionMask(lesions.mask, labels: lesions.report.maskLabels, folder: folder)
+                })
         }
-        try file.finish(labels: labels, panel: panel, lesions: lesions, report: report)
-        try mapsWritten?.wait()
+        let overviewWritten = BackgroundWork { () throws(LungCTError) in try writeOverview(overview, folder: folder) }
+        var failure: LungCTError?
+        do { try file.finish(panel: panel, lesions: lesions, report: report) } catch { failure = error }
+        do { try BackgroundWork.waitAll(maps) } catch { failure = failure ?? error }
+        clock.lap("write study.h5 and lesion maps")
+        do { try overviewWritten.wait() } catch { failure = failure ?? error }
+        clock.lap("overview")
+        if let failure { throw failure }
     }
 
     /// The CT overview: lungs and lesion probability over the CT, the panel and lesion lines,

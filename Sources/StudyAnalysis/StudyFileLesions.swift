@@ -8,17 +8,14 @@ extension StudyFileWriter {
     /// `/lesions` group (severity, pattern score, model, per-slice figures).
     func lesions(_ analysis: LesionAnalysis) throws(HDF5Error) {
         let report = analysis.report
-        try file.writeDataset(
-            "/maps/lesion_probability", values: analysis.probability.voxels, shape: shape,
-            gzipLevel: StudyFile.gzipLevel)
+        try volume("/maps/lesion_probability", analysis.probability.voxels)
         try file.setAttribute(
             "meaning",
             .string(
                 "per-voxel probability of a COVID-19-type lesion (1 - P(\(report.model.classes[0]))) from the HU lesion "
                     + "network; 0 outside the lungs"),
             at: "/maps/lesion_probability")
-        try file.writeDataset(
-            "/segmentation/lesions", values: analysis.mask.voxels, shape: shape, gzipLevel: StudyFile.gzipLevel)
+        try volume("/segmentation/lesions", analysis.mask.voxels)
         let labels = report.maskLabels.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         try file.setAttribute("labels", .string(labels.joined(separator: ", ")), at: "/segmentation/lesions")
         try file.setAttribute("method", .string(report.definitions["lesion"] ?? ""), at: "/segmentation/lesions")

@@ -9,6 +9,17 @@ struct StudyFileWriter {
     /// (z, y, x), the shape of every volume dataset.
     let shape: [Int]
 
+    /// A volume of the file's shape, chunked per slice and compressed as `StudyFile` says, on
+    /// every core unless it is written beside other work (`parallel` false: the image during
+    /// segmentation, the labels during the lesion network, which then lose no core to it).
+    func volume<Element: HDF5Element>(_ datasetPath: String, _ values: [Element], parallel: Bool = true)
+        throws(HDF5Error)
+    {
+        try file.writeDataset(
+            datasetPath, values: values, shape: shape, gzipLevel: StudyFile.gzipLevel,
+            strategy: StudyFile.deflateStrategy, parallel: parallel)
+    }
+
     /// Geometry attributes on the image dataset.
     func geometry(_ g: Geometry, direction: [Double], at imagePath: String) throws(HDF5Error) {
         try file.setAttribute("spacing_mm", .doubles([g.spacing.x, g.spacing.y, g.spacing.z]), at: imagePath)
@@ -22,10 +33,13 @@ struct StudyFileWriter {
             at: imagePath)
     }
 
-    /// `/segmentation/lungs` with its label names and method.
-    func segmentation(_ labels: Volume<UInt8>, method: String) throws(HDF5Error) {
-        try file.writeDataset(
-            "/segmentation/lungs", values: labels.voxels, shape: shape, gzipLevel: StudyFile.gzipLevel)
+    /// `/segmentation/lungs`, the lung labels (their attributes come with `segmentation`).
+    func labels(_ labels: Volume<UInt8>) throws(HDF5Error) {
+        try volume("/segmentation/lungs", labels.voxels, parallel: false)
+    }
+
+    /// The label names and method of `/segmentation/lungs`.
+    func segmentation(method: String) throws(HDF5Error) {
         try file.setAttribute(
             "labels", .string("0 background, 1 right lung, 2 left lung (the patient's sides)"),
             at: "/segmentation/lungs")
@@ -65,8 +79,7 @@ struct StudyFileWriter {
 
     /// `/maps/covid_probability`: a radiograph model's class-activation map.
     func map(_ score: StudyScore) throws(HDF5Error) {
-        try file.writeDataset(
-            "/maps/covid_probability", values: score.map.voxels, shape: shape, gzipLevel: StudyFile.gzipLevel)
+        try volume("/maps/covid_probability", score.map.voxels)
         try file.setAttribute(
             "meaning",
             .string(

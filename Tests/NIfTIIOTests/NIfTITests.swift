@@ -180,3 +180,27 @@ func aTruncatedFileIsAnErrorNotACrash(suffix: String) throws {
     #expect(back.voxels[3] == 0 && back.voxels[7] == 0 && back.voxels[9] == 0)
     #expect(back.voxels[10] == 10.5)
 }
+
+/// A .nii.gz is written through gzopen with level 1 and the run-length strategy ("wb1R"): still
+/// one standard gzip stream (gzip(1) checks it), whose voxels read back bit for bit (float
+/// noise, runs of zeros, negative zero, NaN with a payload).
+@Test(.enabled(if: hasTool("gzip"), "gzip is not installed"))
+func aGzippedFileIsOneStandardGzipStreamOfTheVoxels() throws {
+    let folder = try temporaryDirectory()
+    let g = Geometry(size: Size3(33, 17, 5), spacing: Vector3(1, 1, 1), origin: .zero, direction: .identity)
+    var state: UInt32 = 12345
+    var voxels = (0..<g.size.count).map { index -> Float in
+        state = state &* 1_664_525 &+ 1_013_904_223
+        return index % 100 < 60 ? 0 : Float(state >> 8) / Float(1 << 24)
+    }
+    voxels[1] = -0.0
+    voxels[2] = Float(bitPattern: 0x7FC0_0042)
+    let path = folder + "/p.nii.gz"
+    try NIfTI.write(Volume(geometry: g, voxels: voxels), to: path)
+    let check = try runProcess(try #require(toolPath("gzip")), ["-t", path])
+    #expect(check.status == 0, "\(check.stderr)")
+    let raw = try Data(contentsOf: URL(fileURLWithPath: path))
+    #expect(raw.prefix(2) == Data([0x1F, 0x8B]))
+    let stored = try NIfTI.readStored(path, bytes: voxels.count * 4)
+    #expect(stored == voxels.withUnsafeBytes { Array($0) })
+}

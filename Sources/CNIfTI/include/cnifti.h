@@ -62,9 +62,10 @@ int lct_nifti_read_header(const char *path, lct_nifti_header *out, char *message
  *  The corresponding nifticlib calls are nifti_image_read and nifti_image_load. */
 int lct_nifti_read_data(const char *path, void *dst, size_t dst_bytes, char *message, size_t message_len);
 
-/** Writes a 3D NIfTI-1 volume (gzipped when the path ends in .gz) with the same affine in
- *  sform and qform (code 1, scanner), units mm. `affine` maps (i,j,k) to RAS millimetres.
- *  The corresponding nifticlib calls are nifti_make_new_nim and nifti_image_write. */
+/** Writes a 3D NIfTI-1 volume (gzipped when the path ends in .gz: level 1, zlib's run-length
+ *  strategy) with the same affine in sform and qform (code 1, scanner), units mm. `affine` maps
+ *  (i,j,k) to RAS millimetres. The corresponding nifticlib calls are nifti_make_new_nim and
+ *  nifti_image_write_hdr_img2 (nifti_image_write with a chosen gzip mode). */
 int lct_nifti_write(const char *path, const int64_t dims[3], const double pixdim[3], int datatype,
                     const void *data, const double affine[4][4], const char *descrip,
                     char *message, size_t message_len);
