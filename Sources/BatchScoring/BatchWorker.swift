@@ -32,7 +32,14 @@ public struct WorkerLauncher: Sendable {
         self.runStoppingExits = runStoppingExits
     }
 
-    var memoryLimitText: String { String(format: "%.1f GiB", Double(memoryLimitBytes) / Double(1 << 30)) }
+    /// The limit as the user gave it (to two decimals, no trailing zeros: 0.85 GiB, 8 GiB); one
+    /// decimal showed --memory-limit 0.85 as "0.8 GiB".
+    var memoryLimitText: String {
+        var text = String(format: "%.2f", Double(memoryLimitBytes) / Double(1 << 30))
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text + " GiB"
+    }
 }
 
 /// What a worker process is asked to do: one case, into one partial folder.

@@ -158,3 +158,11 @@ final class Locked<Value>: @unchecked Sendable {
         #expect(text == "a\(n).zip!/x.dcm: truncated")
     }
 }
+
+/// A memory-limit failure quotes the limit the user gave, not a rounding of it.
+@Test(arguments: [(0.85, "0.85 GiB"), (8, "8 GiB"), (1.5, "1.5 GiB"), (0.1, "0.1 GiB")])
+func theMemoryLimitIsQuotedAsGiven(limit: Double, text: String) {
+    let launcher = WorkerLauncher(
+        executable: "/bin/true", arguments: [], caseTimeout: 1, memoryLimitGiB: limit, runStoppingExits: [:])
+    #expect(launcher.memoryLimitText == text)
+}
