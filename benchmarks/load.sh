@@ -221,6 +221,7 @@ print_verdict() {
     echo
     echo "Target: lungct loads a series in at most ${LOAD_RATIO_TARGET} of the time dcm2niix takes to convert it."
     for input in "${INPUTS[@]}"; do
+        [[ -n ${SECONDS_OF[$input|lungct info --stats]:-} ]] || continue  # analyze-only inputs
         lungct=${SECONDS_OF[$input|lungct info --stats]:-} peer=${SECONDS_OF[$input|dcm2niix -> .nii]:-}
         r=$(ratio "$lungct" "$peer")
         [[ $r != - ]] && lungct=$(printf '%.3f' "$lungct") peer=$(printf '%.3f' "$peer")

@@ -14,7 +14,7 @@ ENGINE_DIFF = 1e-4  # largest logit difference
 
 def main(work):
     load = json.load(open(f"{work}/load.json"))
-    onnx = json.load(open(f"{work}/onnx.json"))
+    onnx = json.load(open(f"{work}/onnx/onnx.json"))
     rows = {(r["input"], r["contender"]): r for r in load["rows"]}
     figures = []
 
