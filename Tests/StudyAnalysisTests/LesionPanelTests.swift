@@ -134,17 +134,11 @@ struct BoxLungs {
 /// analyze with a lesion model that finds ground glass everywhere: every output holds the
 /// lesion maps, study.h5 stores them as documented and report.json's figures agree.
 @Test func analyzeWritesTheLesionOutputs() throws {
-    let phantom = lesionPhantom()
-    let folder = try temporaryDirectory()
-    try NIfTI.write(phantom.ct, to: folder + "/ct.nii.gz")
-    var options = AnalysisOptions(input: folder + "/ct.nii.gz", output: folder + "/out")
-    options.models = AnalysisModels(lesion: try lesionModel(everywhere: 1))
-    let report = try Analyzer.analyze(options)
+    let (out, report) = try analyzeLesionPhantom(with: try lesionModel(everywhere: 1))
     let lesions = try #require(report.lesions)
     #expect(report.model.ran && report.model.probability == lesions.score.value.rounded(places: 4))
     #expect(report.model.classProbabilities == nil && report.outputs["lesionMask"] != nil)
     #expect(report.timingsSeconds["lesions"] != nil && report.timingsSeconds["lesions.network"] != nil)
-    let out = folder + "/out/"
     let lungMask = try NIfTI.read(out + OutputFile.lungMask).0.asInt16
     let probability = try NIfTI.read(out + OutputFile.probability).0.asFloat
     let mask = try NIfTI.read(out + OutputFile.lesionMask).0.asInt16
@@ -168,12 +162,7 @@ struct BoxLungs {
 
 @Test(.enabled(if: pythonWithH5py != nil, "needs a Python with h5py (make test provides one)"))
 func h5pyReadsTheLesionMaps() throws {
-    let phantom = lesionPhantom()
-    let folder = try temporaryDirectory()
-    try NIfTI.write(phantom.ct, to: folder + "/ct.nii.gz")
-    var options = AnalysisOptions(input: folder + "/ct.nii.gz", output: folder + "/out")
-    options.models = AnalysisModels(lesion: try lesionModel(everywhere: 2))
-    _ = try Analyzer.analyze(options)
+    let out = try analyzeLesionPhantom(with: try lesionModel(everywhere: 2)).out
     let script = """
         import h5py, numpy, sys
         f = h5py.File(sys.argv[1], "r")
@@ -186,6 +175,6 @@ func h5pyReadsTheLesionMaps() throws {
         assert 0 <= f["lesions"].attrs["covid_pattern_score"] <= 1
         print(int(f["lesions"].attrs["severity_total"]), float(f["model"].attrs["probability"]))
         """
-    let run = try runProcess(try #require(pythonWithH5py), ["-c", script, folder + "/out/" + OutputFile.study])
+    let run = try runProcess(try #require(pythonWithH5py), ["-c", script, out + OutputFile.study])
     #expect(run.status == 0, "h5py could not read the lesion maps as documented: \(run.stdout) \(run.stderr)")
 }

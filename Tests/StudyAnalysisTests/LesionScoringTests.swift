@@ -45,6 +45,16 @@ func lesionPhantom() -> Phantom {
     testPhantom(size: 64, slices: 16, spacing: 10, lesions: 2, seed: 5).phantom
 }
 
+/// `lesionPhantom()` written as ct.nii.gz and analysed with `model`: its outputs folder (ending
+/// in "/") and the report.
+func analyzeLesionPhantom(with model: LoadedModel) throws -> (out: String, report: AnalysisReport) {
+    let folder = try temporaryDirectory()
+    try NIfTI.write(lesionPhantom().ct, to: folder + "/ct.nii.gz")
+    var options = AnalysisOptions(input: folder + "/ct.nii.gz", output: folder + "/out")
+    options.models = AnalysisModels(lesion: model)
+    return (folder + "/out/", try Analyzer.analyze(options))
+}
+
 @Test func everyLungVoxelGroundGlassGivesFullOpacityAndSeverity30() throws {
     let phantom = lesionPhantom()
     let model = try lesionModel(everywhere: 1)

@@ -13,13 +13,8 @@ import Testing
 
 @Test func studyFileVolumesEqualTheNIfTIOutputsBitForBit() throws {
     let phantom = lesionPhantom()
-    let folder = try temporaryDirectory()
-    try NIfTI.write(phantom.ct, to: folder + "/ct.nii.gz")
-    var options = AnalysisOptions(input: folder + "/ct.nii.gz", output: folder + "/out")
     // An untrained network: a probability that varies from voxel to voxel, in all its float bits.
-    options.models = AnalysisModels(lesion: try lesionModel(seed: 3))
-    _ = try Analyzer.analyze(options)
-    let out = folder + "/out/"
+    let out = try analyzeLesionPhantom(with: try lesionModel(seed: 3)).out
     let file = try HDF5File(openingForReading: out + OutputFile.study)
     func stored(_ name: String, bytesPerVoxel: Int) throws -> [UInt8] {
         try NIfTI.readStored(out + name, bytes: phantom.ct.voxels.count * bytesPerVoxel)
