@@ -1,4 +1,5 @@
 import Dispatch
+import VolumeCore
 
 /// Slice-wise operations on whole-volume masks (x fastest, then y, then z) that the
 /// segmentation stages share.
@@ -56,7 +57,7 @@ extension LungSegmenter {
     static func dilateInPlane(_ mask: inout [UInt8], size: (Int, Int, Int), steps: Int) {
         let (nx, ny, _) = size
         updateSlices(of: &mask, planeSize: nx * ny) { _, slice in
-            guard !slice.isEmpty else { return nil }
+            guard !slice.isAllZero else { return nil }
             var current = slice.array
             for _ in 0..<steps { current = dilatedOnce(current, width: nx, height: ny) }
             return current
@@ -95,19 +96,5 @@ extension LungSegmenter {
             }
         }
         return count > 0 ? Double(sum) / Double(count) : nil
-    }
-}
-
-/// A volume's voxels shared by the workers of one parallel pass, each of which reads freely
-/// and writes only voxels of its own slice: that is what makes the unchecked Sendable sound.
-struct VoxelPointer<Element>: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Element>
-
-    init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
-    init(reading base: UnsafePointer<Element>) { self.base = UnsafeMutablePointer(mutating: base) }
-
-    subscript(index: Int) -> Element {
-        get { base[index] }
-        nonmutating set { base[index] = newValue }
     }
 }

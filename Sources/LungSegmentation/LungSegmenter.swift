@@ -141,6 +141,6 @@ struct SliceView: @unchecked Sendable {
     init(start: UnsafeMutablePointer<UInt8>, count: Int) { (self.start, self.count) = (UnsafePointer(start), count) }
 
     subscript(index: Int) -> UInt8 { start[index] }
-    var isEmpty: Bool { !UnsafeBufferPointer(start: start, count: count).contains { $0 != 0 } }
+    var isAllZero: Bool { !UnsafeBufferPointer(start: start, count: count).contains { $0 != 0 } }
     var array: [UInt8] { Array(UnsafeBufferPointer(start: start, count: count)) }
 }

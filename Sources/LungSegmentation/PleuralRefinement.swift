@@ -12,7 +12,7 @@ extension LungSegmenter {
         let refinement = PleuralRefinement(
             labels: labels, body: body, airways: airways, geometry: g, parameters: parameters)
         updateSlices(of: &labels, planeSize: g.size.x * g.size.y) { k, view in
-            guard !view.isEmpty else { return nil }
+            guard !view.isAllZero else { return nil }
             var slice = view.array
             // The left lung is refined after the right one's additions, so neither grows into the other.
             for label in [LungLabel.right, LungLabel.left] {

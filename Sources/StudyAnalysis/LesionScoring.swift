@@ -103,7 +103,7 @@ public enum LesionScoring {
         let highest = Slots(count: size.z, initial: Float(0))
         probability.withUnsafeMutableBufferPointer { p in
             mask.withUnsafeMutableBufferPointer { m in
-                let (pOut, mOut) = (SharedWrites(p.baseAddress!), SharedWrites(m.baseAddress!))
+                let (pOut, mOut) = (VoxelPointer(p.baseAddress!), VoxelPointer(m.baseAddress!))
                 DispatchQueue.concurrentPerform(iterations: size.z) { z in
                     guard let sz = zs[z] else { return }
                     var top: Float = 0
@@ -119,8 +119,8 @@ public enum LesionScoring {
                                 if v > best { (best, bestClass) = (v, c + 1) }
                             }
                             total = min(max(total, 0), 1)
-                            pOut.pointer[index] = total
-                            if total >= maskThreshold { mOut.pointer[index] = UInt8(bestClass) }
+                            pOut[index] = total
+                            if total >= maskThreshold { mOut[index] = UInt8(bestClass) }
                             top = max(top, total)
                         }
                     }
@@ -164,11 +164,4 @@ public enum LesionScoring {
                 maxProbability: Double(highest[z]).rounded(places: ReportPrecision.probability))
         }
     }
-}
-
-/// A pointer that concurrent workers write through, each to its own slice: the slices never
-/// overlap, which is what makes the unchecked Sendable sound.
-struct SharedWrites<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }
