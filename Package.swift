@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "AppSupport"),
         // Formats and engines: each the only importer of its C module.
         .target(name: "DICOMSeries", dependencies: ["VolumeCore", "AppSupport", "CDCMTK"]),
-        .target(name: "NIfTIIO", dependencies: ["VolumeCore", "CNIfTI"]),
+        .target(name: "NIfTIIO", dependencies: ["VolumeCore", "AppSupport", "CNIfTI"]),
         .target(name: "HDF5Store", dependencies: ["CHDF5"]),
         .target(name: "ImageCodecs", dependencies: ["AppSupport", "CImageCodecs"]),
         .target(name: "NeuralEngine", dependencies: ["COpenBLAS", "SeededRandom"]),
@@ -134,6 +134,7 @@ let package = Package(
             dependencies: [
                 "TestSupport", "StudyAnalysis", "StudyInput", "ModelRuntime", "AppSupport", "Phantom", "DICOMSeries",
                 "NIfTIIO", "VolumeCore", "HDF5Store", "ModelStore", "NeuralEngine", "Radiograph", "ImageCodecs",
+                "SeededRandom",
             ]),
         .testTarget(
             name: "TrainingTests",

@@ -3,6 +3,7 @@
 
 #include <nifti2_io.h>
 #include <znzlib.h>
+#include <zlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,15 +148,16 @@ int lct_nifti_read_data(const char *path, void *dst, size_t dst_bytes, char *mes
     return status;
 }
 
-int lct_nifti_write(const char *path, const int64_t dims[3], const double pixdim[3], int datatype,
-                    const void *data, const double affine[4][4], const char *descrip,
-                    char *message, size_t message_len) {
+/* A new nifti_image for a 3D volume with `affine` in sform and qform; NULL when nifticlib
+ * refuses the datatype or the file name (the message says which). */
+static nifti_image *make_image(const char *path, const int64_t dims[3], const double pixdim[3], int datatype,
+                               const double affine[4][4], const char *descrip, char *message, size_t message_len) {
     nifti_set_debug_level(0);
     int64_t all_dims[8] = {3, dims[0], dims[1], dims[2], 1, 1, 1, 1};
     nifti_image *nim = nifti_make_new_nim(all_dims, datatype, 0);
     if (nim == NULL) {
         set_message(message, message_len, path, "nifticlib could not create the image (unsupported datatype?)");
-        return 1;
+        return NULL;
     }
     nim->pixdim[1] = nim->dx = pixdim[0];
     nim->pixdim[2] = nim->dy = pixdim[1];
@@ -176,8 +178,16 @@ int lct_nifti_write(const char *path, const int64_t dims[3], const double pixdim
     if (nifti_set_filenames(nim, path, 0, 1) != 0) {
         set_message(message, message_len, path, "not a NIfTI file name (use .nii or .nii.gz)");
         nifti_image_free(nim);
-        return 1;
+        return NULL;
     }
+    return nim;
+}
+
+int lct_nifti_write(const char *path, const int64_t dims[3], const double pixdim[3], int datatype,
+                    const void *data, const double affine[4][4], const char *descrip,
+                    char *message, size_t message_len) {
+    nifti_image *nim = make_image(path, dims, pixdim, datatype, affine, descrip, message, message_len);
+    if (nim == NULL) return 1;
     nim->data = (void *)data;
     // nifti_image_write, with the file's open mode chosen here: nifticlib hands it to gzopen
     // for a .gz name (znzopen), and zlib reads a level and a strategy from it. Like
@@ -188,4 +198,55 @@ int lct_nifti_write(const char *path, const int64_t dims[3], const double pixdim
     nim->data = NULL;
     nifti_image_free(nim);
     return 0;
+}
+
+int lct_nifti_write_header(const char *path, const int64_t dims[3], const double pixdim[3], int datatype,
+                           const double affine[4][4], const char *descrip, char *message, size_t message_len) {
+    nifti_image *nim = make_image(path, dims, pixdim, datatype, affine, descrip, message, message_len);
+    if (nim == NULL) return 1;
+    // Write option 2: the header and the extender, with the file left open where the data
+    // would start (nifti_image_write_hdr_img2); closing it ends the first gzip member.
+    znzFile file = nifti_image_write_hdr_img2(nim, 2, nifti_is_gzfile(path) ? LCT_NII_GZIP_MODE : "wb", NULL, NULL);
+    int status = 0;
+    if (znz_isnull(file)) {
+        set_message(message, message_len, path, "nifticlib could not write the header (disk full or not writable?)");
+        status = 1;
+    } else {
+        if ((int64_t)znztell(file) != (int64_t)nim->iname_offset) {
+            set_message(message, message_len, path, "nifticlib left the header short of the data offset");
+            status = 1;
+        }
+        if (znzclose(file) != 0 && status == 0) {
+            set_message(message, message_len, path, "closing the header failed (disk full?)");
+            status = 1;
+        }
+    }
+    nifti_image_free(nim);
+    return status;
+}
+
+size_t lct_gzip_member_bound(size_t count) {
+    z_stream stream;
+    memset(&stream, 0, sizeof stream);
+    // deflateBound with the gzip wrapper's header and trailer (zlib.h, deflateBound).
+    if (deflateInit2(&stream, 1, Z_DEFLATED, 15 + 16, 8, Z_RLE) != Z_OK) return 0;
+    size_t bound = deflateBound(&stream, (uLong)count);
+    deflateEnd(&stream);
+    return bound;
+}
+
+int lct_gzip_member(const void *src, size_t count, void *dst, size_t capacity, size_t *written) {
+    z_stream stream;
+    memset(&stream, 0, sizeof stream);
+    // Window bits 15 + 16: zlib writes the gzip header and trailer (CRC-32, length) itself.
+    int status = deflateInit2(&stream, 1, Z_DEFLATED, 15 + 16, 8, Z_RLE);
+    if (status != Z_OK) return status;
+    stream.next_in = (Bytef *)src;
+    stream.avail_in = (uInt)count;
+    stream.next_out = (Bytef *)dst;
+    stream.avail_out = (uInt)capacity;
+    status = deflate(&stream, Z_FINISH);
+    *written = stream.total_out;
+    deflateEnd(&stream);
+    return status == Z_STREAM_END ? Z_OK : (status == Z_OK ? Z_BUF_ERROR : status);
 }

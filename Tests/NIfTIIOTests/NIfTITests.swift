@@ -181,26 +181,36 @@ func aTruncatedFileIsAnErrorNotACrash(suffix: String) throws {
     #expect(back.voxels[10] == 10.5)
 }
 
-/// A .nii.gz is written through gzopen with level 1 and the run-length strategy ("wb1R"): still
-/// one standard gzip stream (gzip(1) checks it), whose voxels read back bit for bit (float
-/// noise, runs of zeros, negative zero, NaN with a payload).
+/// A .nii.gz is the header as one gzip member, then one member per slice (level 1, run-length
+/// strategy), an all-zero slice's member repeated: standard gzip (gzip(1) checks it and
+/// decompresses exactly the .nii of the same volume), whose voxels read back bit for bit
+/// through nifticlib (float noise, runs of zeros, zero slices, negative zero, NaN with a payload).
 @Test(.enabled(if: hasTool("gzip"), "gzip is not installed"))
-func aGzippedFileIsOneStandardGzipStreamOfTheVoxels() throws {
+func aGzippedFileIsStandardGzipMembersOfTheNiiBytes() throws {
     let folder = try temporaryDirectory()
-    let g = Geometry(size: Size3(33, 17, 5), spacing: Vector3(1, 1, 1), origin: .zero, direction: .identity)
+    let g = Geometry(size: Size3(33, 17, 40), spacing: Vector3(1, 1, 1), origin: .zero, direction: .identity)
     var state: UInt32 = 12345
     var voxels = (0..<g.size.count).map { index -> Float in
         state = state &* 1_664_525 &+ 1_013_904_223
-        return index % 100 < 60 ? 0 : Float(state >> 8) / Float(1 << 24)
+        let z = index / (33 * 17)
+        return index % 100 < 60 || z % 7 == 3 || z > 30 ? 0 : Float(state >> 8) / Float(1 << 24)
     }
     voxels[1] = -0.0
     voxels[2] = Float(bitPattern: 0x7FC0_0042)
-    let path = folder + "/p.nii.gz"
-    try NIfTI.write(Volume(geometry: g, voxels: voxels), to: path)
-    let check = try runProcess(try #require(toolPath("gzip")), ["-t", path])
+    let volume = Volume(geometry: g, voxels: voxels)
+    try NIfTI.write(volume, to: folder + "/p.nii.gz")
+    try NIfTI.write(volume, to: folder + "/p.nii")
+    let gzip = try #require(toolPath("gzip"))
+    let check = try runProcess(gzip, ["-t", folder + "/p.nii.gz"])
     #expect(check.status == 0, "\(check.stderr)")
-    let raw = try Data(contentsOf: URL(fileURLWithPath: path))
+    let raw = try Data(contentsOf: URL(fileURLWithPath: folder + "/p.nii.gz"))
     #expect(raw.prefix(2) == Data([0x1F, 0x8B]))
-    let stored = try NIfTI.readStored(path, bytes: voxels.count * 4)
+    // Members: the header's, then one per slice (each starts with the gzip magic and method 8).
+    let members = (0..<raw.count - 2).filter { raw[$0] == 0x1F && raw[$0 + 1] == 0x8B && raw[$0 + 2] == 8 }
+    #expect(members.count >= 1 + g.size.z)
+    try runTool("/bin/sh", ["-c", "'\(gzip)' -dc '\(folder)/p.nii.gz' > '\(folder)/unpacked.nii'"])
+    let plain = try Data(contentsOf: URL(fileURLWithPath: folder + "/p.nii"))
+    #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/unpacked.nii")) == plain)
+    let stored = try NIfTI.readStored(folder + "/p.nii.gz", bytes: voxels.count * 4)
     #expect(stored == voxels.withUnsafeBytes { Array($0) })
 }

@@ -1,6 +1,9 @@
 import ModelRuntime
+import SeededRandom
 import Testing
 import VolumeCore
+
+@testable import StudyAnalysis
 
 /// An LPS volume of 0.7 × 0.7 × 2 mm voxels whose HU rise linearly with x, y and z in mm, and a
 /// box of lung in it.
@@ -66,4 +69,39 @@ func rampStudy() -> (hu: Volume<Int16>, lungs: Volume<UInt8>) {
     let expected = (resampled.voxels[4 * plane] + 1350) / window
     #expect(abs(middle[0] - expected) < 1e-6)
     #expect(middle.allSatisfy { (0...1).contains($0) })
+}
+
+@Test func theLesionMapsOnTheViewAreTheGridsTrilinearValuesInStepsInsideTheLungsOnly() throws {
+    let (hu, lungs) = rampStudy()
+    let grid = try #require(LesionGrid(lungs: lungs))
+    // Two classes with unrelated values, so a mixed-up axis, plane or class shows.
+    var random = SplitMix64(seed: 11)
+    let classes = (0..<2).map { _ in (0..<grid.size.count).map { _ in Float.random(in: 0...0.6, using: &random) } }
+    let mapped = LesionScoring.mapOnView(classes, grid: grid, lungs: lungs)
+    let (first, second) = (
+        grid.onView(classes[0], geometry: hu.geometry), grid.onView(classes[1], geometry: hu.geometry)
+    )
+    var lesionVoxels = 0
+    for index in lungs.voxels.indices {
+        guard lungs.voxels[index] != 0 else {
+            #expect(mapped.probability.voxels[index] == 0 && mapped.mask.voxels[index] == 0)
+            continue
+        }
+        let total = min(first.voxels[index] + second.voxels[index], 1)
+        // Kept in steps of 1/4096, rounded down.
+        let stored = mapped.probability.voxels[index]
+        #expect(stored <= total + 1e-5 && stored > total - 1 / LesionScoring.probabilitySteps - 1e-5)
+        #expect(stored * LesionScoring.probabilitySteps == (stored * LesionScoring.probabilitySteps).rounded())
+        if abs(total - LesionScoring.maskThreshold) > 1e-5 {
+            let expected: UInt8 =
+                total < LesionScoring.maskThreshold ? 0 : first.voxels[index] >= second.voxels[index] ? 1 : 2
+            #expect(mapped.mask.voxels[index] == expected)
+        }
+        lesionVoxels += mapped.mask.voxels[index] != 0 ? 1 : 0
+    }
+    #expect(lesionVoxels > 0 && lesionVoxels < lungs.voxels.count { $0 != 0 })
+    for z in 0..<hu.size.z {
+        let slice = (z * hu.size.y * hu.size.x)..<((z + 1) * hu.size.y * hu.size.x)
+        #expect(mapped.highest[z] == mapped.probability.voxels[slice].max())
+    }
 }

@@ -70,6 +70,23 @@ int lct_nifti_write(const char *path, const int64_t dims[3], const double pixdim
                     const void *data, const double affine[4][4], const char *descrip,
                     char *message, size_t message_len);
 
+/** Writes only the header (and extender) of a 3D NIfTI-1 volume as `lct_nifti_write` would,
+ *  the gzip stream of a .gz name closed after it at the data's offset (vox_offset). The caller appends the voxels: for a .gz name as further gzip members
+ *  (RFC 1952 2.2: a gzip file is a series of members), which zlib's gzread, and so nifticlib,
+ *  reads as one stream. The corresponding nifticlib call is nifti_image_write_hdr_img2 with
+ *  write option 2 (header only, file left open). */
+int lct_nifti_write_header(const char *path, const int64_t dims[3], const double pixdim[3], int datatype,
+                           const double affine[4][4], const char *descrip, char *message, size_t message_len);
+
+/** The most bytes `lct_gzip_member` can write for `count` bytes (zlib's deflateBound); 0 when
+ *  zlib cannot start. */
+size_t lct_gzip_member_bound(size_t count);
+
+/** `count` bytes as one complete gzip member (RFC 1952) into `dst`, compressed as .nii.gz files
+ *  are (level 1, zlib's run-length strategy); `written` gets its length. Returns zlib's Z_OK,
+ *  or its error (Z_BUF_ERROR when `capacity` is too small). */
+int lct_gzip_member(const void *src, size_t count, void *dst, size_t capacity, size_t *written);
+
 #ifdef __cplusplus
 }
 #endif
