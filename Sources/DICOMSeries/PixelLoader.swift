@@ -99,31 +99,46 @@ public enum SeriesLoader {
                     base[index] = Int16(truncatingIfNeeded: hu)
                 }
             } else {
-                // The common case (16-bit samples, no padding), as loops the compiler
-                // vectorises: one for unsigned, one for signed samples.
-                let words = raw.assumingMemoryBound(to: UInt16.self)
-                let mask = samples.mask
-                let shift = UInt16(samples.shift)
-                if samples.signed {
-                    for index in 0..<planeSize {
-                        let value = Int32(Int16(bitPattern: words[index] &<< shift) &>> Int16(shift))
-                        let hu = value &* slope &+ intercept
-                        low = min(low, hu)
-                        high = max(high, hu)
-                        base[index] = Int16(truncatingIfNeeded: hu)
-                    }
-                } else {
-                    for index in 0..<planeSize {
-                        let hu = Int32(words[index] & mask) &* slope &+ intercept
-                        low = min(low, hu)
-                        high = max(high, hu)
-                        base[index] = Int16(truncatingIfNeeded: hu)
-                    }
-                }
+                // The common case (16-bit samples, no padding): the samples were read into
+                // the plane itself, so they are rescaled where they lie.
+                guard raw == UnsafeRawPointer(base) else { preconditionFailure("16-bit samples are read in place") }
+                (low, high) = rescaleInPlace(
+                    base, count: planeSize, samples: samples, slope: slope, intercept: intercept)
             }
             return low >= Int32(Int16.min) && high <= Int32(Int16.max)
         }
         return fits ? Volume(geometry: plan.geometry, voxels: voxels) : nil
+    }
+
+    /// HU = sample × slope + intercept for 16-bit samples read into `plane`, written over them
+    /// as int16 (wrapping; the caller refuses the plane when the range says a value did not
+    /// fit): the range of the HU. One pointer for reading and writing, so the compiler sees
+    /// that each element is read before it is written and vectorises the loop; the
+    /// alternative, two pointers to the same memory, fails its overlap check at run time and
+    /// runs element by element.
+    static func rescaleInPlace(
+        _ plane: UnsafeMutablePointer<Int16>, count: Int, samples: SampleDecoder, slope: Int32, intercept: Int32
+    ) -> (low: Int32, high: Int32) {
+        var low = Int32.max
+        var high = Int32.min
+        if samples.signed {
+            let shift = Int16(samples.shift)
+            for index in 0..<count {
+                let hu = Int32((plane[index] &<< shift) &>> shift) &* slope &+ intercept
+                low = min(low, hu)
+                high = max(high, hu)
+                plane[index] = Int16(truncatingIfNeeded: hu)
+            }
+        } else {
+            let mask = Int32(samples.mask)
+            for index in 0..<count {
+                let hu = (Int32(plane[index]) & mask) &* slope &+ intercept
+                low = min(low, hu)
+                high = max(high, hu)
+                plane[index] = Int16(truncatingIfNeeded: hu)
+            }
+        }
+        return (low, high)
     }
 
     static func loadFloat(_ plan: StackPlan) throws(DICOMError) -> Volume<Float> {
@@ -180,15 +195,32 @@ public enum SeriesLoader {
         let bytes = count * header.samplesPerPixel * (header.bitsAllocated / 8)
         if let plane, header.bitsAllocated == 16, header.samplesPerPixel == 1 {
             let decoded = try readRaw(header, into: UnsafeMutableRawBufferPointer(start: plane, count: bytes))
+            try checkLayout(decoded, planned: header)
             return (UnsafeRawPointer(plane), decoded, nil)
         }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 8)
         do {
             let decoded = try readRaw(header, into: scratch)
+            try checkLayout(decoded, planned: header)
             return (UnsafeRawPointer(scratch.baseAddress!), decoded, scratch)
         } catch {
             scratch.deallocate()
             throw error
+        }
+    }
+
+    /// Refuses a slice whose pixel layout, as decoded, is not the one its buffer was sized
+    /// for: the file was replaced between the scan and the load.
+    static func checkLayout(_ decoded: DICOMHeader, planned: DICOMHeader) throws(DICOMError) {
+        guard
+            decoded.rows == planned.rows, decoded.columns == planned.columns,
+            decoded.bitsAllocated == planned.bitsAllocated, decoded.samplesPerPixel == planned.samplesPerPixel
+        else {
+            throw DICOMError(
+                .inconsistentSeries, path: planned.path,
+                message:
+                    "\(planned.path): its pixel layout changed after the series was scanned (\(planned.rows)×\(planned.columns), \(planned.bitsAllocated) bits, then \(decoded.rows)×\(decoded.columns), \(decoded.bitsAllocated) bits); not loaded"
+            )
         }
     }
 
@@ -311,62 +343,4 @@ public enum SeriesLoader {
             for index in 0..<planeSize { voxels[base + index] = plane[index] }
         }
     }
-}
-
-/// Turns raw stored samples into values: masked to (0028,0101) Bits Stored, or sign-extended
-/// from it when (0028,0103) Pixel Representation is 1 (PS3.5 8.1.1; PS3.3 C.7.6.3.1).
-struct SampleDecoder {
-    let wide: Bool
-    let signed: Bool
-    let shift: Int
-    let mask: UInt16
-
-    init(_ header: DICOMHeader) {
-        wide = header.bitsAllocated == 16
-        signed = header.isSigned
-        let bits = max(1, min(header.bitsStored, header.bitsAllocated))
-        shift = (wide ? 16 : 8) - bits
-        mask = UInt16(truncatingIfNeeded: (1 << bits) - 1)
-    }
-
-    @inline(__always) func value(_ raw: UnsafeRawPointer, _ index: Int) -> Int32 {
-        if wide {
-            let word = raw.load(fromByteOffset: index * 2, as: UInt16.self)
-            return signed ? Int32(Int16(bitPattern: word &<< UInt16(shift)) &>> Int16(shift)) : Int32(word & mask)
-        }
-        let byte = raw.load(fromByteOffset: index, as: UInt8.self)
-        return signed
-            ? Int32(Int8(bitPattern: byte &<< UInt8(shift)) &>> Int8(shift))
-            : Int32(byte & UInt8(truncatingIfNeeded: mask))
-    }
-}
-
-/// A pointer that concurrent workers write through, each to its own slice's plane: the
-/// planes never overlap, which is what makes the unchecked Sendable sound.
-struct SendablePointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
-}
-
-/// (0028,0120) Pixel Padding Value, alone or with (0028,0121) Pixel Padding Range Limit
-/// (PS3.3 C.7.5.1.1.2): stored values in the range are "no data".
-struct Padding {
-    var low: Int32
-    var high: Int32
-    var active: Bool
-
-    init(_ header: DICOMHeader) {
-        guard let value = header.pixelPaddingValue else {
-            low = 0
-            high = -1
-            active = false
-            return
-        }
-        let limit = header.pixelPaddingRangeLimit ?? value
-        low = Int32(min(value, limit))
-        high = Int32(max(value, limit))
-        active = true
-    }
-
-    @inline(__always) func contains(_ value: Int32) -> Bool { active && value >= low && value <= high }
 }

@@ -146,6 +146,25 @@ func aRescaleChangedAfterPlanningIsRefusedByTheLoader() throws {
     }
 }
 
+/// A file replaced between planning and loading by one of another size is refused by the
+/// loader, naming it: before, the planned slice's buffer was filled from the first bytes of the
+/// other image without a word.
+@Test func aSliceReplacedByOneOfAnotherSizeAfterPlanningIsRefusedByTheLoader() throws {
+    let (folder, files) = try hostileSeries()
+    let plan = try #require(try verdicts(folder).first?.plan)
+    let (larger, options) = smallPhantom(size: 64, slices: 4)
+    let other = try writePhantom(larger, options: options, to: try temporaryDirectory())
+    let replacement = try #require(try FileManager.default.contentsOfDirectory(atPath: other).sorted().first)
+    try FileManager.default.removeItem(atPath: files[2])
+    try FileManager.default.copyItem(atPath: other + "/" + replacement, toPath: files[2])
+    #expect {
+        _ = try SeriesLoader.load(plan)
+    } throws: { error in
+        let message = (error as? DICOMError)?.message ?? ""
+        return message.contains(files[2]) && message.contains("pixel layout changed") && message.contains("64×64")
+    }
+}
+
 /// Normal files load exactly as before: the phantom's own series to the same int16 voxels with
 /// no warning, a legal integral rescale (slope 2) through int16, and the largest slope accepted
 /// through float32, every value exact, as HU beyond int16 always were.
