@@ -85,25 +85,32 @@ public enum LungSegmenter {
         let g = hu.geometry
 
         // 1. Body, slice by slice: the largest tissue region, holes filled.
-        let body = bodyMask(hu, thresholdHU: parameters.bodyThresholdHU)
+        var body = bodyMask(hu, thresholdHU: parameters.bodyThresholdHU)
         lap("body")
 
+        // The rest works in the body's box (`BodyCrop`: the same labels, about half the voxels).
+        let crop = BodyCrop(body: body, geometry: g)
+        let box = crop?.geometry ?? g
+        let boxHU = crop.map { Volume(geometry: $0.geometry, voxels: $0.cut(hu.voxels)) } ?? hu
+        if let crop { body = crop.cut(body) }
+
         // 2. Air inside the body, and its large 3D components.
-        var lungs = lungAir(hu: hu, body: body, parameters: parameters, notes: &notes)
+        var lungs = lungAir(hu: boxHU, body: body, parameters: parameters, notes: &notes)
         lap("air")
 
         // 3. Airways: found at the top, grown down with leak control, removed with their wall.
-        let airwayWall = removeAirways(from: &lungs, hu: hu, body: body, parameters: parameters, notes: &notes)
+        let airwayWall = removeAirways(from: &lungs, hu: boxHU, body: body, parameters: parameters, notes: &notes)
         lap("airways")
 
         // 4. Right and left: two components by their side, or one split where they touch.
-        var labels = label(lungs: &lungs, geometry: g, parameters: parameters, notes: &notes)
+        var labels = label(lungs: &lungs, geometry: box, parameters: parameters, notes: &notes)
         lungs = []
         lap("left-right")
 
         // 5. Per lung and slice: holes filled (vessels, lesions inside) and a closing along the
         //    pleura (lesions touching it), never into the other lung or outside the body.
-        refine(&labels, body: body, airways: airwayWall, geometry: g, parameters: parameters)
+        refine(&labels, body: body, airways: airwayWall, geometry: box, parameters: parameters)
+        if let crop { labels = crop.paste(labels) }
         lap("refine")
 
         var volume = Volume(geometry: g, voxels: labels)
