@@ -47,11 +47,11 @@ let package = Package(
         // Formats and engines: each the only importer of its C module.
         .target(name: "DICOMSeries", dependencies: ["VolumeCore", "AppSupport", "CDCMTK"]),
         .target(name: "NIfTIIO", dependencies: ["VolumeCore", "AppSupport", "CNIfTI"]),
-        .target(name: "HDF5Store", dependencies: ["CHDF5"]),
+        .target(name: "HDF5Store", dependencies: ["AppSupport", "CHDF5"]),
         .target(name: "ImageCodecs", dependencies: ["AppSupport", "CImageCodecs"]),
         .target(name: "NeuralEngine", dependencies: ["COpenBLAS", "SeededRandom"]),
         .target(name: "ModelEvaluation", dependencies: ["SeededRandom"]),
-        .target(name: "LungSegmentation", dependencies: ["VolumeCore"]),
+        .target(name: "LungSegmentation", dependencies: ["VolumeCore", "AppSupport"]),
         // Domain: built on the formats.
         .target(name: "Radiograph", dependencies: ["VolumeCore", "AppSupport", "DICOMSeries", "ImageCodecs"]),
         .target(name: "Overview", dependencies: ["VolumeCore", "AppSupport", "ImageCodecs"]),

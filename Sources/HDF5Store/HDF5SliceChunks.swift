@@ -1,3 +1,4 @@
+import AppSupport
 internal import CHDF5
 import Dispatch
 import Foundation
@@ -102,7 +103,7 @@ struct SliceFilters: Sendable {
 
     /// One chunk shuffled and deflated, or `.zero` when every byte is zero.
     func compress(_ chunk: UnsafeRawBufferPointer) -> CompressedSlice {
-        if isAllZero(chunk) { return .zero }
+        if chunk.isAllZero { return .zero }
         // The shuffle filter leaves single-byte elements as they are.
         guard elementSize > 1 else { return deflate(chunk) }
         return withUnsafeTemporaryAllocation(byteCount: chunk.count, alignment: 16) { shuffled in
@@ -166,15 +167,6 @@ struct SliceFilters: Sendable {
             initialized = status == Z_OK ? length : 0
         }
         return status == Z_OK ? .bytes(output) : .failed(status)
-    }
-
-    /// Whether every byte is zero, read eight bytes at a time.
-    func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let words = bytes.count / 8
-        for word in 0..<words where bytes.loadUnaligned(fromByteOffset: word * 8, as: UInt64.self) != 0 {
-            return false
-        }
-        return bytes[(words * 8)...].allSatisfy { $0 == 0 }
     }
 
     static func failure(_ status: Int32, z: Int?, file: String, object: String) -> HDF5Error {

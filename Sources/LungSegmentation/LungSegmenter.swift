@@ -1,3 +1,4 @@
+import AppSupport
 import Dispatch
 import Foundation
 import VolumeCore
@@ -148,6 +149,6 @@ struct SliceView: @unchecked Sendable {
     init(start: UnsafeMutablePointer<UInt8>, count: Int) { (self.start, self.count) = (UnsafePointer(start), count) }
 
     subscript(index: Int) -> UInt8 { start[index] }
-    var isAllZero: Bool { !UnsafeBufferPointer(start: start, count: count).contains { $0 != 0 } }
+    var isAllZero: Bool { UnsafeRawBufferPointer(start: start, count: count).isAllZero }
     var array: [UInt8] { Array(UnsafeBufferPointer(start: start, count: count)) }
 }

@@ -69,7 +69,7 @@ enum GzipSlices {
 
     /// One slice as a gzip member, or `.zero` when every byte is zero (and `zeroCheck`).
     private static func compress(_ slice: UnsafeRawBufferPointer, bound: Int, zeroCheck: Bool = true) -> Member {
-        if zeroCheck, !slice.contains(where: { $0 != 0 }) { return .zero }
+        if zeroCheck, slice.isAllZero { return .zero }
         var status = Int32(0)
         let bytes = [UInt8](unsafeUninitializedCapacity: bound) { buffer, initialized in
             var written = 0
