@@ -6,19 +6,22 @@ import VolumeCore
 extension LungSegmenter {
     /// The body, slice by slice: the largest region denser than `thresholdHU`, holes filled, so
     /// that the lungs (dark, but inside it) belong to it and the table and air around do not.
+    /// Found on each row's runs, not pixel by pixel (`RunComponents.body`).
     static func bodyMask(_ hu: Volume<Int16>, thresholdHU: Int16) -> [UInt8] {
         let g = hu.geometry
+        guard g.size.count > 0 else { return [] }
         let (nx, ny) = (g.size.x, g.size.y)
         let planeSize = nx * ny
-        var body = [UInt8](repeating: 0, count: g.size.count)
-        updateSlices(of: &body, planeSize: planeSize) { k, _ in
-            var plane = Plane(width: nx, height: ny)
-            hu.voxels.withUnsafeBufferPointer { v in
-                for index in 0..<planeSize { plane.pixels[index] = v[k * planeSize + index] > thresholdHU ? 1 : 0 }
+        var body = [UInt8](unsafeUninitializedCapacity: g.size.count) { $1 = g.size.count }
+        hu.voxels.withUnsafeBufferPointer { v in
+            body.withUnsafeMutableBufferPointer { b in
+                let (source, target) = (VoxelPointer(reading: v.baseAddress!), VoxelPointer(b.baseAddress!))
+                DispatchQueue.concurrentPerform(iterations: g.size.z) { k in
+                    RunComponents.body(
+                        source.base + k * planeSize, width: nx, height: ny, above: thresholdHU,
+                        into: target.base + k * planeSize)
+                }
             }
-            _ = Morphology.largestComponent(&plane)
-            Morphology.fillHoles(&plane)
-            return plane.pixels
         }
         return body
     }
