@@ -151,14 +151,12 @@ enum TextRenderer {
             lines.append("leave-one-out Dice (both lung fields, on each image's own grid), \(report.pairs) images:")
             for score in scores {
                 lines.append(
-                    String(format: "  %-24@ %-10@ %.3f", score.name as NSString, score.source as NSString, score.dice))
+                    "  " + padded(score.name, 24) + padded(score.source, 12) + String(format: "%.3f", score.dice))
             }
             for (group, s) in (report.summary ?? [:]).sorted(by: { $0.key < $1.key }) {
                 lines.append(
-                    String(
-                        format: "  %-24@ %2d images: mean %.3f, min %.3f, max %.3f", group as NSString, s.images,
-                        s.mean,
-                        s.min, s.max))
+                    "  " + padded(group, 36)
+                        + String(format: "%2d images: mean %.3f, min %.3f, max %.3f", s.images, s.mean, s.min, s.max))
             }
         }
         if let model = report.model, let sha = report.sha256 {
@@ -166,6 +164,11 @@ enum TextRenderer {
         }
         lines.append(String(format: "%.0f s in all", report.seconds))
         return lines.joined(separator: "\n")
+    }
+
+    /// `text` followed by spaces up to `width` characters (and one space at least).
+    static func padded(_ text: String, _ width: Int) -> String {
+        text + String(repeating: " ", count: max(1, width - text.count))
     }
 
     static func evaluation(_ report: EvaluationReport) -> String {
