@@ -167,8 +167,9 @@ public struct AnalysisModels: Sendable {
     }
 
     /// The shipped models of the given kinds in the weights folder. A model the MANIFEST lists
-    /// but the folder lacks is refused (exit 4), not quietly skipped; one it does not list is
-    /// simply not shipped there.
+    /// but the folder lacks is refused (exit 4), not quietly skipped, except the lung-field
+    /// network, whose absence `analyze` reports as a warning; one it does not list is simply not
+    /// shipped there.
     public static func shipped(
         _ kinds: Set<ModelKind> = [.lesion, .radiograph, .lungFields], in weights: String? = weightsFolder()
     ) throws(LungCTError) -> AnalysisModels {
@@ -178,7 +179,9 @@ public struct AnalysisModels: Sendable {
             let path = folder + "/" + name
             guard kinds.contains(kind) else { return nil }
             if FileManager.default.fileExists(atPath: path) { return try load(path, requireManifest: true) }
-            if listed[name] != nil {
+            // The lung-field network only adds the lung fields: without it a radiograph is still
+            // analysed, and the report says that no lung fields were drawn.
+            if listed[name] != nil && kind != .lungFields {
                 throw .modelInvalid(
                     "\(path): listed in \(folder)/MANIFEST but missing; restore it (git checkout Weights/), or run with --no-model"
                 )
