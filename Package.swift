@@ -140,6 +140,7 @@ let package = Package(
             name: "TrainingTests",
             dependencies: [
                 "TestSupport", "Training", "AppSupport", "ModelEvaluation", "NeuralEngine", "ImageCodecs",
+                "ModelRuntime", "ModelStore", "Radiograph", "SeededRandom",
             ]),
         .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation", "SeededRandom"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),

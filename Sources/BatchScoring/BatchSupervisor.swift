@@ -104,7 +104,8 @@ extension BatchRun {
     private func order(_ item: BatchCase, partial: String, launcher: WorkerLauncher) -> WorkOrder {
         let models = options.models
         let wanted =
-            [(WorkOrder.Model.Slot.ct, models.ct), (.radiograph, models.radiograph)].compactMap { slot, model in
+            [(WorkOrder.Model.Slot.ct, models.ct), (.radiograph, models.radiograph), (.lungFields, models.lungFields)]
+            .compactMap { slot, model in
                 model.map { WorkOrder.Model(slot: slot, path: $0.path, sha256: $0.sha256) }
             }
         return WorkOrder(

@@ -49,6 +49,7 @@ public struct WorkOrder: Codable, Sendable {
         public enum Slot: String, Codable, Sendable {
             case ct
             case radiograph
+            case lungFields
         }
         public var slot: Slot
         public var path: String
@@ -138,6 +139,7 @@ public enum BatchWorker {
             switch wanted.slot {
             case .ct: models.ct = loaded
             case .radiograph: models.radiograph = loaded
+            case .lungFields: models.lungFields = loaded
             }
         }
         return models

@@ -25,6 +25,8 @@ public enum ModelKind: Sendable {
     /// applies it to nothing, since a picture cannot say that it is a CT slice.
     case ct
     case radiograph
+    /// The radiograph lung-field network (`LungFieldModel`): per-pixel lung or background.
+    case lungFields
 
     /// A model with a lesion grid, or whose card's task names lesions, is a lesion model; a task
     /// naming radiographs ("chest radiograph: ...", as `lungct train` writes it) wins over
@@ -35,6 +37,8 @@ public enum ModelKind: Sendable {
         let words = task.lowercased()
         if description.grid != nil {
             self = .lesion
+        } else if words.contains(LungFieldModel.taskWords) {
+            self = .lungFields
         } else if words.contains("radiograph") {
             self = .radiograph
         } else if words.contains("lesion") {
@@ -54,12 +58,15 @@ public enum ModelKind: Sendable {
 public struct AnalysisModels: Sendable {
     public var lesion: LoadedModel?
     public var radiograph: LoadedModel?
+    /// The radiograph lung-field network: without it radiographs get no lung fields (the report says so).
+    public var lungFields: LoadedModel?
     /// The user asked for no model (--no-model), as opposed to none being found.
     public var declined = false
 
-    public init(lesion: LoadedModel? = nil, radiograph: LoadedModel? = nil) {
+    public init(lesion: LoadedModel? = nil, radiograph: LoadedModel? = nil, lungFields: LoadedModel? = nil) {
         self.lesion = lesion
         self.radiograph = radiograph
+        self.lungFields = lungFields
     }
 
     /// The model CT volumes go through, `lesion`, under the name of its slot in a batch's work
@@ -101,9 +108,10 @@ public struct AnalysisModels: Sendable {
             throw .modelInvalid(error.description)
         }
         let network = loaded.network.foldedForInference()
-        if ModelKind(loaded.description) == .lesion {
-            try checkLesionModel(loaded.description, network: network, path: path)
-        } else {
+        switch ModelKind(loaded.description) {
+        case .lesion?: try checkLesionModel(loaded.description, network: network, path: path)
+        case .lungFields?: try LungFieldModel.check(loaded.description, path: path)
+        default:
             try checkApplicable(loaded.description, path: path)
         }
         return LoadedModel(network: network, description: loaded.description, path: path, sha256: loaded.sha256)
@@ -159,10 +167,11 @@ public struct AnalysisModels: Sendable {
     }
 
     /// The shipped models of the given kinds in the weights folder. A model the MANIFEST lists
-    /// but the folder lacks is refused (exit 4), not quietly skipped; one it does not list is
-    /// simply not shipped there.
+    /// but the folder lacks is refused (exit 4), not quietly skipped, except the lung-field
+    /// network, whose absence `analyze` reports as a warning; one it does not list is simply not
+    /// shipped there.
     public static func shipped(
-        _ kinds: Set<ModelKind> = [.lesion, .radiograph], in weights: String? = weightsFolder()
+        _ kinds: Set<ModelKind> = [.lesion, .radiograph, .lungFields], in weights: String? = weightsFolder()
     ) throws(LungCTError) -> AnalysisModels {
         guard let folder = weights else { return .none }
         let listed = ModelFile.manifestEntries(folder + "/MANIFEST") ?? [:]
@@ -170,7 +179,9 @@ public struct AnalysisModels: Sendable {
             let path = folder + "/" + name
             guard kinds.contains(kind) else { return nil }
             if FileManager.default.fileExists(atPath: path) { return try load(path, requireManifest: true) }
-            if listed[name] != nil {
+            // The lung-field network only adds the lung fields: without it a radiograph is still
+            // analysed, and the report says that no lung fields were drawn.
+            if listed[name] != nil && kind != .lungFields {
                 throw .modelInvalid(
                     "\(path): listed in \(folder)/MANIFEST but missing; restore it (git checkout Weights/), or run with --no-model"
                 )
@@ -179,7 +190,8 @@ public struct AnalysisModels: Sendable {
         }
         return AnalysisModels(
             lesion: try shippedModel(lesionFileName, .lesion),
-            radiograph: try shippedModel(radiographFileName, .radiograph))
+            radiograph: try shippedModel(radiographFileName, .radiograph),
+            lungFields: try shippedModel(LungFieldModel.fileName, .lungFields))
     }
 
     /// What --model / --no-model ask for: no model; the given file in place of the shipped
@@ -191,8 +203,15 @@ public struct AnalysisModels: Sendable {
         guard let model else { return try shipped() }
         let loaded = try load(model, requireManifest: false)
         switch loaded.kind {
-        case .lesion?: return AnalysisModels(lesion: loaded, radiograph: try shipped([.radiograph]).radiograph)
-        case .radiograph?, nil: return AnalysisModels(lesion: try shipped([.lesion]).lesion, radiograph: loaded)
+        case .lesion?:
+            let others = try shipped([.radiograph, .lungFields])
+            return AnalysisModels(lesion: loaded, radiograph: others.radiograph, lungFields: others.lungFields)
+        case .radiograph?, nil:
+            let others = try shipped([.lesion, .lungFields])
+            return AnalysisModels(lesion: others.lesion, radiograph: loaded, lungFields: others.lungFields)
+        case .lungFields?:
+            let others = try shipped([.lesion, .radiograph])
+            return AnalysisModels(lesion: others.lesion, radiograph: others.radiograph, lungFields: loaded)
         case .ct?:
             throw .modelInvalid(
                 "\(model): a classifier of 2D CT slice images (\(loaded.description.card.task)); analyze and batch "

@@ -89,17 +89,23 @@ public enum Analyzer {
 // MARK: - Radiograph
 
 extension Analyzer {
-    /// The radiograph pipeline: normalise, score, then write the (empty) mask, probability.nii.gz,
-    /// study.h5 and the overview, timed together as "write".
+    /// The radiograph pipeline: normalise, find the lung fields ("segment"), score (the map kept
+    /// inside the lung fields), then write the mask, probability.nii.gz, study.h5 and the
+    /// overview, timed together as "write".
     static func analyzeRadiograph(_ picture: RadiographImage, _ study: LoadedStudy, clock: inout StageClock)
         throws(LungCTError) -> AnalysisReport
     {
         let normalized = RadiographNormalization.normalize(picture)
-        let labels = Volume(geometry: picture.volume.geometry, repeating: UInt8(0))
-        let outcome = scoreRadiograph(normalized.volume, study, clock: &clock)
-        let report = radiographReport(
+        let fields = RadiographLungFields.find(normalized.volume, model: study.options.models.lungFields)
+        clock.lap("segment")
+        var outcome = scoreRadiograph(normalized.volume, study, clock: &clock)
+        outcome.score = outcome.score.map { fields.maskingMap($0) }
+        let labels = fields.labels
+        var report = radiographReport(
             study, picture: picture, normalization: normalized.description, model: outcome.report)
-        try writeMask(labels, folder: study.folder, description: "lungct: no radiograph lung mask yet")
+        report.segmentation = fields.segmentationReport
+        if fields.model == nil { report.warnings.append(RadiographLungFields.missingWarning) }
+        try writeMask(labels, folder: study.folder, description: fields.maskDescription)
         if let score = outcome.score {
             try writeProbability(
                 score.map, folder: study.folder, description: "lungct COVID-19 probability (class-activation map)")
@@ -108,7 +114,8 @@ extension Analyzer {
             to: study.folder + "/" + OutputFile.study, image: .intensity(normalized.volume), labels: labels,
             panel: nil, score: outcome.score, report: report)
         try writeOverview(
-            radiographOverview(normalized.volume, picture: picture, outcome: outcome), folder: study.folder)
+            radiographOverview(normalized.volume, picture: picture, outcome: outcome, fields: fields),
+            folder: study.folder)
         clock.lap("write")
         return report
     }
@@ -146,13 +153,15 @@ extension Analyzer {
 
     /// The radiograph overview: the normalised picture drawn through `pictureDisplayWindow`,
     /// the probability over it, the quality findings and model lines.
-    static func radiographOverview(_ normalized: Volume<Float>, picture: RadiographImage, outcome: ModelOutcome)
-        -> OverviewContent
-    {
+    static func radiographOverview(
+        _ normalized: Volume<Float>, picture: RadiographImage, outcome: ModelOutcome, fields: RadiographLungFields
+    ) -> OverviewContent {
         let display = normalized.map { Int16(($0 * Float(pictureDisplayScale)).rounded()) }
         return OverviewContent(
-            hu: display, probability: outcome.score?.map, title: "lungct \(LungCTVersion.string)  radiograph",
-            lines: picture.findings.map(\.message) + modelLines(outcome.report), window: pictureDisplayWindow)
+            hu: display, labels: fields.model == nil ? nil : fields.labels, probability: outcome.score?.map,
+            title: "lungct \(LungCTVersion.string)  radiograph",
+            lines: picture.findings.map(\.message) + [fields.overviewLine] + modelLines(outcome.report),
+            window: pictureDisplayWindow)
     }
 }
 

@@ -11,17 +11,28 @@ import StudyInput
 /// for a network: gray, normalised to 0...1 between the image's 0.5th and 99.5th percentiles
 /// (`RadiographNormalization`), resized to size×size by area averaging (bilinear when
 /// enlarging), aspect ratio not kept (the images are already cropped to the thorax).
+///
+/// Sources: a class folder may hold one sub-folder per source (DATA/covid/hannover/x.png,
+/// DATA/normal/nih/y.png); an image's source is the name of that sub-folder, "" for an image
+/// directly in its class folder. `lungct evaluate` breaks its numbers down by source.
 public struct ImageFolder: Sendable {
     public var classes: [String]
     public var paths: [String]
     public var groups: [String]
+    /// Each image's source (its sub-folder under the class folder; "" when none).
+    public var sources: [String] = []
+    /// Classes asked for (`wanted`) whose folder is absent (`allowMissingClasses`).
+    public var missingClasses: [String] = []
     public var images: LabeledImages
     /// Files that could not be used, with the reason.
     public var skipped: [FileNote]
 
-    public static func load(_ root: String, size: Int, classes wanted: [String]? = nil) throws(LungCTError)
-        -> ImageFolder
-    {
+    /// With `allowMissingClasses` (evaluation: a folder of positives only still gives a
+    /// sensitivity) a class of `wanted` without a folder is listed in `missingClasses` rather
+    /// than refused; at least one class folder must be there.
+    public static func load(
+        _ root: String, size: Int, classes wanted: [String]? = nil, allowMissingClasses: Bool = false
+    ) throws(LungCTError) -> ImageFolder {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: root) else {
             throw .inputFailed("\(root): not a readable folder (expected one subfolder per class)")
@@ -36,14 +47,22 @@ public struct ImageFolder: Sendable {
         guard classes.count >= 2 else {
             throw .nothingToAnalyse(input: root, details: "need at least two class subfolders, found \(classes)")
         }
-        var files: [(path: String, label: Int)] = []
+        var files: [(path: String, label: Int, source: String)] = []
+        var missing: [String] = []
         for (label, name) in classes.enumerated() {
-            guard let names = try? fm.contentsOfDirectory(atPath: root + "/" + name) else {
+            var isDirectory: ObjCBool = false
+            if allowMissingClasses && !fm.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory) {
+                missing.append(name)
+                continue
+            }
+            guard let found = classFiles(root + "/" + name) else {
                 throw .inputFailed("\(root)/\(name): class folder missing or unreadable")
             }
-            for file in names.sorted() where !file.hasPrefix(".") {
-                files.append((root + "/" + name + "/" + file, label))
-            }
+            files += found.map { ($0.path, label, $0.source) }
+        }
+        guard missing.count < classes.count else {
+            throw .nothingToAnalyse(
+                input: root, details: "none of the class folders \(classes.joined(separator: ", ")) is there")
         }
         let results = Slots<PreparedImage>(count: files.count, initial: .failure("not loaded"))
         let toLoad = files.map(\.path)
@@ -59,6 +78,7 @@ public struct ImageFolder: Sendable {
         var labels: [Int] = []
         var paths: [String] = []
         var groups: [String] = []
+        var sources: [String] = []
         var skipped: [FileNote] = []
         for (index, file) in files.enumerated() {
             switch results.get(index) {
@@ -66,6 +86,7 @@ public struct ImageFolder: Sendable {
                 pixels += image
                 labels.append(file.label)
                 paths.append(file.path)
+                sources.append(file.source)
                 // Figures are split across files in several ways (NAME%k, NAME-1..8); grouping by
                 // source article keeps every figure's parts in one fold.
                 groups.append(
@@ -75,9 +96,28 @@ public struct ImageFolder: Sendable {
             }
         }
         return ImageFolder(
-            classes: classes, paths: paths, groups: groups,
+            classes: classes, paths: paths, groups: groups, sources: sources, missingClasses: missing,
             images: LabeledImages(channels: 1, height: size, width: size, pixels: pixels, labels: labels),
             skipped: skipped)
+    }
+
+    /// A class folder's files, with a source sub-folder's files under that source's name; nil
+    /// when the folder cannot be read.
+    static func classFiles(_ folder: String) -> [(path: String, source: String)]? {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: folder) else { return nil }
+        var files: [(path: String, source: String)] = []
+        for name in names.sorted() where !name.hasPrefix(".") {
+            let path = folder + "/" + name
+            var isDirectory: ObjCBool = false
+            if fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                let inner = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+                files += inner.sorted().filter { !$0.hasPrefix(".") }.map { (path + "/" + $0, name) }
+            } else {
+                files.append((path, ""))
+            }
+        }
+        return files
     }
 }
 

@@ -21,6 +21,24 @@ public struct EvaluationReport: Codable, Sendable {
     public var specificity: [String: Double?]
     public var expectedCalibrationError: Double?
     public var skipped: [FileNote]
+    /// Class folders that are absent: what they would have measured is not reported.
+    public var missingClasses: [String] = []
+    /// What the numbers cannot say (an absent class folder, a class without images).
+    public var notes: [String] = []
+    /// With more than one source (sub-folders under the class folders): the same figures per source.
+    public var bySource: [SourceBreakdown]?
+
+    /// One source's share of the evaluation.
+    public struct SourceBreakdown: Codable, Sendable {
+        /// The sub-folder name ("" for images directly in a class folder).
+        public var source: String
+        public var images: Int
+        /// Images per true class.
+        public var imagesPerClass: [String: Int]
+        public var accuracy: Double?
+        public var sensitivity: [String: Double?]
+        public var specificity: [String: Double?]
+    }
 }
 
 public enum ModelEvaluationRun {
@@ -32,7 +50,8 @@ public enum ModelEvaluationRun {
     ) throws(LungCTError) -> EvaluationReport {
         let (network, description) = try ModelTools.load(model, manifest: manifest)
         try AnalysisModels.checkApplicable(description, path: model)
-        let folder = try ImageFolder.load(data, size: description.input.width, classes: description.classes)
+        let folder = try ImageFolder.load(
+            data, size: description.input.width, classes: description.classes, allowMissingClasses: true)
         let inference = network.foldedForInference()
         let images = folder.images
         let logits = imageLogits(inference, images: images)
@@ -49,11 +68,53 @@ public enum ModelEvaluationRun {
         if let maps {
             try writeMaps(inference, folder: folder, probabilities: probabilities, classes: classes, to: maps)
         }
-        return EvaluationReport(
+        var report = EvaluationReport(
             model: model, data: data, images: images.count, confusion: confusion, accuracy: confusion.accuracy,
             auc: perClass.auc, sensitivity: perClass.sensitivity, specificity: perClass.specificity,
             expectedCalibrationError: Calibration.expectedCalibrationError(probabilities: probabilities, truth: truth),
             skipped: folder.skipped)
+        report.missingClasses = folder.missingClasses
+        report.notes = coverageNotes(classes: classes, truth: truth, missing: folder.missingClasses)
+        let sources = Set(folder.sources)
+        if sources.count > 1 {
+            report.bySource = sources.sorted().map { source in
+                let rows = folder.sources.indices.filter { folder.sources[$0] == source }
+                return breakdown(
+                    source, classes: classes, truth: rows.map { truth[$0] },
+                    probabilities: rows.map { probabilities[$0] })
+            }
+        }
+        return report
+    }
+
+    /// What the evaluation cannot measure: per absent class folder, or class without images,
+    /// its sensitivity (no positives) and the other classes' specificity against it.
+    static func coverageNotes(classes: [String], truth: [Int], missing: [String]) -> [String] {
+        var notes: [String] = []
+        for (c, name) in classes.enumerated() where !truth.contains(c) {
+            let why = missing.contains(name) ? "the class folder \(name)/ is absent" : "\(name)/ holds no usable image"
+            notes.append(
+                "\(why): no sensitivity for \(name), no specificity of the other classes against it, no AUC for it")
+        }
+        return notes
+    }
+
+    /// The confusion-based figures of one source's images.
+    static func breakdown(_ source: String, classes: [String], truth: [Int], probabilities: [[Double]])
+        -> EvaluationReport.SourceBreakdown
+    {
+        let confusion = ConfusionMatrix(classes: classes, truth: truth, probabilities: probabilities)
+        var perClass: [String: Int] = [:]
+        var sensitivity: [String: Double?] = [:]
+        var specificity: [String: Double?] = [:]
+        for (c, name) in classes.enumerated() {
+            perClass[name] = truth.filter { $0 == c }.count
+            sensitivity[name] = confusion.sensitivity(of: c)
+            specificity[name] = confusion.specificity(of: c)
+        }
+        return .init(
+            source: source, images: truth.count, imagesPerClass: perClass, accuracy: confusion.accuracy,
+            sensitivity: sensitivity, specificity: specificity)
     }
 
     /// Every image's logits, inferred `InferenceBatches.size` images at a time.

@@ -16,6 +16,8 @@ public enum TrainingTask: String, Codable, Sendable, CaseIterable {
     /// The per-voxel lesion network on CT in HU, from normal CTs with synthetic lesions
     /// (`LesionTraining`).
     case lesion
+    /// The radiograph lung-field U-Net, from radiographs with lung masks (`LungFieldTraining`).
+    case lungFields = "lung-fields"
 }
 
 /// What early stopping follows on the validation fold.

@@ -144,6 +144,33 @@ enum TextRenderer {
         return lines.joined(separator: "\n")
     }
 
+    /// The leave-one-out table (per image, then mean/min/max overall and per source) and the model written.
+    static func lungFieldTraining(_ report: LungFieldTrainingReport) -> String {
+        var lines: [String] = []
+        if let scores = report.leaveOneOut {
+            lines.append("leave-one-out Dice (both lung fields, on each image's own grid), \(report.pairs) images:")
+            for score in scores {
+                lines.append(
+                    "  " + padded(score.name, 24) + padded(score.source, 12) + String(format: "%.3f", score.dice))
+            }
+            for (group, s) in (report.summary ?? [:]).sorted(by: { $0.key < $1.key }) {
+                lines.append(
+                    "  " + padded(group, 36)
+                        + String(format: "%2d images: mean %.3f, min %.3f, max %.3f", s.images, s.mean, s.min, s.max))
+            }
+        }
+        if let model = report.model, let sha = report.sha256 {
+            lines.append("wrote \(model) (sha256 \(sha.prefix(16))…), trained on all \(report.pairs) images")
+        }
+        lines.append(String(format: "%.0f s in all", report.seconds))
+        return lines.joined(separator: "\n")
+    }
+
+    /// `text` followed by spaces up to `width` characters (and one space at least).
+    static func padded(_ text: String, _ width: Int) -> String {
+        text + String(repeating: " ", count: max(1, width - text.count))
+    }
+
     static func evaluation(_ report: EvaluationReport) -> String {
         let figure = { (value: Double?) in value.map { String(format: "%.3f", $0) } ?? "-" }
         var lines = [
@@ -157,6 +184,18 @@ enum TextRenderer {
                     + "specificity \(figure(report.specificity[name] ?? nil))")
         }
         lines.append("  expected calibration error: \(figure(report.expectedCalibrationError))")
+        for note in report.notes { lines.append("  not measured: \(note)") }
+        for source in report.bySource ?? [] {
+            let counts = report.confusion.classes.map { "\($0) \(source.imagesPerClass[$0] ?? 0)" }
+            lines.append(
+                "source \(source.source.isEmpty ? "(no sub-folder)" : source.source): \(source.images) images ("
+                    + counts.joined(separator: ", ") + "), accuracy \(figure(source.accuracy))")
+            for name in report.confusion.classes where (source.imagesPerClass[name] ?? 0) > 0 || source.images > 0 {
+                lines.append(
+                    "  \(name): sensitivity \(figure(source.sensitivity[name] ?? nil)), "
+                        + "specificity \(figure(source.specificity[name] ?? nil))")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 

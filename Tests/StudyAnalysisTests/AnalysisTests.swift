@@ -161,7 +161,9 @@ func h5pyReadsTheStudyFileWithNoCustomCode() throws {
     let report = try Analyzer.analyze(AnalysisOptions(input: folder + "/cxr.dcm", output: folder + "/out"))
     #expect(report.kind == "radiograph")
     #expect(report.geometry.size == [300, 300, 1])
-    #expect(report.segmentation.notes.first?.contains("empty on purpose") == true)
+    // No lung-field model given (AnalysisModels.none): the report says that none were drawn.
+    #expect(report.segmentation.method == "none")
+    #expect(report.warnings.contains { $0.contains("no lung fields were drawn") })
     let file = try HDF5File(openingForReading: folder + "/out/" + OutputFile.study)
     #expect(try file.datasetInfo("/image/intensity").shape == [1, 300, 300])
     try file.close()

@@ -10,7 +10,10 @@ struct Evaluate: ParsableCommand {
             "Score a model: a classifier on a folder of labelled images, or the CT lesion network on volumes.",
         discussion: """
             Classifiers (--task classifier): DATA holds one subfolder per class, named as the model's \
-            classes; the report has the confusion matrix, AUC and calibration. --predictions writes \
+            classes; the report has the confusion matrix, AUC and calibration. A class folder may hold \
+            one sub-folder per source (DATA/covid/hannover/, DATA/normal/nih/): the figures are then \
+            also given per source. An absent class folder is reported, not refused: positives only \
+            give a sensitivity, negatives only a specificity. --predictions writes \
             path,label,prob_<class>... per image (README, "Predictions CSV"); --maps writes each image \
             with the class-activation map of its predicted class.
 

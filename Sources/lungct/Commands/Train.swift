@@ -14,9 +14,20 @@ struct Train: ParsableCommand {
             OUT's NAME.report.json (per-fold metrics, loss histories) and NAME.curves.png. Example:
 
               lungct train --task ct --data ../shared/data/ct-slices --out Weights/ct-slices.h5 --folds 5
+
+            lung-fields: DATA holds images/ and masks/ (one mask PNG per image, same file name, lung > 127); \
+            --leave-one-out trains one network per image on the others and prints its Dice, per image, \
+            overall and per source (the file name up to its first digit: CHNCXR_0001_0 → CHNCXR). \
+            --size is the network's input side, --blocks its levels (depth + 1). Example:
+
+              lungct train --task lung-fields --data ../shared/data/cxr-adult/lung-masks --leave-one-out \
+                --out Weights/cxr-lung-fields.h5
             """)
 
-    @Option(help: "ct or cxr (classifiers of 2D images), or lesion (the per-voxel CT lesion network).")
+    @Option(
+        help:
+            "ct or cxr (classifiers of 2D images), lesion (the per-voxel CT lesion network) or lung-fields (radiographs)."
+    )
     var task: TrainingTask
 
     @Option(
@@ -30,8 +41,11 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("batches-per-epoch"), help: "lesion: batches of fresh synthetic lesions per epoch.")
     var batchesPerEpoch = 40
 
-    @Option(help: "The model file to write (.h5).")
-    var out: String
+    @Option(help: "The model file to write (.h5); lung-fields with --leave-one-out may omit it.")
+    var out: String?
+
+    @Flag(name: .customLong("leave-one-out"), help: "lung-fields: measure the Dice by leave-one-out first.")
+    var leaveOneOut = false
 
     @Option(help: "Cross-validation folds.")
     var folds = 5
@@ -92,6 +106,12 @@ struct Train: ParsableCommand {
     static let minimumSize = 16
 
     func validate() throws {
+        guard out != nil || (task == .lungFields && leaveOneOut) else {
+            throw ValidationError("--out is needed (only --task lung-fields --leave-one-out may go without it)")
+        }
+        guard !leaveOneOut || task == .lungFields else {
+            throw ValidationError("--leave-one-out belongs to --task lung-fields")
+        }
         guard folds >= Self.minimumFolds else {
             throw ValidationError("--folds must be at least \(Self.minimumFolds) (test, validation, training)")
         }
@@ -110,7 +130,7 @@ struct Train: ParsableCommand {
     }
 
     var job: TrainJob {
-        var job = TrainJob(task: task, data: data, output: out)
+        var job = TrainJob(task: task, data: data, output: out ?? "")
         job.folds = folds
         job.size = size
         job.width = width
@@ -133,7 +153,7 @@ struct Train: ParsableCommand {
 
     /// The lesion task's job: --size is the crop side, --blocks the U-Net's levels (depth + 1).
     var lesionJob: LesionTrainJob {
-        var job = LesionTrainJob(data: data, validation: validation, output: out)
+        var job = LesionTrainJob(data: data, validation: validation, output: out ?? "")
         job.options.crop = size
         job.options.width = width
         job.options.depth = blocks - 1
@@ -150,7 +170,32 @@ struct Train: ParsableCommand {
         return job
     }
 
+    /// The lung-field task's job: --size the input side, --blocks the U-Net's levels (depth + 1).
+    var lungFieldJob: LungFieldTrainJob {
+        var job = LungFieldTrainJob(data: data, output: out)
+        job.leaveOneOut = leaveOneOut
+        job.options.size = size
+        job.options.width = width
+        job.options.depth = blocks - 1
+        job.options.batchSize = batchSize
+        job.options.seed = seed
+        job.options.training.epochs = epochs
+        job.options.training.batchesPerEpoch = batchesPerEpoch
+        job.options.training.learningRate = learningRate
+        job.options.training.weightDecay = weightDecay
+        job.dataDescription = cardData
+        job.dataTerms = cardTerms
+        return job
+    }
+
     func run() throws {
+        if task == .lungFields {
+            let report = try LungFieldTraining.train(lungFieldJob) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            try json.print(report, text: TextRenderer.lungFieldTraining)
+            return
+        }
         if task == .lesion {
             let report = try LesionTraining.train(lesionJob) { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
