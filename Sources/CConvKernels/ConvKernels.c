@@ -126,16 +126,27 @@ void lct_conv_pack_input(
     const int cblk = s->block_channels, wp = s->padded_width;
     const size_t plane = lct_conv_packed_input_count(s) / (size_t)s->in_blocks;
     float *out = packed + block * plane;
-    memset(out, 0, sizeof(float) * plane);
     const int c0 = block * cblk;
     const int count = channels - c0 < cblk ? channels - c0 : cblk;
-    for (int c = 0; c < count; c++) {
-        const float *src = image + (size_t)(c0 + c) * height * width;
-        for (int y = 0; y < height; y++) {
-            float *row = out + ((size_t)(y + padding) * wp + padding) * cblk + c;
-            for (int x = 0; x < width; x++) row[(size_t)x * cblk] = src[(size_t)y * width + x];
+    const size_t source_plane = (size_t)height * width;
+    // Zeros only where no pixel goes: the top padding rows, each row's side padding (and the
+    // channels of a partial block), the bottom padding rows and the slack.
+    const size_t row_values = (size_t)wp * cblk;
+    memset(out, 0, sizeof(float) * row_values * padding);
+    for (int y = 0; y < height; y++) {
+        float *row = out + (size_t)(y + padding) * row_values;
+        memset(row, 0, sizeof(float) * (size_t)padding * cblk);
+        const float *src = image + (size_t)c0 * source_plane + (size_t)y * width;
+        // Written in order, read from `count` planes at once (one stream each).
+        float *pixel = row + (size_t)padding * cblk;
+        for (int x = 0; x < width; x++, pixel += cblk) {
+            for (int c = 0; c < count; c++) pixel[c] = src[c * source_plane + x];
+            for (int c = count; c < cblk; c++) pixel[c] = 0;
         }
+        memset(pixel, 0, sizeof(float) * (size_t)(wp - width - padding) * cblk);
     }
+    float *below = out + (size_t)(height + padding) * row_values;
+    memset(below, 0, sizeof(float) * (size_t)(plane - (size_t)(below - out)));
 }
 
 size_t lct_conv_packed_weights_count(int out_channels, int in_channels, int kernel) {

@@ -66,8 +66,9 @@ public struct DirectConvolution: Sendable {
         let (inputPerImage, outputPerImage) = (inputChannels * height * width, outputChannels * outHeight * outWidth)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         // Enough bands for four work items per core, so that uneven items still balance.
-        let bands = min(outHeight, max(1, (4 * cores + batch * outBlocks - 1) / (batch * outBlocks)))
-        let rowsPerBand = (outHeight + bands - 1) / bands
+        let wanted = min(outHeight, max(1, (4 * cores + batch * outBlocks - 1) / (batch * outBlocks)))
+        let rowsPerBand = (outHeight + wanted - 1) / wanted
+        let bands = (outHeight + rowsPerBand - 1) / rowsPerBand  // none empty
         let packed = ScratchPool.shared.take(batch * packedPerImage)
         defer { ScratchPool.shared.give(packed) }
         let storage = [Float](unsafeUninitializedCapacity: batch * outputPerImage) { output, initialised in
@@ -88,7 +89,6 @@ public struct DirectConvolution: Sendable {
                     DispatchQueue.concurrentPerform(iterations: batch * outBlocks * bands) { item in
                         let (image, block, band) = (item / (outBlocks * bands), item / bands % outBlocks, item % bands)
                         let rows = (band * rowsPerBand)..<min(outHeight, (band + 1) * rowsPerBand)
-                        guard !rows.isEmpty else { return }
                         withUnsafePointer(to: buffers.shape) { shape in
                             bias.withUnsafeBufferPointer { bias in
                                 lct_conv_run(
