@@ -37,6 +37,8 @@ let package = Package(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
         ),
+        // lungct's own direct-convolution kernels (no library), NCHWc with run-time ISA dispatch.
+        .target(name: "CConvKernels"),
 
         // Swift modules, in layers; a target depends only on targets of lower layers
         // (ARCHITECTURE.md draws the graph).
@@ -49,7 +51,7 @@ let package = Package(
         .target(name: "NIfTIIO", dependencies: ["VolumeCore", "AppSupport", "CNIfTI"]),
         .target(name: "HDF5Store", dependencies: ["AppSupport", "CHDF5"]),
         .target(name: "ImageCodecs", dependencies: ["AppSupport", "CImageCodecs"]),
-        .target(name: "NeuralEngine", dependencies: ["COpenBLAS", "SeededRandom"]),
+        .target(name: "NeuralEngine", dependencies: ["COpenBLAS", "CConvKernels", "SeededRandom"]),
         .target(name: "ModelEvaluation", dependencies: ["SeededRandom"]),
         .target(name: "LungSegmentation", dependencies: ["VolumeCore", "AppSupport"]),
         // Domain: built on the formats.

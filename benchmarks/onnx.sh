@@ -4,14 +4,16 @@
 #
 # The design's bar for the engine: its logits match ONNX Runtime's (max |diff| ≤ 1e-4) and
 # it is not slower (time ratio lungct / ORT ≤ 1.0), for one image and for a batch of 16.
-# The model is `lungct model init`'s untrained fully convolutional network at the CT
-# model's planned input (1×128×128); onnx_peer.py rebuilds it as an ONNX graph from the
-# model file alone. This is a measurement: it exits 0 whether or not the targets are met.
+# Three networks, each rebuilt as an ONNX graph by onnx_peer.py from the model file alone:
+# `lungct model init`'s untrained fully convolutional classifier (1×SIZE×SIZE), the shipped CT
+# classifier Weights/ct-covid.h5 and the shipped lesion U-Net Weights/ct-lesions.h5 (3×128×128,
+# skip connections and bilinear upsampling). This is a measurement: it exits 0 whether or not
+# the targets are met.
 #
 # Usage:   benchmarks/onnx.sh
 # Env:     REPEAT=N      timed forward passes per contender and batch (default 10; the
 #                        median is reported; ORT gets one untimed warm-up run first)
-#          SIZE=S        input width and height (default 128)
+#          SIZE=S        the untrained classifier's input width and height (default 128)
 #          LUNGCT=PATH   lungct binary to use (default: the release build, built if missing)
 #
 # Writes only under benchmarks/work/onnx/ (model, inputs, logits, logs) and benchmarks/.venv/
@@ -39,37 +41,46 @@ RATIO_TARGET=1.0
 # Measuring (set-up: common.sh).
 # ---------------------------------------------------------------------------------------
 
+# The networks, in the table's order: a name, the model file (set in main) and a label.
+NETWORKS=(untrained ct-covid ct-lesions)
+declare -A MODEL LABEL=(
+    [untrained]="lungct model init --size $SIZE (untrained)"
+    [ct-covid]="Weights/ct-covid.h5 (shipped CT classifier)"
+    [ct-lesions]="Weights/ct-lesions.h5 (shipped lesion U-Net)"
+)
+# Per "network batch": medians in seconds and the largest logit difference.
 declare -A LUNGCT_S ORT_S DIFF
 
 bench_batch() {
-    local batch=$1 input=$WORK/input-b$1.f32 logfile
-    log "batch $batch: $REPEAT timed run(s) each"
+    local net=$1 batch=$2 dir=$WORK/$1 key="$1 $2" input logfile
+    input=$dir/input-b$batch.f32
+    log "$net, batch $batch: $REPEAT timed run(s) each"
 
     # lungct reports the median of its in-process forward passes (model load excluded).
-    logfile=$WORK/logs/lungct-b$batch.log
-    if "$LUNGCT" model run "$MODEL" --input "$input" --batch "$batch" --output "$WORK/lungct-b$batch.f32" \
+    logfile=$WORK/logs/$net-lungct-b$batch.log
+    if "$LUNGCT" model run "${MODEL[$net]}" --input "$input" --batch "$batch" --output "$dir/lungct-b$batch.f32" \
         --repeat "$REPEAT" --json >"$logfile" 2>&1; then
-        LUNGCT_S[$batch]=$("$VENV/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["medianSeconds"])' "$logfile")
+        LUNGCT_S[$key]=$("$VENV/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["medianSeconds"])' "$logfile")
     else
         log "  lungct FAILED: $(tail -n 1 "$logfile") (log: $logfile)"
-        LUNGCT_S[$batch]=FAIL
+        LUNGCT_S[$key]=FAIL
     fi
 
     # ORT: session.run alone is timed, after one warm-up run.
-    logfile=$WORK/logs/ort-b$batch.log
+    logfile=$WORK/logs/$net-ort-b$batch.log
     local compare=()
-    [[ ${LUNGCT_S[$batch]} != FAIL ]] && compare=("$WORK/lungct-b$batch.f32")
-    if "$VENV/bin/python" "$BENCH_DIR/onnx_peer.py" run "$WORK/model.onnx" "$input" "$batch" "$REPEAT" \
-        "$WORK/ort-b$batch.f32" "${compare[@]}" >"$logfile" 2>&1; then
-        ORT_S[$batch]=$(awk '/^ORT_MEDIAN_SECONDS/ { print $2 }' "$logfile")
-        DIFF[$batch]=$(awk '/^MAX_ABS_DIFF/ { print $2 }' "$logfile")
+    [[ ${LUNGCT_S[$key]} != FAIL ]] && compare=("$dir/lungct-b$batch.f32")
+    if "$VENV/bin/python" "$BENCH_DIR/onnx_peer.py" run "$dir/model.onnx" "$input" "$batch" "$REPEAT" \
+        "$dir/ort-b$batch.f32" "${compare[@]}" >"$logfile" 2>&1; then
+        ORT_S[$key]=$(awk '/^ORT_MEDIAN_SECONDS/ { print $2 }' "$logfile")
+        DIFF[$key]=$(awk '/^MAX_ABS_DIFF/ { print $2 }' "$logfile")
         ORT_VERSION=$(awk '/^ORT_VERSION/ { print $2 }' "$logfile")
     else
         log "  ORT FAILED: $(tail -n 1 "$logfile") (log: $logfile)"
-        ORT_S[$batch]=FAIL
+        ORT_S[$key]=FAIL
     fi
-    DIFF[$batch]=${DIFF[$batch]:--}
-    log "  lungct ${LUNGCT_S[$batch]} s, ORT ${ORT_S[$batch]} s, max |diff| ${DIFF[$batch]}"
+    DIFF[$key]=${DIFF[$key]:--}
+    log "  lungct ${LUNGCT_S[$key]} s, ORT ${ORT_S[$key]} s, max |diff| ${DIFF[$key]}"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -84,29 +95,32 @@ ratio() {  # ratio A B: A / B with two decimals, or "-" if either is missing or 
 seconds() { [[ $1 == FAIL ]] && echo FAIL || printf '%.4f' "$1"; }
 
 print_table() {
-    local batch r verdict diff_ok ratio_ok
-    printf '\n%6s %16s %14s %8s %12s  %s\n' batch "lungct median s" "ORT median s" ratio "max |diff|" verdict
-    printf '%s\n' "$(printf '%.0s-' {1..92})"
-    for batch in "${BATCHES[@]}"; do
-        r=$(ratio "${LUNGCT_S[$batch]}" "${ORT_S[$batch]}")
-        if [[ $r == - || ${DIFF[$batch]} == - || ${DIFF[$batch]} == nan ]]; then
-            verdict="no verdict (a run failed)"
-        else
-            diff_ok=$(awk -v d="${DIFF[$batch]}" -v t="$MAX_DIFF_TARGET" 'BEGIN { print (d <= t) ? "met" : "MISSED" }')
-            ratio_ok=$(awk -v r="$r" -v t="$RATIO_TARGET" 'BEGIN { print (r <= t) ? "met" : "MISSED" }')
-            verdict="diff $diff_ok, speed $ratio_ok"
-        fi
-        printf '%6s %16s %14s %8s %12s  %s\n' "$batch" "$(seconds "${LUNGCT_S[$batch]}")" \
-            "$(seconds "${ORT_S[$batch]}")" "$r" "${DIFF[$batch]}" "$verdict"
+    local net batch key r verdict diff_ok ratio_ok
+    printf '\n%-11s %6s %16s %14s %8s %12s  %s\n' network batch "lungct median s" "ORT median s" ratio "max |diff|" verdict
+    printf '%s\n' "$(printf '%.0s-' {1..104})"
+    for net in "${NETWORKS[@]}"; do
+        for batch in "${BATCHES[@]}"; do
+            key="$net $batch"
+            r=$(ratio "${LUNGCT_S[$key]}" "${ORT_S[$key]}")
+            if [[ $r == - || ${DIFF[$key]} == - || ${DIFF[$key]} == nan ]]; then
+                verdict="no verdict (a run failed)"
+            else
+                diff_ok=$(awk -v d="${DIFF[$key]}" -v t="$MAX_DIFF_TARGET" 'BEGIN { print (d <= t) ? "met" : "MISSED" }')
+                ratio_ok=$(awk -v r="$r" -v t="$RATIO_TARGET" 'BEGIN { print (r <= t) ? "met" : "MISSED" }')
+                verdict="diff $diff_ok, speed $ratio_ok"
+            fi
+            printf '%-11s %6s %16s %14s %8s %12s  %s\n' "$net" "$batch" "$(seconds "${LUNGCT_S[$key]}")" \
+                "$(seconds "${ORT_S[$key]}")" "$r" "${DIFF[$key]}" "$verdict"
+        done
     done
-    cat <<EOF
-
-Model: lungct model init --size $SIZE (untrained, fully convolutional, 1×${SIZE}×${SIZE} input);
+    echo
+    for net in "${NETWORKS[@]}"; do echo "$net: ${LABEL[$net]}"; done
+    cat <<TEXT
 onnxruntime ${ORT_VERSION:-?}, CPU execution provider, 2 intra-op threads, all graph optimizations.
 Median of $REPEAT forward pass(es) of the whole batch, in-process (model load excluded): lungct's
 own timer in 'model run' (its first pass is counted), ORT's session.run after one warm-up run.
 Targets: max |diff| of the logits ≤ $MAX_DIFF_TARGET; ratio lungct / ORT ≤ $RATIO_TARGET.
-EOF
+TEXT
 }
 
 # ---------------------------------------------------------------------------------------
@@ -120,31 +134,47 @@ main() {
     "$LUNGCT" model run --help >/dev/null 2>&1 \
         || { log "error: $LUNGCT has no 'model run' (too old a build?)"; exit 1; }
 
-    # Remade every run: it is quick, and the model must match the binary being measured.
-    MODEL=$WORK/ct-untrained-$SIZE.h5
-    [[ $SIZE == 128 ]] && MODEL=$WORK/ct-untrained.h5
-    rm -f "$MODEL"
-    "$LUNGCT" model init "$MODEL" --size "$SIZE" >&2
-    "$VENV/bin/python" "$BENCH_DIR/onnx_peer.py" prepare "$MODEL" "$WORK" "$INPUT_SEED" "${BATCHES[@]}"
+    # The untrained model is remade every run: it is quick, and it must match the binary
+    # being measured.
+    mkdir -p "$WORK/untrained" "$WORK/ct-covid" "$WORK/ct-lesions"
+    MODEL[untrained]=$WORK/untrained/ct-untrained-$SIZE.h5
+    MODEL[ct-covid]=$REPO/Weights/ct-covid.h5
+    MODEL[ct-lesions]=$REPO/Weights/ct-lesions.h5
+    rm -f "${MODEL[untrained]}"
+    "$LUNGCT" model init "${MODEL[untrained]}" --size "$SIZE" >&2
+    local net batch
+    for net in "${NETWORKS[@]}"; do
+        "$VENV/bin/python" "$BENCH_DIR/onnx_peer.py" prepare "${MODEL[$net]}" "$WORK/$net" "$INPUT_SEED" "${BATCHES[@]}"
+    done
 
     ORT_VERSION=
-    for batch in "${BATCHES[@]}"; do bench_batch "$batch"; done
+    for net in "${NETWORKS[@]}"; do
+        for batch in "${BATCHES[@]}"; do bench_batch "$net" "$batch"; done
+    done
     print_table
     write_json
 }
 
-# $WORK/onnx.json: per batch, both medians in seconds and the largest logit difference.
+# $WORK/onnx.json: per network and batch, both medians in seconds and the largest logit difference.
 write_json() {
-    local batch
-    for batch in "${BATCHES[@]}"; do
-        printf '%s\t%s\t%s\t%s\n' "$batch" "${LUNGCT_S[$batch]}" "${ORT_S[$batch]}" "${DIFF[$batch]}"
+    local net batch key
+    for net in "${NETWORKS[@]}"; do
+        for batch in "${BATCHES[@]}"; do
+            key="$net $batch"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$net" "${LABEL[$net]}" "$batch" "${LUNGCT_S[$key]}" \
+                "${ORT_S[$key]}" "${DIFF[$key]}"
+        done
     done | "$VENV/bin/python" -c '
 import json, sys
 number = lambda v: None if v in ("FAIL", "-", "nan") else float(v)
-rows = [dict(zip(("batch", "lungctSeconds", "ortSeconds", "maxAbsDiff"), line.split())) for line in sys.stdin]
-rows = [{"batch": int(r["batch"]), **{k: number(v) for k, v in r.items() if k != "batch"}} for r in rows]
-json.dump({"model": sys.argv[2], "ortVersion": sys.argv[3], "rows": rows}, open(sys.argv[1], "w"), indent=1)
-' "$WORK/onnx.json" "lungct model init --size $SIZE (untrained)" "${ORT_VERSION:-?}"
+rows = []
+for line in sys.stdin:
+    network, label, batch, lungct, ort, diff = line.rstrip("\n").split("\t")
+    rows.append({"network": network, "model": label, "batch": int(batch), "lungctSeconds": number(lungct),
+                 "ortSeconds": number(ort), "maxAbsDiff": number(diff)})
+json.dump({"models": list(dict.fromkeys(r["model"] for r in rows)), "ortVersion": sys.argv[2], "rows": rows},
+          open(sys.argv[1], "w"), indent=1)
+' "$WORK/onnx.json" "${ORT_VERSION:-?}"
     log "results: $WORK/onnx.json"
 }
 

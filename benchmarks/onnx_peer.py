@@ -2,7 +2,8 @@
 
 Rebuilds a lungct model file (HDF5: the `architecture` JSON attribute and the float32
 datasets under /parameters/<NNN>_<kind>/<name>, Sources/ModelStore/ModelFile.swift) as an
-ONNX graph with the onnx helper API, and times ONNX Runtime on raw float32 N×C×H×W input,
+ONNX graph, skip connections (Concat, Add) and upsampling (Resize) included, so the lesion
+U-Net as well as the classifiers, with the onnx helper API, and times ONNX Runtime on raw float32 N×C×H×W input,
 as `lungct model run` does. Two sub-commands:
 
   onnx_peer.py prepare MODEL.h5 OUT_DIR SEED BATCH...
@@ -24,7 +25,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 # Opset 17 has every operator used here in its current form (BatchNormalization without
-# training outputs, Gemm, Flatten) and is supported by every onnxruntime of the last years.
+# training outputs, Gemm, Flatten, Resize with half-pixel linear mode) and is supported by every onnxruntime of the last years.
 OPSET = 17
 # IR version 8 goes with opset 17; a newer onnx would otherwise stamp a newer IR version
 # than an older onnxruntime accepts.
@@ -37,87 +38,151 @@ DEFAULT_LEAKY_SLOPE = 0.01
 THREADS = 2
 
 
+# What each layer kind stores, in the order lungct's layers list them (`parameters`, then
+# `buffers`; Sources/NeuralEngine/Layers.swift, BatchNorm2D.swift).
+PARAMETERS = {
+    "conv2d": lambda layer: ["weight"] + (["bias"] if layer.get("bias", True) else []),
+    "batchnorm2d": lambda layer: ["gamma", "beta"],
+    "dense": lambda layer: ["weight", "bias"],
+}
+BUFFERS = {"batchnorm2d": lambda layer: ["running_mean", "running_var"]}
+SKIPS = ("skip-concatenate", "skip-add")
+
+
+def slots(layers, table):
+    """(path of layer indices, name) of every array `table` gives the layers, depth first, as
+    SkipConnection.parameters and .buffers list them."""
+    result = []
+    for index, layer in enumerate(layers):
+        if layer["kind"] in SKIPS:
+            result += [((index,) + path, name) for path, name in slots(layer.get("branch") or [], table)]
+        else:
+            result += [((index,), name) for name in table.get(layer["kind"], lambda _: [])(layer)]
+    return result
+
+
 def read_model(path):
-    """The parsed architecture JSON and a function giving one parameter as float32."""
+    """The parsed architecture JSON and a function giving one parameter as float32 by its
+    layer path (top-level index, then indices inside skip-connection branches) and name."""
     file = h5py.File(path, "r")
     text = file.attrs["architecture"]
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     description = json.loads(text)
+    arrays = {}
+    for index, layer in enumerate(description["layers"]):
+        group = f"/parameters/{index:03d}_{layer['kind']}"
+        if layer["kind"] not in SKIPS:
+            for name in PARAMETERS.get(layer["kind"], lambda _: [])(layer) + BUFFERS.get(layer["kind"], lambda _: [])(layer):
+                arrays[((index,), name)] = file[f"{group}/{name}"]
+            continue
+        # ModelFile.datasetPath: a skip connection's arrays are numbered by position when
+        # their names repeat.
+        branch = layer.get("branch") or []
+        inner = slots(branch, PARAMETERS) + slots(branch, BUFFERS)
+        unique = len({name for _, name in inner}) == len(inner)
+        for position, (inner_path, name) in enumerate(inner):
+            arrays[((index,) + inner_path, name)] = file[f"{group}/{name if unique else f'{position}_{name}'}"]
 
-    def parameter(index, kind, name):
-        return np.asarray(file[f"/parameters/{index:03d}_{kind}/{name}"], dtype=np.float32)
+    def parameter(path, name):
+        return np.asarray(arrays[(tuple(path), name)], dtype=np.float32)
 
     return description, parameter, file
 
 
-def build_graph(description, parameter):
-    """The same network as Architecture.build, layer by layer, with a symbolic batch axis."""
-    spec = description["input"]
-    nodes, initializers = [], []
-    current, rank = "input", 4
+class Graph:
+    """The nodes and initializers of the ONNX graph being built."""
 
-    def constant(name, array):
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+    def __init__(self, parameter):
+        self.nodes, self.initializers, self.parameter = [], [], parameter
+
+    def constant(self, name, array):
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
         return name
 
-    for index, layer in enumerate(description["layers"]):
+    def node(self, op, inputs, output, **attributes):
+        self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attributes))
+        return output
+
+
+def add_layers(graph, layers, current, rank, path=()):
+    """Appends `layers` (the same network as Architecture.build) after tensor `current`;
+    returns the last tensor's name and rank."""
+    for index, layer in enumerate(layers):
         kind = layer["kind"]
-        prefix = f"{index:03d}_{kind}"
+        where = path + (index,)
+        prefix = "_".join(f"{i:03d}" for i in where) + f"_{kind}"
         output = prefix
         if kind == "conv2d":
-            weight = parameter(index, kind, "weight")
-            inputs = [current, constant(f"{prefix}.weight", weight)]
+            weight = graph.parameter(where, "weight")
+            inputs = [current, graph.constant(f"{prefix}.weight", weight)]
             if layer.get("bias", True):
-                inputs.append(constant(f"{prefix}.bias", parameter(index, kind, "bias")))
+                inputs.append(graph.constant(f"{prefix}.bias", graph.parameter(where, "bias")))
             pad, stride, dilation = layer.get("padding") or 0, layer.get("stride") or 1, layer.get("dilation") or 1
-            nodes.append(helper.make_node(
-                "Conv", inputs, [output], name=prefix, kernel_shape=list(weight.shape[2:]),
-                pads=[pad, pad, pad, pad], strides=[stride, stride], dilations=[dilation, dilation]))
+            graph.node(
+                "Conv", inputs, output, kernel_shape=list(weight.shape[2:]),
+                pads=[pad, pad, pad, pad], strides=[stride, stride], dilations=[dilation, dilation])
         elif kind == "batchnorm2d":
-            names = [constant(f"{prefix}.{name}", parameter(index, kind, name))
+            names = [graph.constant(f"{prefix}.{name}", graph.parameter(where, name))
                      for name in ("gamma", "beta", "running_mean", "running_var")]
-            nodes.append(helper.make_node(
-                "BatchNormalization", [current] + names, [output], name=prefix, epsilon=BATCHNORM_EPSILON))
+            graph.node("BatchNormalization", [current] + names, output, epsilon=BATCHNORM_EPSILON)
         elif kind == "relu":
-            nodes.append(helper.make_node("Relu", [current], [output], name=prefix))
+            graph.node("Relu", [current], output)
         elif kind == "leakyrelu":
             slope = layer.get("slope")
-            nodes.append(helper.make_node(
-                "LeakyRelu", [current], [output], name=prefix,
-                alpha=float(DEFAULT_LEAKY_SLOPE if slope is None else slope)))
+            graph.node("LeakyRelu", [current], output, alpha=float(DEFAULT_LEAKY_SLOPE if slope is None else slope))
         elif kind in ("maxpool2d", "avgpool2d"):
             kernel = layer["kernel"]
             stride = layer.get("stride") or kernel  # Pool2D: stride defaults to the kernel
-            nodes.append(helper.make_node(
-                "MaxPool" if kind == "maxpool2d" else "AveragePool", [current], [output], name=prefix,
-                kernel_shape=[kernel, kernel], strides=[stride, stride]))  # no padding, floor
+            graph.node(
+                "MaxPool" if kind == "maxpool2d" else "AveragePool", [current], output,
+                kernel_shape=[kernel, kernel], strides=[stride, stride])  # no padding, floor
+        elif kind in ("upsample-nearest", "upsample-bilinear"):
+            # Upsample2D: bilinear with half-pixel centres (align_corners = false), or the
+            # nearest neighbour o / factor.
+            factor = float(layer.get("stride") or 2)
+            scales = graph.constant(f"{prefix}.scales", np.array([1, 1, factor, factor]))
+            modes = (dict(mode="linear", coordinate_transformation_mode="half_pixel") if kind == "upsample-bilinear"
+                     else dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"))
+            graph.node("Resize", [current, "", scales], output, **modes)
+        elif kind in SKIPS:
+            inner, _ = add_layers(graph, layer.get("branch") or [], current, rank, where)
+            if kind == "skip-concatenate":
+                graph.node("Concat", [current, inner], output, axis=1)
+            else:
+                graph.node("Add", [current, inner], output)
         elif kind == "globalavgpool":
             # lungct's GlobalAveragePool is NCHW → NC; ONNX's keeps 1×1 spatial axes.
-            nodes.append(helper.make_node("GlobalAveragePool", [current], [f"{prefix}.nc11"], name=prefix))
-            nodes.append(helper.make_node("Flatten", [f"{prefix}.nc11"], [output], name=f"{prefix}.flatten", axis=1))
+            graph.node("GlobalAveragePool", [current], f"{prefix}.nc11")
+            graph.node("Flatten", [f"{prefix}.nc11"], output, axis=1)
             rank = 2
         elif kind == "dense":
             if rank != 2:  # lungct's Dense reads any NCHW tensor as [N, C·H·W]
-                nodes.append(helper.make_node("Flatten", [current], [f"{prefix}.flat"], name=f"{prefix}.flatten", axis=1))
-                current, rank = f"{prefix}.flat", 2
-            nodes.append(helper.make_node(
-                "Gemm", [current, constant(f"{prefix}.weight", parameter(index, kind, "weight")),
-                         constant(f"{prefix}.bias", parameter(index, kind, "bias"))],
-                [output], name=prefix, transB=1))
+                current, rank = graph.node("Flatten", [current], f"{prefix}.flat", axis=1), 2
+            graph.node(
+                "Gemm", [current, graph.constant(f"{prefix}.weight", graph.parameter(where, "weight")),
+                         graph.constant(f"{prefix}.bias", graph.parameter(where, "bias"))],
+                output, transB=1)
         elif kind == "dropout":
             continue  # the identity at inference (and dropped by foldedForInference)
         else:
-            raise SystemExit(f"error: layer {index}: unknown kind '{kind}'")
+            raise SystemExit(f"error: layer {prefix}: unknown kind '{kind}'")
         current = output
+    return current, rank
 
+
+def build_graph(description, parameter):
+    """The whole network with a symbolic batch axis; logits [N, classes] or [N, classes, H, W]."""
+    spec = description["input"]
+    graph = Graph(parameter)
+    current, rank = add_layers(graph, description["layers"], "input", 4)
     classes = len(description["classes"])
-    graph = helper.make_graph(
-        nodes, "lungct",
+    onnx_graph = helper.make_graph(
+        graph.nodes, "lungct",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", spec["channels"], spec["height"], spec["width"]])],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, ["N", classes] if rank == 2 else None)],
-        initializer=initializers)
-    model = helper.make_model(graph, producer_name="lungct benchmarks/onnx_peer.py",
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, ["N", classes] if rank == 2 else ["N", classes, "H", "W"])],
+        initializer=graph.initializers)
+    model = helper.make_model(onnx_graph, producer_name="lungct benchmarks/onnx_peer.py",
                               opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model, full_check=True)

@@ -46,19 +46,20 @@ def main(work):
                     add(f"load {input_}, s", info["seconds"], "s", rows[(input_, peer)]["seconds"], peer,
                         "ratio < 1", lambda v, r: r is not None and r < 1)
     for row in onnx["rows"]:
-        add(f"CNN forward, batch {row['batch']} ({onnx['model']}), s", row["lungctSeconds"], "s",
+        # Older onnx.json files name one model for all rows; newer ones name it per row.
+        add(f"CNN forward, batch {row['batch']} ({row.get('model', onnx.get('model'))}), s", row["lungctSeconds"], "s",
             row["ortSeconds"], f"ONNX Runtime {onnx['ortVersion']}",
             f"ratio <= {ENGINE_RATIO}, max |diff| <= {ENGINE_DIFF}",
             lambda v, r, d=row["maxAbsDiff"]: r is not None and r <= ENGINE_RATIO and d is not None and d <= ENGINE_DIFF)
 
-    print(f"\n{'figure':<62} {'lungct':>9} {'against':>9} {'ratio':>6}  {'against is':<26} {'target':<34} verdict")
-    print("-" * 160)
+    print(f"\n{'figure':<72} {'lungct':>9} {'against':>9} {'ratio':>6}  {'against is':<26} {'target':<34} verdict")
+    print("-" * 170)
     for f in figures:
         value = "FAIL" if f["value"] is None else f"{f['value']:.4g}"
         against = "-" if not f["against"] else f"{f['against']:.4g}"
         ratio = "-" if f["ratio"] is None else f"{f['ratio']:.2f}"
         verdict = {True: "met", False: "MISSED", None: "no verdict"}[f["met"]]
-        print(f"{f['figure']:<62} {value:>9} {against:>9} {ratio:>6}  {f['againstIs']:<26} {f['target']:<34} {verdict}")
+        print(f"{f['figure']:<72} {value:>9} {against:>9} {ratio:>6}  {f['againstIs']:<26} {f['target']:<34} {verdict}")
     print("\nanalyze stage times, median over the runs with the shipped models (report.json timingsSeconds), s:")
     stages = load.get("analyzeStageSeconds", {})
     names = sorted({name for input_ in stages.values() for name in input_})

@@ -12,7 +12,7 @@ MAX_FUNCTION_LINES = 80
 
 # The layers, lowest first (ARCHITECTURE.md draws the same graph).
 LAYERS = [
-    ["CDCMTK", "CNIfTI", "CHDF5", "COpenBLAS", "CImageCodecs"],
+    ["CDCMTK", "CNIfTI", "CHDF5", "COpenBLAS", "CImageCodecs", "CConvKernels"],
     ["VolumeCore", "SeededRandom", "AppSupport"],
     ["DICOMSeries", "NIfTIIO", "HDF5Store", "ImageCodecs", "NeuralEngine", "ModelEvaluation", "LungSegmentation"],
     ["Radiograph", "Overview", "Phantom", "LesionSynthesis", "ModelStore"],

@@ -36,6 +36,12 @@ public final class Conv2D: ConvolutionLayer {
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         if training { self.input = input }
+        if !training && DirectConvolution.supports(stride: stride) {
+            // Inference on the direct kernels (weights packed for this call alone; a network
+            // folded for inference packs them once).
+            return DirectConvolution(
+                weights: weight.value, bias: bias?.value.storage, padding: padding, dilation: dilation)(input)
+        }
         return Convolution.conv2d(
             input: input, weights: weight.value, bias: bias?.value.storage, stride: Pair2D(integerLiteral: stride),
             padding: Pair2D(integerLiteral: padding), dilation: Pair2D(integerLiteral: dilation))

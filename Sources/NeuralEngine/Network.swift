@@ -157,8 +157,10 @@ public final class AdamW {
 extension Sequential {
     /// The same network for inference with every batch normalisation that follows a
     /// convolution folded into it (inside skip connections too): w' = w·γ/√(σ²+ε) per output
-    /// channel, b' = (b − μ)·γ/√(σ²+ε) + β.
-    /// One pass over each feature map fewer, and the outputs equal the unfolded network's
+    /// channel, b' = (b − μ)·γ/√(σ²+ε) + β. Unit-stride convolutions become
+    /// `InferenceConvolution`s (weights packed once for the direct kernels), each with the ReLU
+    /// that follows it fused into its output pass.
+    /// Two passes over each feature map fewer, and the outputs equal the unfolded network's
     /// inference outputs up to float rounding. Dropout, an identity at inference, is dropped.
     public func foldedForInference() -> Sequential {
         var result: [Layer] = []
@@ -174,9 +176,20 @@ extension Sequential {
                 index += 1
                 continue
             }
-            if let conv = layer as? Conv2D, index + 1 < layers.count, let bn = layers[index + 1] as? BatchNorm2D {
-                result.append(conv.folding(bn))
-                index += 2
+            if let conv = layer as? Conv2D {
+                index += 1
+                var folded = conv
+                if index < layers.count, let bn = layers[index] as? BatchNorm2D {
+                    folded = conv.folding(bn)
+                    index += 1
+                }
+                guard DirectConvolution.supports(stride: folded.stride) else {
+                    result.append(folded)
+                    continue
+                }
+                let activation = index < layers.count ? (layers[index] as? ReLU)?.slope : nil
+                if activation != nil { index += 1 }
+                result.append(InferenceConvolution(folded, activation: activation))
                 continue
             }
             result.append(layer)

@@ -1,14 +1,14 @@
 import NeuralEngine
 import Testing
 
-private func randomValues(_ count: Int, _ generator: inout SeededGenerator) -> [Float] {
+func randomValues(_ count: Int, _ generator: inout SeededGenerator) -> [Float] {
     (0..<count).map { _ in Float.random(in: -1...1, using: &generator) }
 }
 
 /// Float results are compared with a Double reference relative to the magnitude they are
 /// summed from (Σ|terms|), the scale of float rounding error; plain |reference| would
 /// demand impossible accuracy wherever terms cancel to near zero.
-private let relativeTolerance = 1e-4
+let relativeTolerance = 1e-4
 
 // MARK: - sgemm
 
@@ -117,7 +117,7 @@ private let convolutionCases: [ConvolutionCase] = [
 ]
 
 /// Direct convolution straight from the definition, in Double.
-private func naiveConvolution(_ input: Tensor, _ weights: Tensor, _ bias: [Float]?, _ setup: ConvolutionCase)
+func naiveConvolution(_ input: Tensor, _ weights: Tensor, _ bias: [Float]?, _ setup: ConvolutionCase)
     -> (values: [Double], scales: [Double], shape: [Int])
 {
     let output = Convolution.outputSize(

@@ -1,0 +1,94 @@
+import NeuralEngine
+import Testing
+
+// The direct kernels (CConvKernels through DirectConvolution) against the naive convolution,
+// and networks folded for inference against the training forward pass (im2col + sgemm).
+
+/// Unit-stride cases: odd sizes, padding, dilation, 1×1 and 5×5 kernels, channel counts below,
+/// at and past the 16-channel block (partial input and output blocks), batches.
+private let directCases: [ConvolutionCase] = [
+    ConvolutionCase(),
+    ConvolutionCase(inputChannels: 3, outputChannels: 2, height: 6, width: 6, padding: 1),
+    ConvolutionCase(inputChannels: 2, outputChannels: 2, height: 9, width: 9, dilation: 2, bias: false),
+    ConvolutionCase(batch: 2, inputChannels: 4, outputChannels: 5, height: 8, width: 7),
+    ConvolutionCase(batch: 3, inputChannels: 3, outputChannels: 17, height: 13, width: 11, padding: 1),
+    ConvolutionCase(batch: 2, inputChannels: 16, outputChannels: 16, height: 7, width: 9, padding: 1, bias: false),
+    ConvolutionCase(batch: 2, inputChannels: 19, outputChannels: 33, height: 10, width: 5, padding: 1),
+    ConvolutionCase(inputChannels: 40, outputChannels: 20, height: 31, width: 29, padding: 2, dilation: 2),
+    ConvolutionCase(batch: 2, inputChannels: 24, outputChannels: 7, height: 4, width: 5, kernel: 1),
+    ConvolutionCase(batch: 2, inputChannels: 2, outputChannels: 18, height: 6, width: 6, kernel: 5, padding: 2),
+    ConvolutionCase(inputChannels: 1, outputChannels: 1, height: 2, width: 2, kernel: 3, padding: 1, bias: false),
+    ConvolutionCase(inputChannels: 32, outputChannels: 64, height: 1, width: 1, kernel: 3, padding: 1),
+]
+
+@Test(arguments: directCases, [nil, 0, 0.1] as [Float?])
+func directConvolutionMatchesANaiveConvolution(_ setup: ConvolutionCase, activation: Float?) throws {
+    var generator = SeededGenerator(seed: UInt64(setup.description.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))
+    let input = Tensor(
+        shape: [setup.batch, setup.inputChannels, setup.height, setup.width],
+        storage: randomValues(setup.batch * setup.inputChannels * setup.height * setup.width, &generator))
+    let weightShape = [setup.outputChannels, setup.inputChannels, setup.kernel.height, setup.kernel.width]
+    let weights = Tensor(shape: weightShape, storage: randomValues(weightShape.reduce(1, *), &generator))
+    let bias = setup.bias ? randomValues(setup.outputChannels, &generator) : nil
+
+    let direct = DirectConvolution(
+        weights: weights, bias: bias, padding: setup.padding.height, dilation: setup.dilation.height,
+        activation: activation)
+    let result = direct(input)
+    let reference = naiveConvolution(input, weights, bias, setup)
+    try #require(result.shape == reference.shape)
+    var worst = 0.0
+    for index in reference.values.indices {
+        let value = reference.values[index]
+        let expected = activation.map { max(value, Double($0) * value) } ?? value
+        let error = abs(Double(result.storage[index]) - expected)
+        worst = max(worst, error / max(reference.scales[index], .leastNormalMagnitude))
+    }
+    #expect(worst <= relativeTolerance, "\(setup) on \(DirectConvolution.instructionSet)")
+}
+
+@Test func directConvolutionGivesTheSameResultTwice() {
+    // Scratch buffers are reused between calls: a second call must not see the first's values.
+    let weights = randomTensor([5, 3, 3, 3], seed: 1)
+    let direct = DirectConvolution(weights: weights, bias: nil, padding: 1, activation: 0)
+    let large = direct(randomTensor([2, 3, 20, 20], seed: 2))
+    let small = randomTensor([1, 3, 6, 7], seed: 3)
+    let first = direct(small)
+    #expect(large.shape == [2, 5, 20, 20])
+    #expect(direct(small) == first)
+}
+
+/// `layers` without their batch normalisations (inside skip connections too), so that a
+/// training forward pass computes what inference does.
+private func withoutBatchNorm(_ layers: [LayerSpecification]) -> [LayerSpecification] {
+    layers.compactMap { layer in
+        guard layer.kind != "batchnorm2d" else { return nil }
+        var layer = layer
+        layer.branch = layer.branch.map(withoutBatchNorm)
+        return layer
+    }
+}
+
+@Test(arguments: [
+    (Architecture.unet(inputChannels: 3, classes: 2, width: 4, depth: 2), [2, 3, 20, 24]),
+    (Architecture.fullyConvolutional(inputChannels: 1, classes: 3, width: 6), [3, 1, 24, 24]),
+])
+func foldedInferenceEqualsTheTrainingForwardPass(layers: [LayerSpecification], shape: [Int]) throws {
+    let network = try Architecture.build(withoutBatchNorm(layers), seed: 11)
+    for parameter in network.parameters where parameter.name == "bias" {
+        for index in parameter.value.storage.indices { parameter.value.storage[index] = 0.1 * Float(index % 5) - 0.2 }
+    }
+    let input = randomTensor(shape, seed: 12)
+    let folded = network.foldedForInference()
+    // Every convolution runs on the direct kernels, each ReLU fused into the one before it.
+    #expect(!folded.layers.contains { $0 is Conv2D || $0 is ReLU })
+    let training = network.forward(input, training: true)
+    let inference = folded.infer(input)
+    try #require(training.shape == inference.shape)
+    var worst: Float = 0
+    let scale = training.storage.map(abs).max() ?? 1
+    for index in training.storage.indices {
+        worst = max(worst, abs(training.storage[index] - inference.storage[index]) / max(scale, 1e-6))
+    }
+    #expect(worst <= 1e-4)
+}
