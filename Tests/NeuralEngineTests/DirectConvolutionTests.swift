@@ -23,13 +23,7 @@ private let directCases: [ConvolutionCase] = [
 
 @Test(arguments: directCases, [nil, 0, 0.1] as [Float?])
 func directConvolutionMatchesANaiveConvolution(_ setup: ConvolutionCase, activation: Float?) throws {
-    var generator = SeededGenerator(seed: UInt64(setup.description.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))
-    let input = Tensor(
-        shape: [setup.batch, setup.inputChannels, setup.height, setup.width],
-        storage: randomValues(setup.batch * setup.inputChannels * setup.height * setup.width, &generator))
-    let weightShape = [setup.outputChannels, setup.inputChannels, setup.kernel.height, setup.kernel.width]
-    let weights = Tensor(shape: weightShape, storage: randomValues(weightShape.reduce(1, *), &generator))
-    let bias = setup.bias ? randomValues(setup.outputChannels, &generator) : nil
+    let (input, weights, bias) = randomConvolutionOperands(setup)
 
     let direct = DirectConvolution(
         weights: weights, bias: bias, padding: setup.padding.height, dilation: setup.dilation.height,

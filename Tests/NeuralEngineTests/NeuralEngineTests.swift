@@ -152,8 +152,9 @@ func naiveConvolution(_ input: Tensor, _ weights: Tensor, _ bias: [Float]?, _ se
     return (values, scales, [setup.batch, setup.outputChannels, output.height, output.width])
 }
 
-@Test(arguments: convolutionCases)
-func conv2dMatchesANaiveDirectConvolution(_ setup: ConvolutionCase) throws {
+/// A case's input, weights and (if it has one) bias: values in -1...1 from a generator seeded by
+/// the case's description, so each case always gets the same operands.
+func randomConvolutionOperands(_ setup: ConvolutionCase) -> (input: Tensor, weights: Tensor, bias: [Float]?) {
     var generator = SeededGenerator(seed: UInt64(setup.description.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))
     let input = Tensor(
         shape: [setup.batch, setup.inputChannels, setup.height, setup.width],
@@ -161,6 +162,12 @@ func conv2dMatchesANaiveDirectConvolution(_ setup: ConvolutionCase) throws {
     let weightShape = [setup.outputChannels, setup.inputChannels, setup.kernel.height, setup.kernel.width]
     let weights = Tensor(shape: weightShape, storage: randomValues(weightShape.reduce(1, *), &generator))
     let bias = setup.bias ? randomValues(setup.outputChannels, &generator) : nil
+    return (input, weights, bias)
+}
+
+@Test(arguments: convolutionCases)
+func conv2dMatchesANaiveDirectConvolution(_ setup: ConvolutionCase) throws {
+    let (input, weights, bias) = randomConvolutionOperands(setup)
 
     let result = Convolution.conv2d(
         input: input, weights: weights, bias: bias, stride: setup.stride, padding: setup.padding,
