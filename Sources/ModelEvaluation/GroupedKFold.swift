@@ -113,6 +113,18 @@ public enum GroupedKFold {
         return String(name[..<dot])
     }
 
+    /// The patient of an NIH ChestX-ray14 file name (`00000005_001.png`: Image Index = eight
+    /// digits, the patient, an underscore and three digits, the follow-up); nil for other names.
+    public static func nihPatient(forFileName path: String) -> String? {
+        let stem = stripExtension(
+            path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path)
+        let parts = stem.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 8, parts[1].count == 3,
+            parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) })
+        else { return nil }
+        return String(parts[0])
+    }
+
     /// `ARTICLE` of `ARTICLE-p<digits>` followed by `-`, `%` or the end; nil for other names.
     static func articlePrefix(_ stem: String) -> String? {
         var search = stem.startIndex

@@ -133,7 +133,7 @@ public struct AnalysisModels: Sendable {
                 "the model's input is \(input.width)×\(input.height); lungct prepares square images of at least 8 pixels"
             )
         }
-        guard input.normalization == ModelInputPreparation.normalization else {
+        guard [ModelInputPreparation.normalization, LungFieldInput.normalization].contains(input.normalization) else {
             throw refuse("the model expects input normalised as \"\(input.normalization)\"")
         }
         let layers = description.layers

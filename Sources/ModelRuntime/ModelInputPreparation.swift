@@ -9,13 +9,6 @@ public enum ModelInputPreparation {
     /// The name a model file's input specification gives this preparation.
     public static let normalization = "percentile 0.5-99.5 to 0...1, area-average resize"
 
-    /// A radiograph or picture, normalised and resized to size×size.
-    public static func image(_ picture: RadiographImage, size: Int) -> [Float] {
-        resize(
-            RadiographNormalization.normalize(picture).volume.voxels, width: picture.volume.size.x,
-            height: picture.volume.size.y, to: size)
-    }
-
     /// The positive class of a task: "covid" when present (and not "noncovid"), else the second class.
     public static func positiveClass(_ classes: [String]) -> Int {
         classes.firstIndex { $0.lowercased().contains("covid") && !$0.lowercased().contains("non") } ?? 1

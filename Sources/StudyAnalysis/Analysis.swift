@@ -105,6 +105,9 @@ extension Analyzer {
             study, picture: picture, normalization: normalized.description, model: outcome.report)
         report.segmentation = fields.segmentationReport
         if fields.model == nil { report.warnings.append(RadiographLungFields.missingWarning) }
+        if study.options.models.radiograph != nil && outcome.score == nil {
+            report.warnings.append(outcome.report.reason)
+        }
         try writeMask(labels, folder: study.folder, description: fields.maskDescription)
         if let score = outcome.score {
             try writeProbability(
@@ -131,7 +134,21 @@ extension Analyzer {
                     kind: "radiograph", declined: study.options.models.declined,
                     missing: "probability.nii.gz is not written and no probability is reported"))
         }
-        let score = CovidScoring.scoreRadiograph(normalized, model: model)
+        let score: StudyScore
+        do {
+            let input = try RadiographInput.forModel(
+                normalization: model.description.input.normalization, lungFields: study.options.models.lungFields,
+                path: model.path)
+            score = try CovidScoring.scoreRadiograph(normalized, model: model, input: input)
+        } catch {
+            clock.lap("model")
+            let name = URL(fileURLWithPath: model.path).lastPathComponent
+            return ModelOutcome(
+                report: AnalysisReport.Model(
+                    ran: false,
+                    reason: "\(name) could not be applied: \(error); no probability is reported and "
+                        + "probability.nii.gz is not written"))
+        }
         clock.lap("model")
         return ModelOutcome(report: modelReport(score, model: model), score: score)
     }

@@ -24,12 +24,23 @@ public enum CovidScoring {
     }
 
     /// Scores a radiograph (already normalised to 0...1 by `RadiographNormalization`, as the
-    /// training images were): class probabilities and the positive class's activation map.
-    public static func scoreRadiograph(_ picture: Volume<Float>, model: LoadedModel) -> StudyScore {
+    /// training images were), prepared as the model asks (`RadiographInput`): class
+    /// probabilities and the positive class's activation map on the radiograph's grid.
+    public static func scoreRadiograph(
+        _ picture: Volume<Float>, model: LoadedModel, input preparation: RadiographInput = .whole
+    ) throws(LungCTError) -> StudyScore {
         let input = model.description.input
         let (width, height) = (picture.size.x, picture.size.y)
-        let pixels = ModelInputPreparation.resize(
-            Array(picture.voxels[0..<(width * height)]), width: width, height: height, to: input.width)
+        let plane = Array(picture.voxels[0..<(width * height)])
+        var box: (x0: Int, y0: Int, x1: Int, y1: Int)?
+        let pixels: [Float]
+        switch preparation {
+        case .whole: pixels = ModelInputPreparation.resize(plane, width: width, height: height, to: input.width)
+        case .lungFieldCrop(let lungFields):
+            let prepared = try LungFieldInput.prepare(
+                plane, width: width, height: height, size: input.width, lungFields: lungFields)
+            (pixels, box) = (prepared.pixels, prepared.box)
+        }
         let maps = locationLogitsNetwork(model).infer(
             Tensor(shape: [1, 1, input.height, input.width], storage: pixels))
         let classes = model.description.classes
@@ -40,14 +51,22 @@ public enum CovidScoring {
         let (_, location) = ClassActivation.locationProbabilities(
             maps, image: 0, classes: classes.count, positive: positive, temperature: temperature)
         var map = Volume(geometry: picture.geometry, repeating: Float(0))
-        let enlarged = ClassActivation.enlarge(
-            location, width: maps.shape[3], height: maps.shape[2], toWidth: width, height: height)
+        let enlarged: [Float]
+        if let box {
+            let onInput = ClassActivation.enlarge(
+                location, width: maps.shape[3], height: maps.shape[2], toWidth: input.width, height: input.height)
+            enlarged = LungFieldInput.mapBack(onInput, size: input.width, box: box, toWidth: width, height: height)
+        } else {
+            enlarged = ClassActivation.enlarge(
+                location, width: maps.shape[3], height: maps.shape[2], toWidth: width, height: height)
+        }
         for index in 0..<(width * height) { map.voxels[index] = enlarged[index] }
         var byClass: [String: Double] = [:]
         for (c, name) in classes.enumerated() { byClass[name] = Double(probabilities[c]) }
         return StudyScore(
             probability: Double(probabilities[positive]), classProbabilities: byClass, map: map,
-            aggregation: "one image: the calibrated softmax of the model's \(classes.count) classes")
+            aggregation: "one image: the calibrated softmax of the model's \(classes.count) classes"
+                + (box == nil ? "" : ", on the image cropped to its lung fields at 64 px"))
     }
 
     /// The index, on the input grid, along the axis closest to the patient's S axis, of the

@@ -60,6 +60,17 @@ struct TrainingRun: Sendable {
             batchSize: batchSize)
     }
 
+    /// The model file's input normalisation: the lung-field crop's or the whole image's.
+    var inputNormalization: String {
+        job.lungFieldModel == nil ? ModelInputPreparation.normalization : LungFieldInput.normalization
+    }
+
+    /// Training indices, with the smaller sources of each class repeated when the job balances
+    /// sources (`SourceBalance`).
+    func balanced(_ indices: [Int]) -> [Int] {
+        job.balanceSources ? SourceBalance.repeated(indices, labels: data.labels, sources: folder.sources) : indices
+    }
+
     /// Batches in one epoch over `images` training images.
     func batchesPerEpoch(_ images: Int) -> Int { Self.batches(images, of: job.options.batchSize) }
 
@@ -136,7 +147,8 @@ extension ModelTraining {
         let (job, data, assignment) = (run.job, run.data, run.assignment)
         let test = assignment.indices.filter { assignment[$0] == fold }
         let validation = assignment.indices.filter { assignment[$0] == (fold + 1) % job.folds }
-        let training = assignment.indices.filter { assignment[$0] != fold && assignment[$0] != (fold + 1) % job.folds }
+        let training = run.balanced(
+            assignment.indices.filter { assignment[$0] != fold && assignment[$0] != (fold + 1) % job.folds })
         let foldStart = Date()
         let result = Trainer.fit(
             network, data: data, trainIndices: training, validationIndices: validation, options: job.options,

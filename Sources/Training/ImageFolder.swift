@@ -31,7 +31,8 @@ public struct ImageFolder: Sendable {
     /// sensitivity) a class of `wanted` without a folder is listed in `missingClasses` rather
     /// than refused; at least one class folder must be there.
     public static func load(
-        _ root: String, size: Int, classes wanted: [String]? = nil, allowMissingClasses: Bool = false
+        _ root: String, size: Int, classes wanted: [String]? = nil, allowMissingClasses: Bool = false,
+        input: RadiographInput = .whole
     ) throws(LungCTError) -> ImageFolder {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: root) else {
@@ -69,7 +70,10 @@ public struct ImageFolder: Sendable {
         DispatchQueue.concurrentPerform(iterations: toLoad.count) { index in
             do {
                 let picture = try RadiographLoader.load(path: toLoad[index])
-                results.set(index, .success(ModelInputPreparation.image(picture, size: size)))
+                let normalized = RadiographNormalization.normalize(picture).volume
+                let (width, height) = (normalized.size.x, normalized.size.y)
+                let plane = Array(normalized.voxels[0..<(width * height)])
+                results.set(index, .success(try input.prepare(plane, width: width, height: height, size: size)))
             } catch {
                 results.set(index, .failure("\(error)"))
             }
@@ -87,10 +91,7 @@ public struct ImageFolder: Sendable {
                 labels.append(file.label)
                 paths.append(file.path)
                 sources.append(file.source)
-                // Figures are split across files in several ways (NAME%k, NAME-1..8); grouping by
-                // source article keeps every figure's parts in one fold.
-                groups.append(
-                    classes[file.label] + "/" + GroupedKFold.groupName(forFileName: file.path, rule: .article))
+                groups.append(Self.group(of: file.path, className: classes[file.label]))
             case .failure(let reason):
                 skipped.append(FileNote(path: file.path, reason: reason))
             }
@@ -99,6 +100,16 @@ public struct ImageFolder: Sendable {
             classes: classes, paths: paths, groups: groups, sources: sources, missingClasses: missing,
             images: LabeledImages(channels: 1, height: size, width: size, pixels: pixels, labels: labels),
             skipped: skipped)
+    }
+
+    /// An image's group for grouped cross-validation. An NIH ChestX-ray14 image (`NNNNNNNN_NNN`,
+    /// the patient before the underscore) is grouped by patient across classes: one patient's
+    /// normal and finding films stay in one fold. Other images: figures are split across files
+    /// in several ways (NAME%k, NAME-1..8), and grouping by source article within the class
+    /// keeps every figure's parts in one fold.
+    static func group(of path: String, className: String) -> String {
+        if let patient = GroupedKFold.nihPatient(forFileName: path) { return "NIH patient " + patient }
+        return className + "/" + GroupedKFold.groupName(forFileName: path, rule: .article)
     }
 
     /// A class folder's files, with a source sub-folder's files under that source's name; nil

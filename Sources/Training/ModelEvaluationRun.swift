@@ -50,8 +50,15 @@ public enum ModelEvaluationRun {
     ) throws(LungCTError) -> EvaluationReport {
         let (network, description) = try ModelTools.load(model, manifest: manifest)
         try AnalysisModels.checkApplicable(description, path: model)
+        // A model that sees lung-field crops needs the shipped lung-field network.
+        let lungFields =
+            description.input.normalization == LungFieldInput.normalization
+            ? try AnalysisModels.shipped([.lungFields]).lungFields : nil
+        let input = try RadiographInput.forModel(
+            normalization: description.input.normalization, lungFields: lungFields, path: model)
         let folder = try ImageFolder.load(
-            data, size: description.input.width, classes: description.classes, allowMissingClasses: true)
+            data, size: description.input.width, classes: description.classes, allowMissingClasses: true,
+            input: input)
         let inference = network.foldedForInference()
         let images = folder.images
         let logits = imageLogits(inference, images: images)

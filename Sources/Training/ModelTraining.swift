@@ -48,6 +48,14 @@ public struct TrainJob: Sendable {
     public var dataDescription: String?
     public var dataTerms: String?
     public var knownBiases: [String] = []
+    /// Radiographs: the lung-field network that crops every image to its lung fields
+    /// (`LungFieldInput`); nil: whole images (`ModelInputPreparation`).
+    public var lungFieldModel: String?
+    /// Repeat the images of a class's smaller sources (up to `SourceBalance.maximumRepeat`
+    /// times) so that each source of a class weighs about the same in training.
+    public var balanceSources = false
+    /// Also train once per source without it and test on it (`SourceHoldout`).
+    public var leaveSourceOut = false
 
     public init(task: TrainingTask, data: String, output: String) {
         self.task = task
@@ -95,6 +103,12 @@ public struct TrainingReport: Codable, Sendable {
     public var seconds: Double
     public var model: String
     public var sha256: String
+    /// The input preparation (the model file's input normalisation).
+    public var inputPreparation: String? = nil
+    /// The out-of-fold predictions broken down by source, when the folder has several.
+    public var outOfFoldBySource: [EvaluationReport.SourceBreakdown]? = nil
+    /// With --leave-source-out: one model per source trained without it, tested on it.
+    public var leaveOneSourceOut: [SourceHoldout]? = nil
 }
 
 public enum ModelTraining {
@@ -113,19 +127,29 @@ public enum ModelTraining {
         let start = Date()
         // Checked before any training: a run can take minutes.
         try OutputFolder.prepare(URL(fileURLWithPath: job.output).deletingLastPathComponent().path)
-        let run = try TrainingRun(job, folder: try ImageFolder.load(job.data, size: job.size), progress: progress)
+        let input = try trainingInput(job)
+        let folder = try ImageFolder.load(job.data, size: job.size, input: input)
+        let run = try TrainingRun(job, folder: folder, progress: progress)
         let folds = try crossValidate(run)
+        let holdouts = job.leaveSourceOut ? try SourceHoldout.run(run) : nil
         let temperature = calibrate(folds.outOfFold, truth: run.data.labels)
         let final = try trainFinalModel(run, epochs: finalEpochCount(folds.reports))
         let metrics = summaryMetrics(folds.reports, classes: run.classes.count)
-        let card = modelCard(run, metrics: metrics, temperature: temperature)
+        let bySource = SourceHoldout.outOfFoldBySource(run, probabilities: folds.outOfFold)
+        var card = modelCard(run, metrics: metrics, temperature: temperature)
+        card.metrics.merge(SourceHoldout.cardMetrics(outOfFold: bySource, holdouts: holdouts, classes: run.classes)) {
+            a, _ in a
+        }
         let sha = try saveModel(final.network, run, card: card, temperature: temperature)
         try updateManifest(for: job.output, sha256: sha)
         let base = URL(fileURLWithPath: job.output).deletingPathExtension().path
         writeCurves(folds.reports, to: base + ".curves.png")
-        let report = trainingReport(
+        var report = trainingReport(
             run, folds: folds, metrics: metrics, temperature: temperature, finalEpochs: final.epochs,
             seconds: Date().timeIntervalSince(start), sha256: sha)
+        report.inputPreparation = run.inputNormalization
+        report.outOfFoldBySource = bySource
+        report.leaveOneSourceOut = holdouts
         try JSON.write(report, to: base + ".report.json")
         return report
     }
@@ -161,7 +185,7 @@ public enum ModelTraining {
         run.progress?("final model on all \(run.data.count) images for \(finalOptions.epochs) epochs")
         run.meter.skip((job.options.epochs - finalOptions.epochs) * run.batchesPerEpoch(run.data.count))
         _ = Trainer.fit(
-            network, data: run.data, trainIndices: Array(0..<run.data.count), validationIndices: [],
+            network, data: run.data, trainIndices: run.balanced(Array(0..<run.data.count)), validationIndices: [],
             options: finalOptions,
             classes: run.classes.count, augment: run.augment, validationScore: nil
         ) { epoch, batch, batches, loss in
@@ -224,7 +248,7 @@ public enum ModelTraining {
         var description = ModelDescription(
             layers: run.layers,
             input: ModelInput(
-                width: job.size, height: job.size, channels: 1, normalization: ModelInputPreparation.normalization),
+                width: job.size, height: job.size, channels: 1, normalization: run.inputNormalization),
             classes: run.classes, card: card)
         description.temperature = temperature
         do {

@@ -15,14 +15,16 @@ import VolumeCore
 
 /// A small untrained (seeded) model written and loaded as the shipped ones are: the tests
 /// below check how `analyze` uses a model, not what it learned.
-func smallModel(classes: [String] = ["covid", "noncovid"], size: Int = 64) throws -> LoadedModel {
+func smallModel(
+    classes: [String] = ["covid", "noncovid"], size: Int = 64,
+    normalization: String = ModelInputPreparation.normalization
+) throws -> LoadedModel {
     let folder = try temporaryDirectory()
     let layers = Architecture.fullyConvolutional(inputChannels: 1, classes: classes.count, width: 4, blocks: 3)
     let network = try Architecture.build(layers, seed: 5)
     var description = ModelDescription(
         layers: layers,
-        input: ModelInput(width: size, height: size, channels: 1, normalization: ModelInputPreparation.normalization),
-        classes: classes,
+        input: ModelInput(width: size, height: size, channels: 1, normalization: normalization), classes: classes,
         card: ModelCard(name: "test", task: "test", trainingData: "none", dataTerms: "none", createdBy: "test"))
     description.temperature = 1.5
     let path = folder + "/model.h5"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelRuntime
 import Training
 
 struct Train: ParsableCommand {
@@ -98,6 +99,24 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("card-bias"), help: "Model card: a known bias or limit (repeatable).")
     var cardBias: [String] = []
 
+    @Flag(
+        name: .customLong("lung-field-crop"),
+        help: "cxr: crop every image to its lung fields at 64 px and normalise inside them (LungFieldInput).")
+    var lungFieldCrop = false
+
+    @Option(
+        name: .customLong("lung-field-model"),
+        help: "cxr with --lung-field-crop: the lung-field network (default: the shipped Weights/cxr-lung-fields.h5).")
+    var lungFieldModel: String?
+
+    @Flag(name: .customLong("balance-sources"), help: "Repeat a class's smaller sources (sub-folders) in training.")
+    var balanceSources = false
+
+    @Flag(
+        name: .customLong("leave-source-out"),
+        help: "Also train once per source without it and test on it (leave-one-source-out table in the report).")
+    var leaveSourceOut = false
+
     @OptionGroup var json: JSONOption
 
     /// The fewest folds that leave one to test, one to validate and one to train on.
@@ -108,6 +127,17 @@ struct Train: ParsableCommand {
     func validate() throws {
         guard out != nil || (task == .lungFields && leaveOneOut) else {
             throw ValidationError("--out is needed (only --task lung-fields --leave-one-out may go without it)")
+        }
+        guard
+            (!lungFieldCrop && lungFieldModel == nil && !balanceSources && !leaveSourceOut) || task == .cxr
+                || task == .ct
+        else {
+            throw ValidationError(
+                "--lung-field-crop, --balance-sources and --leave-source-out belong to image classifiers")
+        }
+        guard !lungFieldCrop || task == .cxr else { throw ValidationError("--lung-field-crop belongs to --task cxr") }
+        guard lungFieldModel == nil || lungFieldCrop else {
+            throw ValidationError("--lung-field-model goes with --lung-field-crop")
         }
         guard !leaveOneOut || task == .lungFields else {
             throw ValidationError("--leave-one-out belongs to --task lung-fields")
@@ -142,6 +172,12 @@ struct Train: ParsableCommand {
         job.dataDescription = cardData
         job.dataTerms = cardTerms
         job.knownBiases = cardBias
+        if lungFieldCrop {
+            job.lungFieldModel =
+                lungFieldModel ?? ((AnalysisModels.weightsFolder() ?? "Weights") + "/" + LungFieldModel.fileName)
+        }
+        job.balanceSources = balanceSources
+        job.leaveSourceOut = leaveSourceOut
         job.options.weightDecay = weightDecay
         job.options.patience = patience
         job.options.epochs = epochs
