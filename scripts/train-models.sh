@@ -24,13 +24,19 @@ CT_CARD=(
     --card-bias "The study probability is formed from slice probabilities by a fixed rule that was not calibrated on CT volumes (no labelled COVID-19 volumes were available); read it as a ranking score"
     --card-bias "Images of one article stay in one fold (grouped cross-validation), so the metrics are lower and more honest than random splits of this set; they are development results, not held-out results"
     --card-bias "Not for clinical use: it is not a diagnosis and has not been validated on consecutive patients")
-CXR_TRAINING=(--size 128 --width 16 --blocks 5 --dropout 0.3 --weight-decay 0.05 --epochs 30)
+# The radiograph classifier: covid / normal / other finding, adult negatives (NIH ChestX-ray14
+# 64 px normal and finding films, Shenzhen normals) beside the Kaggle set, every image cropped
+# to its lung fields at 64 px (--lung-field-crop, needs Weights/cxr-lung-fields.h5), sources
+# balanced within each class, and a leave-one-source-out table after cross-validation.
+# scripts/cxr-training-set.sh lays the images out by class and source.
+CXR_TRAINING=(--size 64 --width 16 --blocks 4 --dropout 0.3 --weight-decay 0.05 --epochs 40 --patience 10
+    --monitor auc --lung-field-crop --balance-sources --leave-source-out)
 CXR_CARD=(
-    --card-data "Kaggle Covid-19 Image Dataset, 3-way classification (train split), as mirrored publicly: frontal chest radiographs, JPEG, long side at most 1024 px"
-    --card-terms "research use only; the weights are lungct's own product and carry the same restriction"
-    --card-bias "Age confound: the normal and viral-pneumonia images look pediatric while the covid images are adults from mixed web sources, so the model can separate the classes by age and source rather than by disease; the accuracy overstates what it has learned about COVID-19"
-    --card-bias "Known near-duplicates in the set (normal/019=020, viral-pneumonia/019=020, covid/057~078, covid/COVID-00033~00037) may sit in different folds and flatter the cross-validated numbers"
-    --card-bias "Small set (248 images); images were resized to 128x128 without keeping the aspect ratio"
+    --card-data "covid: Kaggle Covid-19 Image Dataset, 3-way classification (train split, mirrored publicly), its covid class in two naming families (web-numbered, web-covid-named: both from the same compilation of web sources); normal: NIH ChestX-ray14 64 px 'No Finding' films (adults), the Kaggle set's normal class (children), Shenzhen CHNCXR_*_0 (adults); other: NIH ChestX-ray14 64 px films with findings (adults), the Kaggle set's viral-pneumonia class (children); known duplicates left out"
+    --card-terms "research use only (Kaggle set; NIH ChestX-ray14 64 px mirror without a stated licence; Shenzhen NLM); the weights are lungct's own product and carry the same restriction"
+    --card-bias "One covid source: all covid images come from one Kaggle compilation of web images, so no covid source is truly held out; the leave-one-source-out covid figures hold out one naming family of that compilation"
+    --card-bias "Adult negatives come from NIH ChestX-ray14 only (800 films, 64 px) and 11 Shenzhen films: with NIH left out of training, the model calls most NIH adults covid (see the leave-one-source-out table), so age and source still carry part of the decision"
+    --card-bias "Every image is brought to 64 px and cropped to its lung fields: fine detail is gone, consolidated lung that the lung-field network misses is cut away, and an image without lung fields is not scored"
     --card-bias "Not for clinical use: it is not a diagnosis and has not been validated on consecutive patients")
 
 # The lesion network learns from normal CT only, with synthetic lesions inserted on the fly
@@ -69,7 +75,10 @@ ct() {
 }
 
 cxr() {
-    "$LUNGCT" train --task cxr --data "$DATA/cxr" --out Weights/cxr-3class.h5 --folds 5 --seed 1 \
+    local set
+    set=$(mktemp -d)/cxr
+    scripts/cxr-training-set.sh "$set" "$DATA"
+    "$LUNGCT" train --task cxr --data "$set" --out Weights/cxr-3class.h5 --folds 5 --seed 1 \
         "${CXR_TRAINING[@]}" "${CXR_CARD[@]}"
 }
 
@@ -86,6 +95,7 @@ lungfields() {
         --out Weights/cxr-lung-fields.h5 "${LUNG_FIELD_TRAINING[@]}" "${LUNG_FIELD_CARD[@]}"
 }
 
-for model in "${@:-ct cxr lesion lungfields}"; do
+# lungfields before cxr: the radiograph classifier crops to the lung fields it finds.
+for model in "${@:-ct lungfields cxr lesion}"; do
     for name in $model; do "$name"; done
 done

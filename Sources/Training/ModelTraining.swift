@@ -115,7 +115,8 @@ public enum ModelTraining {
     /// Grouped k-fold cross-validation (fold k tests, fold k+1 validates for early stopping,
     /// the rest train), then a final model on all images for the median best epoch count,
     /// temperature-calibrated on the held-out predictions; writes the model, its manifest
-    /// entry, NAME.report.json and NAME.curves.png.
+    /// entry, NAME.report.json, NAME.curves.png and NAME.out-of-fold.csv (each image's
+    /// prediction from the fold that tested it, uncalibrated).
     /// `progress` receives status text for stderr: lines from `TrainingProgress` (which start
     /// with "\r" when redrawn in place on a terminal) and one line per finished fold.
     public static func train(_ job: TrainJob, progress: (@Sendable (String) -> Void)? = nil) throws(LungCTError)
@@ -144,6 +145,9 @@ public enum ModelTraining {
         try updateManifest(for: job.output, sha256: sha)
         let base = URL(fileURLWithPath: job.output).deletingPathExtension().path
         writeCurves(folds.reports, to: base + ".curves.png")
+        // Each image's out-of-fold prediction, from the fold that tested it (uncalibrated).
+        try ModelEvaluationRun.writePredictions(
+            run.folder, probabilities: folds.outOfFold, classes: run.classes, to: base + ".out-of-fold.csv")
         var report = trainingReport(
             run, folds: folds, metrics: metrics, temperature: temperature, finalEpochs: final.epochs,
             seconds: Date().timeIntervalSince(start), sha256: sha)

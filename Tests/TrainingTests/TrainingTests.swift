@@ -50,6 +50,10 @@ func syntheticFolder(perClass: Int, seed: UInt64) throws -> String {
     #expect(manifest.contains("\(report.sha256)  synthetic.h5"))
     #expect(FileManager.default.fileExists(atPath: weights + "/synthetic.report.json"))
     #expect(FileManager.default.fileExists(atPath: weights + "/synthetic.curves.png"))
+    // Every image's out-of-fold prediction, its class probabilities summing to 1.
+    let outOfFold = try PredictionsCSV.read(path: weights + "/synthetic.out-of-fold.csv")
+    #expect(outOfFold.rows.count == 80 && outOfFold.classes == ["covid", "noncovid"])
+    #expect(outOfFold.rows.allSatisfy { abs($0.probabilities.reduce(0, +) - 1) < 1e-4 })
 
     // Evaluate on fresh images of the same kind.
     let fresh = try syntheticFolder(perClass: 30, seed: 99)
