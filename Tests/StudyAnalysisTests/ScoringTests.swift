@@ -61,7 +61,7 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
     let weights = repositoryRoot() + "/Weights"
     for (file, classes, kind) in [
         (AnalysisModels.sliceImageFileName, ["covid", "noncovid"], ModelKind.ct),
-        (AnalysisModels.radiographFileName, ["covid", "normal", "viral-pneumonia"], .radiograph),
+        (AnalysisModels.radiographFileName, ["covid", "normal", "other"], .radiograph),
     ] {
         let model = try AnalysisModels.load(weights + "/" + file, requireManifest: true)
         #expect(model.description.classes == classes)
@@ -75,6 +75,12 @@ func smallPhantom(seed: UInt64 = 3) -> Phantom {
         #expect(!card.dataTerms.isEmpty && !card.trainingData.isEmpty)
         #expect(model.description.temperature != nil)
     }
+    // The radiograph model sees lung-field crops, and its card carries the per-source tables.
+    let radiograph = try AnalysisModels.load(weights + "/" + AnalysisModels.radiographFileName, requireManifest: true)
+    #expect(radiograph.description.input.normalization == LungFieldInput.normalization)
+    let metrics = radiograph.description.card.metrics.keys
+    #expect(metrics.contains("left out of training, source nih"))
+    #expect(metrics.contains("out-of-fold, source nih"))
     // A tampered copy beside the same MANIFEST is refused.
     let folder = try temporaryDirectory()
     try FileManager.default.copyItem(atPath: weights + "/MANIFEST", toPath: folder + "/MANIFEST")
