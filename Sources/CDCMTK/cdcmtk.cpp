@@ -13,6 +13,7 @@
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmfg/fgfact.h>
 #include <dcmtk/dcmimgle/dcmimage.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpeg/djencode.h>
@@ -48,6 +49,9 @@ void registerCodecs() {
         DJEncoderRegistration::registerCodecs();
         DJLSEncoderRegistration::registerCodecs();
         DcmRLEEncoderRegistration::registerCodecs();
+        // dcmfg's factory is a singleton created on first use without a lock (fgfact.cc in
+        // DCMTK 3.6.7); the header scan reads functional groups on every core, so create it here.
+        FGFactory::instance();
     });
 }
 
