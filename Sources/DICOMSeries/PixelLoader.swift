@@ -12,7 +12,8 @@ public enum PixelConstants {
 }
 
 public enum SeriesLoader {
-    /// Loads the planned slices as one HU volume: decodes slices in parallel through DCMTK,
+    /// Loads the planned slices as one HU volume: decodes slices (files, or an enhanced CT's
+    /// frames in runs, `DecodeRuns`) in parallel through DCMTK, JPEG 2000 through OpenJPEG,
     /// applies HU = stored × (0028,1053) Rescale Slope + (0028,1052) Rescale Intercept per slice
     /// (PS3.3 C.11.1.1.2) with the signedness of (0028,0103) Pixel Representation, maps
     /// (0028,0120) Pixel Padding Value to `PixelConstants.paddingHU`, fills planned gaps and
