@@ -7,6 +7,10 @@ let dcmtkLibraries: [LinkerSetting] = [
     "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimgle", "dcmdata", "oflog", "ofstd",
 ].map { .linkedLibrary($0) }
 
+// Enhanced multi-frame CT's functional groups (DCMTK's dcmfg over dcmiod) and JPEG 2000 pixel data
+// (OpenJPEG): both read through the CDCMTK shim, which decodes DICOM's pixels.
+let multiFrameAndJPEG2000Libraries: [LinkerSetting] = ["dcmfg", "dcmiod", "openjp2"].map { .linkedLibrary($0) }
+
 let package = Package(
     name: "lungct",
     platforms: [.macOS(.v13)],
@@ -20,11 +24,12 @@ let package = Package(
     ],
     targets: [
         // C modules. Debian 12's `pkg-config dcmtk` is broken (it requires sndfile), so DCMTK's
-        // libraries are linked by name; nifticlib has no .pc file and needs -I/usr/include/nifti.
+        // libraries are linked by name; nifticlib has no .pc file and needs -I/usr/include/nifti;
+        // OpenJPEG's header lives in a versioned folder (pkg-config libopenjp2 says which).
         .target(
             name: "CDCMTK",
-            cxxSettings: [.unsafeFlags(["-std=c++17"])],
-            linkerSettings: dcmtkLibraries
+            cxxSettings: [.unsafeFlags(["-std=c++17", "-I/usr/include/openjpeg-2.5"])],
+            linkerSettings: multiFrameAndJPEG2000Libraries + dcmtkLibraries
         ),
         .target(
             name: "CNIfTI",

@@ -3,8 +3,9 @@
 #
 # Builds `lungct-fuzz` (Sources/lungct-fuzz) with -sanitize=fuzzer,address into .build/fuzz,
 # makes seed corpora with lungct's own writers (phantom series in every transfer syntax it
-# writes, NIfTI from `lungct convert`, `lungct model init` models, DCMTK dumps of the test
-# fixtures, small PNG/JPEG pictures and zips of phantom series), then runs each target:
+# writes, JPEG 2000 and enhanced CT made from them with gdcmconv and highdicom, NIfTI from
+# `lungct convert`, `lungct model init` models, DCMTK dumps of the test fixtures, small PNG/JPEG
+# pictures and zips of phantom series), then runs each target:
 #
 #   dicom    one DICOM file through `lungct info --stats` (header scan, series choice, pixels)
 #   nifti    one .nii or .nii.gz through `lungct info --stats`
@@ -92,6 +93,26 @@ make_seeds() {
     done
     "$lungct" phantom "$tmp/ct-feet" --size 32 --slices 3 --spacing 2 --feet-first --shuffle >/dev/null
     cp "$tmp/ct-feet/dicom/IM00001.dcm" "$seeds/dicom/ct-feet-first.dcm"
+    # The archive formats: a JPEG 2000 slice (GDCM's gdcmconv), and a legacy-converted enhanced
+    # CT of a 16×16×3 phantom (highdicom, from the test virtualenv), native and JPEG 2000.
+    if command -v gdcmconv >/dev/null; then
+        gdcmconv --j2k "$tmp/ct-explicit/dicom/IM00002.dcm" "$seeds/dicom/ct-jpeg2000.dcm"
+    fi
+    local python="${LUNGCT_PYTHON:-.build/test-venv/bin/python}"
+    if [ -x "$python" ] && "$python" -c "import highdicom" 2>/dev/null; then
+        "$lungct" phantom "$tmp/ct-tiny" --size 16 --slices 3 --spacing 5 >/dev/null
+        "$python" - "$tmp/ct-tiny/dicom" "$seeds/dicom/ct-enhanced-legacy.dcm" <<'PYTHON'
+import glob, sys
+import highdicom, pydicom
+from highdicom.legacy import LegacyConvertedEnhancedCTImage
+slices = [pydicom.dcmread(path) for path in sorted(glob.glob(sys.argv[1] + "/*.dcm"))]
+LegacyConvertedEnhancedCTImage(slices, series_instance_uid=highdicom.UID(), series_number=9,
+                               sop_instance_uid=highdicom.UID(), instance_number=1).save_as(sys.argv[2])
+PYTHON
+        if command -v gdcmconv >/dev/null; then
+            gdcmconv --j2k "$seeds/dicom/ct-enhanced-legacy.dcm" "$seeds/dicom/ct-enhanced-jpeg2000.dcm"
+        fi
+    fi
     # The test suite's DICOM fixtures (DX radiographs with a VOI LUT, odd headers, SR, DICOMDIR).
     if command -v dump2dcm >/dev/null; then
         for dump in Tests/*/Fixtures/*.dump; do

@@ -208,7 +208,8 @@ public enum ArchiveScan {
             let displays = Dictionary(pendingDICOM.map { ($0.path, $0.display) }, uniquingKeysWith: { a, _ in a })
             let scan = FolderScan.scan(files: pendingDICOM.map(\.path))
             pendingDICOM.removeAll(keepingCapacity: true)
-            for header in scan.headers {
+            // An enhanced CT object gives a header per frame; its file is listed once.
+            for header in scan.headers where (header.frameIndex ?? 0) == 0 {
                 let shown = displays[header.path] ?? header.path
                 // Without UIDs, files cannot be matched across folders: their folder is the series.
                 let key =

@@ -2,13 +2,18 @@
 // attributes, decodes pixels and writes files, and reports every failure as a status code
 // with a message that names the file.
 #include "cdcmtk.h"
+#include "framegroups.h"
+#include "jpeg2000.h"
 #include "jpegscan.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcistrmf.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmfg/fgfact.h>
 #include <dcmtk/dcmimgle/dcmimage.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpeg/djencode.h>
@@ -20,7 +25,9 @@
 
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
@@ -42,6 +49,9 @@ void registerCodecs() {
         DJEncoderRegistration::registerCodecs();
         DJLSEncoderRegistration::registerCodecs();
         DcmRLEEncoderRegistration::registerCodecs();
+        // dcmfg's factory is a singleton created on first use without a lock (fgfact.cc in
+        // DCMTK 3.6.7); the header scan reads functional groups on every core, so create it here.
+        FGFactory::instance();
     });
 }
 
@@ -121,6 +131,17 @@ int getPadding(DcmItem *item, const DcmTagKey &key, bool isSigned, int32_t *dst)
     return 0;
 }
 
+// The fragments of encapsulated pixel data as read from the file (item 0 is the Basic Offset
+// Table), or null when the pixel data is native.
+DcmPixelSequence *encapsulatedFragments(DcmDataset *ds, DcmElement *pixels) {
+    if (!DcmXfer(ds->getOriginalXfer()).isEncapsulated() || pixels->ident() != EVR_PixelData) return nullptr;
+    DcmPixelSequence *sequence = nullptr;
+    if (OFstatic_cast(DcmPixelData *, pixels)->getEncapsulatedRepresentation(ds->getOriginalXfer(), nullptr, sequence).bad()) {
+        return nullptr;
+    }
+    return sequence;
+}
+
 void fillHeader(DcmFileFormat &file, lct_dicom_header *out) {
     std::memset(out, 0, sizeof(*out));
     DcmDataset *ds = file.getDataset();
@@ -171,12 +192,17 @@ void fillHeader(DcmFileFormat &file, lct_dicom_header *out) {
     ds->findAndGetUint16(DCM_PixelRepresentation, out->pixel_representation);
     if (ds->findAndGetUint16(DCM_SamplesPerPixel, out->samples_per_pixel).bad()) out->samples_per_pixel = 1;
     ds->findAndGetUint16(DCM_PlanarConfiguration, out->planar_configuration);
-    if (!getInt(ds, DCM_NumberOfFrames, &out->number_of_frames)) out->number_of_frames = 1;
+    out->has_number_of_frames = getInt(ds, DCM_NumberOfFrames, &out->number_of_frames);
+    if (!out->has_number_of_frames) out->number_of_frames = 1;
+    out->has_functional_groups =
+        ds->tagExists(DCM_SharedFunctionalGroupsSequence) || ds->tagExists(DCM_PerFrameFunctionalGroupsSequence);
     out->has_pixel_data = ds->tagExists(DCM_PixelData) ? 1 : 0;
     DcmElement *pixels = nullptr;
     if (ds->findAndGetElement(DCM_PixelData, pixels).good() && pixels != nullptr) {
         // A lazily loaded value still knows its length; encapsulated data has undefined length.
         out->pixel_data_length = pixels->getLengthField();
+        DcmPixelSequence *fragments = encapsulatedFragments(ds, pixels);
+        if (fragments != nullptr && fragments->card() > 0) out->fragment_count = fragments->card() - 1;
     }
 
     out->has_pixel_spacing = getDoubles(ds, DCM_PixelSpacing, out->pixel_spacing, 2);
@@ -289,71 +315,242 @@ extern "C" int lct_dcm_read_header(const char *path, uint64_t max_inflated_bytes
     });
 }
 
+struct lct_dcm_pixel_file {
+    std::string path;
+    DcmFileFormat file;
+};
+
+namespace {
+
+// The frame's place in the message: "FILE" for a single-frame object, "FILE, frame N of M"
+// (1-based, as viewers count) otherwise.
+std::string frameName(const std::string &path, uint32_t frame, int32_t frames) {
+    if (frames <= 1) return path;
+    return path + ", frame " + std::to_string(frame + 1) + " of " + std::to_string(frames);
+}
+
+// Native pixel data: the frame's bytes straight from their offset in the file.
+int readNativeFrame(DcmElement *element, const std::string &name, uint32_t frame, void *dst, size_t dst_bytes,
+                    char *message, size_t len) {
+    const uint64_t offset = static_cast<uint64_t>(frame) * dst_bytes;
+    const uint64_t available = element->getLength();
+    if (available < offset + dst_bytes) {
+        setMessage(message, len,
+                   name + ": pixel data holds " + std::to_string(available) + " bytes, header needs " +
+                       std::to_string(offset + dst_bytes) + " (truncated file?)");
+        return LCT_DCM_BAD_SIZE;
+    }
+    OFCondition status =
+        element->getPartialValue(dst, static_cast<Uint32>(offset), static_cast<Uint32>(dst_bytes));
+    if (status.bad()) {
+        setMessage(message, len, name + ": cannot read (7FE0,0010) Pixel Data: " + status.text() + " (truncated file?)");
+        return LCT_DCM_READ_FAILED;
+    }
+    return LCT_DCM_OK;
+}
+
+// The most a JPEG 2000 frame's codestream may hold, as a multiple of the frame's decoded size
+// (plus a fixed allowance for markers): lossless coding of noise expands by a few per cent at
+// most, so a frame of many times its image's size is a damaged or hostile file.
+constexpr size_t maximumCodestreamRatio = 4;
+constexpr size_t codestreamAllowance = 64 << 10;
+
+// The fragments that hold `frame` (PS3.5 A.4): all of them for a single frame; else from the
+// Basic Offset Table, or one fragment per frame when the table is empty (DCMTK's
+// determineStartFragment). Returns [first, end) as item indices, or false.
+bool frameFragments(DcmPixelSequence *sequence, uint32_t frame, int32_t frames, Uint32 *first, Uint32 *end) {
+    const Uint32 items = static_cast<Uint32>(sequence->card());
+    if (frames <= 1) {
+        *first = 1;
+        *end = items;
+        return items > 1;
+    }
+    if (DcmCodec::determineStartFragment(frame, frames, sequence, *first).bad()) return false;
+    if (frame + 1 < static_cast<uint32_t>(frames)) {
+        if (DcmCodec::determineStartFragment(frame + 1, frames, sequence, *end).bad()) return false;
+    } else {
+        *end = items;
+    }
+    return *first >= 1 && *first < *end && *end <= items;
+}
+
+// A JPEG 2000 frame: its fragments joined into one codestream, decoded by OpenJPEG.
+int readJpeg2000Frame(DcmDataset *ds, DcmElement *element, const std::string &name, uint32_t frame,
+                      lct_dicom_header *header, void *dst, size_t dst_bytes, char *message, size_t len) {
+    DcmPixelSequence *sequence = encapsulatedFragments(ds, element);
+    Uint32 first = 0, end = 0;
+    if (sequence == nullptr || !frameFragments(sequence, frame, header->number_of_frames, &first, &end)) {
+        setMessage(message, len,
+                   name + ": its JPEG 2000 fragments cannot be matched to frames (no fragment, or a Basic Offset "
+                          "Table that does not point at fragments); not decoded");
+        return LCT_DCM_BAD_SIZE;
+    }
+    const size_t limit = dst_bytes * maximumCodestreamRatio + codestreamAllowance;
+    std::string codestream;
+    for (Uint32 index = first; index < end; ++index) {
+        DcmPixelItem *item = nullptr;
+        Uint8 *bytes = nullptr;
+        if (sequence->getItem(item, index).bad() || item == nullptr) return LCT_DCM_READ_FAILED;
+        const size_t length = item->getLength();
+        if (codestream.size() + length > limit) {
+            setMessage(message, len,
+                       name + ": its JPEG 2000 codestream holds more than " + std::to_string(limit) +
+                           " bytes, far more than a frame of " + std::to_string(dst_bytes) + " bytes needs; not decoded");
+            return LCT_DCM_BAD_SIZE;
+        }
+        if (length == 0) continue;
+        OFCondition status = item->getUint8Array(bytes);
+        if (status.bad() || bytes == nullptr) {
+            setMessage(message, len, name + ": cannot read a JPEG 2000 fragment: " + status.text() + " (truncated file?)");
+            return LCT_DCM_READ_FAILED;
+        }
+        codestream.append(reinterpret_cast<const char *>(bytes), length);
+    }
+    return lct::decodeJpeg2000(reinterpret_cast<const uint8_t *>(codestream.data()), codestream.size(), name.c_str(),
+                               header, dst, dst_bytes, message, len);
+}
+
+// A single-frame encapsulated image in a syntax DCMTK decodes: the whole data set is converted to
+// native (the photometric interpretation can change: YBR_FULL_422 JPEG becomes RGB).
+int readDecompressedImage(DcmFileFormat &file, const std::string &name, lct_dicom_header *header, void *dst,
+                          size_t dst_bytes, char *message, size_t len) {
+    DcmDataset *ds = file.getDataset();
+    DcmXfer original(ds->getOriginalXfer());
+    OFCondition status = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+    if (status.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
+        setMessage(message, len,
+                   name + ": cannot decode transfer syntax " + original.getXferName() + " (" + original.getXferID() +
+                       "): " + status.text());
+        return LCT_DCM_DECODE_FAILED;
+    }
+    fillHeader(file, header);
+    DcmElement *element = nullptr;
+    status = ds->findAndGetElement(DCM_PixelData, element);
+    if (status.bad() || element == nullptr) {
+        setMessage(message, len, name + ": cannot read (7FE0,0010) Pixel Data: " + status.text());
+        return LCT_DCM_READ_FAILED;
+    }
+    const size_t available = element->getLength();
+    if (available < dst_bytes) {
+        setMessage(message, len,
+                   name + ": pixel data holds " + std::to_string(available) + " bytes, header needs " +
+                       std::to_string(dst_bytes) + " (truncated file?)");
+        return LCT_DCM_BAD_SIZE;
+    }
+    Uint8 *bytes = nullptr;
+    status = element->getUint8Array(bytes);
+    if (status.bad() || bytes == nullptr) {
+        // 16-bit data is held as OW; ask for it as words, which is the same memory.
+        Uint16 *words = nullptr;
+        status = element->getUint16Array(words);
+        bytes = reinterpret_cast<Uint8 *>(words);
+    }
+    if (status.bad() || bytes == nullptr) {
+        setMessage(message, len, name + ": cannot read (7FE0,0010) Pixel Data: " + status.text());
+        return LCT_DCM_READ_FAILED;
+    }
+    std::memcpy(dst, bytes, dst_bytes);
+    return LCT_DCM_OK;
+}
+
+// One frame of a multi-frame object in a syntax DCMTK decodes, without decoding the others.
+int readDecompressedFrame(DcmDataset *ds, DcmElement *element, const std::string &name, uint32_t frame,
+                          lct_dicom_header *header, void *dst, size_t dst_bytes, char *message, size_t len) {
+    Uint32 startFragment = 0;
+    OFString colorModel;
+    OFCondition status = OFstatic_cast(DcmPixelData *, element)->getUncompressedFrame(
+        ds, frame, startFragment, dst, static_cast<Uint32>(dst_bytes), colorModel);
+    if (status.bad()) {
+        DcmXfer original(ds->getOriginalXfer());
+        setMessage(message, len,
+                   name + ": cannot decode transfer syntax " + original.getXferName() + " (" + original.getXferID() +
+                       "): " + status.text());
+        return LCT_DCM_DECODE_FAILED;
+    }
+    if (!colorModel.empty()) std::snprintf(header->photometric, sizeof header->photometric, "%s", colorModel.c_str());
+    return LCT_DCM_OK;
+}
+
+}  // namespace
+
+extern "C" int lct_dcm_open_pixels(const char *path, uint64_t max_inflated_bytes, lct_dcm_pixel_file **out,
+                                   char *message, size_t message_len) {
+    *out = nullptr;
+    return guarded(path, message, message_len, [&]() -> int {
+        auto opened = std::make_unique<lct_dcm_pixel_file>();
+        opened->path = path;
+        int code = loadLazily(opened->file, path, max_inflated_bytes, message, message_len);
+        if (code != LCT_DCM_OK) return code;
+        if (!opened->file.getDataset()->tagExists(DCM_PixelData)) {
+            setMessage(message, message_len, std::string(path) + ": no (7FE0,0010) Pixel Data");
+            return LCT_DCM_NO_PIXELS;
+        }
+        *out = opened.release();
+        return LCT_DCM_OK;
+    });
+}
+
+extern "C" int lct_dcm_read_frame(lct_dcm_pixel_file *file, uint32_t frame, void *dst, size_t dst_bytes,
+                                  lct_dicom_header *header, char *message, size_t message_len) {
+    const char *path = file->path.c_str();
+    return guarded(path, message, message_len, [&]() -> int {
+        DcmDataset *ds = file->file.getDataset();
+        fillHeader(file->file, header);
+        const std::string name = frameName(file->path, frame, header->number_of_frames);
+        if (frame >= static_cast<uint32_t>(std::max(header->number_of_frames, 1))) {
+            setMessage(message, message_len, name + ": no such frame");
+            return LCT_DCM_BAD_SIZE;
+        }
+        DcmElement *element = nullptr;
+        OFCondition status = ds->findAndGetElement(DCM_PixelData, element);
+        if (status.bad() || element == nullptr) {
+            setMessage(message, message_len, name + ": cannot read (7FE0,0010) Pixel Data: " + status.text());
+            return LCT_DCM_READ_FAILED;
+        }
+        DcmXfer original(ds->getOriginalXfer());
+        if (!original.isEncapsulated()) {
+            return readNativeFrame(element, name, frame, dst, dst_bytes, message, message_len);
+        }
+        if (lct::isJpeg2000(original.getXferID())) {
+            return readJpeg2000Frame(ds, element, name, frame, header, dst, dst_bytes, message, message_len);
+        }
+        // lct_dcm_render_voi_lut decodes only files this function has read, so this covers it too.
+        if (lct::jpegBitDepthScanLoops(ds)) {
+            setMessage(message, message_len,
+                       name + ": its JPEG data has a TEM marker (FF01) where DCMTK's decoder " +
+                           "would loop forever: a damaged file, not decoded");
+            return LCT_DCM_DECODE_FAILED;
+        }
+        if (header->number_of_frames <= 1) {
+            return readDecompressedImage(file->file, name, header, dst, dst_bytes, message, message_len);
+        }
+        return readDecompressedFrame(ds, element, name, frame, header, dst, dst_bytes, message, message_len);
+    });
+}
+
+extern "C" void lct_dcm_close_pixels(lct_dcm_pixel_file *file) { delete file; }
+
 extern "C" int lct_dcm_read_pixels(const char *path, uint64_t max_inflated_bytes, void *dst, size_t dst_bytes,
                                    lct_dicom_header *header, char *message, size_t message_len) {
+    lct_dcm_pixel_file *file = nullptr;
+    int code = lct_dcm_open_pixels(path, max_inflated_bytes, &file, message, message_len);
+    if (code != LCT_DCM_OK) return code;
+    code = lct_dcm_read_frame(file, 0, dst, dst_bytes, header, message, message_len);
+    lct_dcm_close_pixels(file);
+    return code;
+}
+
+extern "C" int lct_dcm_read_frame_values(const char *path, uint64_t max_inflated_bytes, lct_frame_values *out,
+                                         size_t frame_count, char *message, size_t message_len) {
     return guarded(path, message, message_len, [&]() -> int {
         DcmFileFormat file;
         int code = loadLazily(file, path, max_inflated_bytes, message, message_len);
         if (code != LCT_DCM_OK) return code;
-        DcmDataset *ds = file.getDataset();
-        if (!ds->tagExists(DCM_PixelData)) {
-            setMessage(message, message_len, std::string(path) + ": no (7FE0,0010) Pixel Data");
-            return LCT_DCM_NO_PIXELS;
-        }
-        OFCondition status;
-        DcmXfer original(ds->getOriginalXfer());
-        if (original.isEncapsulated()) {
-            // lct_dcm_render_voi_lut decodes only files this function has read, so this covers it too.
-            if (lct::jpegBitDepthScanLoops(ds)) {
-                setMessage(message, message_len,
-                           std::string(path) + ": its JPEG data has a TEM marker (FF01) where DCMTK's decoder " +
-                               "would loop forever: a damaged file, not decoded");
-                return LCT_DCM_DECODE_FAILED;
-            }
-            status = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
-            if (status.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
-                setMessage(message, message_len,
-                           std::string(path) + ": cannot decode transfer syntax " + original.getXferName() +
-                               " (" + original.getXferID() + "): " + status.text());
-                return LCT_DCM_DECODE_FAILED;
-            }
-        }
-        fillHeader(file, header);
-        DcmElement *element = nullptr;
-        status = ds->findAndGetElement(DCM_PixelData, element);
-        if (status.bad() || element == nullptr) {
-            setMessage(message, message_len, std::string(path) + ": cannot read (7FE0,0010) Pixel Data: " + status.text());
-            return LCT_DCM_READ_FAILED;
-        }
-        const size_t available = element->getLength();
-        if (available < dst_bytes) {
-            setMessage(message, message_len,
-                       std::string(path) + ": pixel data holds " + std::to_string(available) + " bytes, header needs " +
-                           std::to_string(dst_bytes) + " (truncated file?)");
+        std::string problem = lct::readFrameValues(*file.getDataset(), out, frame_count);
+        if (!problem.empty()) {
+            setMessage(message, message_len, std::string(path) + ": " + problem);
             return LCT_DCM_BAD_SIZE;
         }
-        if (!original.isEncapsulated()) {
-            status = element->getPartialValue(dst, 0, static_cast<Uint32>(dst_bytes));
-            if (status.bad()) {
-                setMessage(message, message_len,
-                           std::string(path) + ": cannot read (7FE0,0010) Pixel Data: " + status.text() + " (truncated file?)");
-                return LCT_DCM_READ_FAILED;
-            }
-            return LCT_DCM_OK;
-        }
-        Uint8 *bytes = nullptr;
-        status = element->getUint8Array(bytes);
-        if (status.bad() || bytes == nullptr) {
-            // 16-bit data is held as OW; ask for it as words, which is the same memory.
-            Uint16 *words = nullptr;
-            status = element->getUint16Array(words);
-            bytes = reinterpret_cast<Uint8 *>(words);
-        }
-        if (status.bad() || bytes == nullptr) {
-            setMessage(message, message_len, std::string(path) + ": cannot read (7FE0,0010) Pixel Data: " + status.text());
-            return LCT_DCM_READ_FAILED;
-        }
-        std::memcpy(dst, bytes, dst_bytes);
         return LCT_DCM_OK;
     });
 }

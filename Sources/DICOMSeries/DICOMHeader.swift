@@ -45,7 +45,17 @@ public struct DICOMHeader: Sendable {
     public var samplesPerPixel: Int
     /// (0028,0006) Planar Configuration: 0 colour-by-pixel, 1 colour-by-plane.
     public var planarConfiguration: Int
+    /// (0028,0008) Number of Frames, at least 1 (1 when absent).
     public var numberOfFrames: Int
+    /// (0028,0008) Number of Frames as written (0 and negatives included), nil when absent.
+    public var declaredNumberOfFrames: Int?
+    /// (5200,9229) Shared or (5200,9230) Per-Frame Functional Groups Sequence present (PS3.3 C.7.6.16).
+    public var hasFunctionalGroups: Bool
+    /// The frame of a multi-frame object this header stands for (0-based), with that frame's place
+    /// and rescale from its functional groups; nil for a file read as one image.
+    public var frameIndex: Int?
+    /// Encapsulated pixel data: the fragments after the Basic Offset Table (PS3.5 A.4).
+    public var fragmentCount: Int
     public var hasPixelData: Bool
     /// Length of (7FE0,0010) in bytes, or nil when the pixel data is encapsulated (compressed).
     public var pixelDataLength: Int?
@@ -125,6 +135,9 @@ public struct DICOMHeader: Sendable {
         samplesPerPixel = max(1, Int(h.samples_per_pixel))
         planarConfiguration = Int(h.planar_configuration)
         numberOfFrames = max(1, Int(h.number_of_frames))
+        declaredNumberOfFrames = h.has_number_of_frames != 0 ? Int(h.number_of_frames) : nil
+        hasFunctionalGroups = h.has_functional_groups != 0
+        fragmentCount = Int(h.fragment_count)
         hasPixelData = h.has_pixel_data != 0
         pixelDataLength = h.pixel_data_length == UInt32.max ? nil : Int(h.pixel_data_length)
         pixelSpacing = h.has_pixel_spacing != 0 ? (h.pixel_spacing.0, h.pixel_spacing.1) : nil
@@ -191,22 +204,49 @@ public enum TransferSyntax {
     public static let jpegLSLossless = "1.2.840.10008.1.2.4.80"
     public static let jpegLSNearLossless = "1.2.840.10008.1.2.4.81"
     public static let rleLossless = "1.2.840.10008.1.2.5"
+    /// JPEG 2000 Image Compression (Lossless Only), and JPEG 2000 Image Compression (lossless or
+    /// lossy, as the encoder chose; PS3.5 A.4.4): decoded by OpenJPEG in the CDCMTK shim.
+    public static let jpeg2000Lossless = "1.2.840.10008.1.2.4.90"
+    public static let jpeg2000 = "1.2.840.10008.1.2.4.91"
+    /// High-Throughput JPEG 2000 (PS3.5 A.4.11): lossless, lossless RPCL, and lossy.
+    public static let htj2k: Set<String> = [
+        "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
+    ]
 
-    /// The syntaxes whose codecs DCMTK ships in its free modules (dcmdata, dcmjpeg, dcmjpls).
-    /// JPEG 2000, HTJ2K and the video syntaxes need codecs DCMTK does not ship.
+    /// The syntaxes whose codecs DCMTK ships in its free modules (dcmdata, dcmjpeg, dcmjpls), and
+    /// JPEG 2000 through OpenJPEG. HTJ2K and the video syntaxes are not decoded.
     public static let decodable: Set<String> = [
         implicitLittleEndian, explicitLittleEndian, deflatedExplicitLittleEndian, explicitBigEndian,
         jpegBaseline, jpegExtended, jpegLossless, jpegLosslessSV1, jpegLSLossless, jpegLSNearLossless, rleLossless,
+        jpeg2000Lossless, jpeg2000,
     ]
 
-    /// Syntaxes whose decoded pixels differ from what the scanner measured.
-    public static let lossy: Set<String> = [jpegBaseline, jpegExtended, jpegLSNearLossless, "1.2.840.10008.1.2.4.91"]
+    /// Syntaxes whose decoded pixels may differ from what the scanner measured. JPEG 2000
+    /// (.91) may also hold a lossless codestream; (0028,2110) Lossy Image Compression says which.
+    public static let lossy: Set<String> = [jpegBaseline, jpegExtended, jpegLSNearLossless, jpeg2000]
+
+    /// Why `header`'s pixel data cannot be decoded, or nil when it can.
+    public static func whyNotDecodable(_ header: DICOMHeader) -> String? {
+        let syntax = "transfer syntax \(header.transferSyntaxName) (\(header.transferSyntaxUID))"
+        if htj2k.contains(header.transferSyntaxUID) {
+            // OpenJPEG 2.5 decodes HTJ2K codestreams, but DCMTK 3.6.7 does not know these syntaxes
+            // and no tool on Debian 12 writes them, so no test could show that lungct reads them.
+            return
+                "\(syntax) is High-Throughput JPEG 2000 (HTJ2K), which lungct does not decode yet; convert the series to JPEG 2000 or an uncompressed syntax first"
+        }
+        guard decodable.contains(header.transferSyntaxUID) else {
+            return
+                "\(syntax) cannot be decoded with DCMTK's free codecs or OpenJPEG; convert the series to an uncompressed or lossless syntax first (for example with gdcmconv --raw)"
+        }
+        return nil
+    }
 }
 
 /// Well-known SOP classes (PS3.4 Annex B.5).
 public enum SOPClass {
     public static let ctImage = "1.2.840.10008.5.1.4.1.1.2"
     public static let enhancedCTImage = "1.2.840.10008.5.1.4.1.1.2.1"
+    public static let legacyConvertedEnhancedCTImage = "1.2.840.10008.5.1.4.1.1.2.2"
     public static let computedRadiography = "1.2.840.10008.5.1.4.1.1.1"
     public static let digitalXRayPresentation = "1.2.840.10008.5.1.4.1.1.1.1"
     public static let digitalXRayProcessing = "1.2.840.10008.5.1.4.1.1.1.1.1"
@@ -216,7 +256,8 @@ public enum SOPClass {
     /// The modality an image storage SOP class implies (PS3.4 B.5): used only when
     /// (0008,0060) Modality is missing.
     static let impliedModality = [
-        ctImage: "CT", enhancedCTImage: "CT", computedRadiography: "CR", digitalXRayPresentation: "DX",
+        ctImage: "CT", enhancedCTImage: "CT", legacyConvertedEnhancedCTImage: "CT", computedRadiography: "CR",
+        digitalXRayPresentation: "DX",
         digitalXRayProcessing: "DX",
     ]
 }

@@ -49,22 +49,28 @@ public struct FolderScan: Sendable {
     }
 
     /// Scans exactly the files given (a batch gathers a series from several folders and zip
-    /// files), in parallel and without pixel data, as `scan(_:)` does for a folder.
+    /// files), in parallel and without pixel data, as `scan(_:)` does for a folder. An enhanced CT
+    /// object gives one header per frame (`DICOMHeader.readImages`), once its header passes
+    /// `reasonToSkip`.
     public static func scan(files: [String]) -> FolderScan {
-        let results = ConcurrentResults<Result<DICOMHeader, DICOMError>>(count: files.count)
+        let results = ConcurrentResults<Result<[DICOMHeader], DICOMError>>(count: files.count)
         DispatchQueue.concurrentPerform(iterations: files.count) { index in
-            results[index] = Result { () throws(DICOMError) in try DICOMHeader.read(path: files[index]) }
+            results[index] = Result { () throws(DICOMError) in
+                let header = try DICOMHeader.read(path: files[index])
+                guard header.readsAsFrames, reasonToSkip(header) == nil else { return [header] }
+                return try header.frames()
+            }
         }
         var headers: [DICOMHeader] = []
         var skipped: [SkippedFile] = []
         for (index, result) in results.values.enumerated() {
             switch result {
-            case .success(let header):
-                if let reason = Self.reasonToSkip(header) {
+            case .success(let images):
+                if let reason = images.first.flatMap(Self.reasonToSkip) {
                     skipped.append(
-                        SkippedFile(path: header.path, reason: reason, damaged: reason.hasPrefix(Self.corruptHeader)))
+                        SkippedFile(path: files[index], reason: reason, damaged: reason.hasPrefix(Self.corruptHeader)))
                 } else {
-                    headers.append(header)
+                    headers += images
                 }
             case .failure(let error):
                 let reason = error.kind == .notDICOM ? "not a DICOM file" : "unreadable DICOM: \(error.message)"
@@ -98,6 +104,12 @@ public struct FolderScan: Sendable {
             let frames = header.numberOfFrames > 1 ? " × \(header.numberOfFrames) frames" : ""
             return
                 "\(corruptHeader) (0028,0010) Rows \(header.rows) × (0028,0011) Columns \(header.columns) × \(header.bitsAllocated) bits\(frames) need \(overflow ? "more than \(Int.max)" : "\(needed)") bytes but (7FE0,0010) Pixel Data holds \(length)"
+        }
+        // Compressed frames: each begins a fragment of its own (PS3.5 A.4), so fewer fragments
+        // than frames means frames are missing.
+        if header.pixelDataLength == nil, header.fragmentCount < header.numberOfFrames {
+            return
+                "\(corruptHeader) (0028,0008) Number of Frames is \(header.numberOfFrames) but its compressed (7FE0,0010) Pixel Data holds \(header.fragmentCount) fragment(s)"
         }
         return nil
     }

@@ -12,7 +12,8 @@ public enum PixelConstants {
 }
 
 public enum SeriesLoader {
-    /// Loads the planned slices as one HU volume: decodes slices in parallel through DCMTK,
+    /// Loads the planned slices as one HU volume: decodes slices (files, or an enhanced CT's
+    /// frames in runs, `DecodeRuns`) in parallel through DCMTK, JPEG 2000 through OpenJPEG,
     /// applies HU = stored × (0028,1053) Rescale Slope + (0028,1052) Rescale Intercept per slice
     /// (PS3.3 C.11.1.1.2) with the signedness of (0028,0103) Pixel Representation, maps
     /// (0028,0120) Pixel Padding Value to `PixelConstants.paddingHU`, fills planned gaps and
@@ -43,12 +44,8 @@ public enum SeriesLoader {
     /// Refuses pixel formats lungct does not load as CT, before any decoding.
     static func checkDecodable(_ slices: [DICOMHeader]) throws(DICOMError) {
         for header in slices {
-            if !TransferSyntax.decodable.contains(header.transferSyntaxUID) {
-                throw DICOMError(
-                    .unsupported, path: header.path,
-                    message:
-                        "\(header.path): transfer syntax \(header.transferSyntaxName) (\(header.transferSyntaxUID)) cannot be decoded with DCMTK's free codecs; convert the series to an uncompressed or JPEG-lossless syntax first (for example with gdcmconv --raw)"
-                )
+            if let reason = TransferSyntax.whyNotDecodable(header) {
+                throw DICOMError(.unsupported, path: header.path, message: "\(header.path): \(reason)")
             }
             if header.samplesPerPixel != 1 || !header.photometricInterpretation.hasPrefix("MONOCHROME") {
                 throw DICOMError(
@@ -70,15 +67,16 @@ public enum SeriesLoader {
     /// value does not fit int16, so the caller can load as float32 instead.
     static func loadInt16(_ plan: StackPlan) throws(DICOMError) -> Volume<Int16>? {
         let planeSize = plan.geometry.size.x * plan.geometry.size.y
-        let (voxels, fits) = try decodePlanes(plan, as: Int16.self) { base, header throws(DICOMError) in
+        let (voxels, fits) = try decodePlanes(plan, as: Int16.self) { base, header, file throws(DICOMError) in
             // 16-bit samples are read straight into their output plane and rescaled in
             // place: no second buffer for a 512×512 slice.
             let (raw, decoded, scratch) = try readIntoPlaneOrScratch(
-                header, plane: UnsafeMutableRawPointer(base), count: planeSize)
+                header, from: file, plane: UnsafeMutableRawPointer(base), count: planeSize)
             defer { scratch?.deallocate() }
             let samples = SampleDecoder(decoded)
             // The rescale decoded with, not only the one planned with: the file may have been
-            // rewritten since. A fractional one now sends the series to float32.
+            // rewritten since (a frame's comes from its functional groups, read by the scan).
+            // A fractional one now sends the series to float32.
             let rescale = try Rescale(decoded)
             guard rescale.isIntegral else { return false }
             // Within `RescaleLimits`, so these conversions are exact and no product below wraps.
@@ -143,9 +141,9 @@ public enum SeriesLoader {
 
     static func loadFloat(_ plan: StackPlan) throws(DICOMError) -> Volume<Float> {
         let planeSize = plan.geometry.size.x * plan.geometry.size.y
-        let (voxels, _) = try decodePlanes(plan, as: Float.self) { base, header throws(DICOMError) in
+        let (voxels, _) = try decodePlanes(plan, as: Float.self) { base, header, file throws(DICOMError) in
             // Float samples are wider than the stored ones, so they always go through scratch.
-            let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, plane: nil, count: planeSize)
+            let (raw, decoded, scratch) = try readIntoPlaneOrScratch(header, from: file, plane: nil, count: planeSize)
             defer { scratch?.deallocate() }
             let samples = SampleDecoder(decoded)
             let rescale = try Rescale(decoded)
@@ -167,7 +165,9 @@ public enum SeriesLoader {
     /// values fit.
     static func decodePlanes<V: BitwiseCopyable>(
         _ plan: StackPlan, as: V.Type,
-        convert: @escaping @Sendable (_ base: UnsafeMutablePointer<V>, _ header: DICOMHeader) throws(DICOMError) -> Bool
+        convert:
+            @escaping @Sendable (_ base: UnsafeMutablePointer<V>, _ header: DICOMHeader, _ file: PixelFile)
+            throws(DICOMError) -> Bool
     ) throws(DICOMError) -> ([V], Bool) {
         // Every plane is written by the decoder (or by interpolation afterwards), so the
         // storage need not be zero-filled first: that would be a 150 MB pass for nothing.
@@ -176,8 +176,8 @@ public enum SeriesLoader {
         let planeSize = plan.geometry.size.x * plan.geometry.size.y
         let outcome = voxels.withUnsafeMutableBufferPointer { buffer in
             let output = SendablePointer(buffer.baseAddress!)
-            return decodeAll(plan) { plane, header throws(DICOMError) in
-                try convert(output.pointer + plane * planeSize, header)
+            return decodeAll(plan) { plane, header, file throws(DICOMError) in
+                try convert(output.pointer + plane * planeSize, header, file)
             }
         }
         switch outcome {
@@ -186,21 +186,21 @@ public enum SeriesLoader {
         }
     }
 
-    /// Reads one slice's stored samples: into `plane` when it is given and the samples are
-    /// 16-bit (the same size as the int16 output), else into a new scratch buffer that the
-    /// caller deallocates.
-    static func readIntoPlaneOrScratch(_ header: DICOMHeader, plane: UnsafeMutableRawPointer?, count: Int)
-        throws(DICOMError) -> (UnsafeRawPointer, DICOMHeader, UnsafeMutableRawBufferPointer?)
-    {
+    /// Reads one slice's stored samples from `file`: into `plane` when it is given and the
+    /// samples are 16-bit (the same size as the int16 output), else into a new scratch buffer
+    /// that the caller deallocates.
+    static func readIntoPlaneOrScratch(
+        _ header: DICOMHeader, from file: PixelFile, plane: UnsafeMutableRawPointer?, count: Int
+    ) throws(DICOMError) -> (UnsafeRawPointer, DICOMHeader, UnsafeMutableRawBufferPointer?) {
         let bytes = count * header.samplesPerPixel * (header.bitsAllocated / 8)
         if let plane, header.bitsAllocated == 16, header.samplesPerPixel == 1 {
-            let decoded = try readRaw(header, into: UnsafeMutableRawBufferPointer(start: plane, count: bytes))
+            let decoded = try file.read(header, into: UnsafeMutableRawBufferPointer(start: plane, count: bytes))
             try checkLayout(decoded, planned: header)
             return (UnsafeRawPointer(plane), decoded, nil)
         }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 8)
         do {
-            let decoded = try readRaw(header, into: scratch)
+            let decoded = try file.read(header, into: scratch)
             try checkLayout(decoded, planned: header)
             return (UnsafeRawPointer(scratch.baseAddress!), decoded, scratch)
         } catch {
@@ -219,53 +219,9 @@ public enum SeriesLoader {
             throw DICOMError(
                 .inconsistentSeries, path: planned.path,
                 message:
-                    "\(planned.path): its pixel layout changed after the series was scanned (\(planned.rows)×\(planned.columns), \(planned.bitsAllocated) bits, then \(decoded.rows)×\(decoded.columns), \(decoded.bitsAllocated) bits); not loaded"
+                    "\(planned.imageName): its pixel layout changed after the series was scanned (\(planned.rows)×\(planned.columns), \(planned.bitsAllocated) bits, then \(decoded.rows)×\(decoded.columns), \(decoded.bitsAllocated) bits); not loaded"
             )
         }
-    }
-
-    /// Decodes each input slice on a worker and hands it to `store` with its output plane
-    /// index. Stops reporting at the first error; returns whether every `store` call succeeded.
-    static func decodeAll(
-        _ plan: StackPlan,
-        store: @escaping @Sendable (_ plane: Int, _ header: DICOMHeader) throws(DICOMError) -> Bool
-    ) -> Result<Bool, DICOMError> {
-        var planeOfInput = [Int](repeating: -1, count: plan.slices.count)
-        for (output, source) in plan.sources.enumerated() {
-            if case .slice(let input) = source { planeOfInput[input] = output }
-        }
-        let outputs = planeOfInput
-        let results = ConcurrentResults<Result<Bool, DICOMError>>(count: plan.slices.count)
-        DispatchQueue.concurrentPerform(iterations: plan.slices.count) { input in
-            do throws(DICOMError) {
-                results[input] = .success(try store(outputs[input], plan.slices[input]))
-            } catch {
-                results[input] = .failure(error)
-            }
-        }
-        var allFit = true
-        for result in results.values {
-            switch result {
-            case .failure(let error): return .failure(error)
-            case .success(let fit): allFit = allFit && fit
-            case nil: allFit = false
-            }
-        }
-        return .success(allFit)
-    }
-
-    /// Reads the stored samples of a single-frame image into `buffer` (decompressing when the
-    /// transfer syntax is encapsulated) and returns the header as it is after decoding.
-    static func readRaw(_ header: DICOMHeader, into buffer: UnsafeMutableRawBufferPointer) throws(DICOMError)
-        -> DICOMHeader
-    {
-        var refreshed = lct_dicom_header()
-        var message = [CChar](repeating: 0, count: 1024)
-        let status = lct_dcm_read_pixels(
-            header.path, DeflateLimits.maximumInflatedBytes, buffer.baseAddress, buffer.count, &refreshed, &message,
-            message.count)
-        try check(status, path: header.path, message: message)
-        return DICOMHeader(refreshed, path: header.path)
     }
 
     /// The stored values of one single-frame image (all samples), sign-extended or masked to
@@ -273,7 +229,7 @@ public enum SeriesLoader {
     public static func readStoredValues(_ header: DICOMHeader) throws(DICOMError) -> ([Int32], DICOMHeader) {
         let count = header.rows * header.columns * header.samplesPerPixel
         let (raw, decoded, scratch) = try readIntoPlaneOrScratch(
-            header, plane: nil, count: header.rows * header.columns)
+            header, from: try PixelFile(path: header.path), plane: nil, count: header.rows * header.columns)
         defer { scratch?.deallocate() }
         let samples = SampleDecoder(decoded)
         return ((0..<count).map { samples.value(raw, $0) }, decoded)

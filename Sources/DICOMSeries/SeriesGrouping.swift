@@ -108,8 +108,16 @@ public enum SeriesGrouping {
             return
                 "photometric interpretation differs (\(a.photometricInterpretation) vs \(b.photometricInterpretation))"
         }
-        if a.numberOfFrames > 1 || b.numberOfFrames > 1 {
+        if (a.numberOfFrames > 1 && a.frameIndex == nil) || (b.numberOfFrames > 1 && b.frameIndex == nil) {
             return "multi-frame objects are separate images"
+        }
+        // An enhanced CT object is a volume of its own: its frames are not mixed with single-frame
+        // files or with another object's frames, even under one Series Instance UID (the same
+        // slices exported both ways would otherwise collide position by position).
+        if (a.frameIndex != nil || b.frameIndex != nil)
+            && (a.frameIndex == nil || b.frameIndex == nil || a.sopInstanceUID != b.sopInstanceUID)
+        {
+            return "the frames of a multi-frame object and other images are separate volumes"
         }
         switch (a.rowDirection, a.columnDirection, b.rowDirection, b.columnDirection) {
         case (let ra?, let ca?, let rb?, let cb?):
@@ -148,11 +156,11 @@ public enum SeriesGrouping {
         for header in headers {
             guard let position = header.imagePosition else { return nil }
             let key = Int64((position.dot(normal) / SliceTolerance.duplicatePosition).rounded())
-            if let other = seen[key], other != header.sopInstanceUID {
+            if let other = seen[key], other != header.imageKey {
                 repeated = true
                 break
             }
-            seen[key] = header.sopInstanceUID
+            seen[key] = header.imageKey
         }
         guard repeated else { return nil }
         for (name, value) in [

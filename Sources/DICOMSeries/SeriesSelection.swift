@@ -51,14 +51,13 @@ public enum SeriesSelection {
                 candidate.rejection = "secondary capture (\(header.sopClassName)): a picture, not measured data"
                 return candidate
             }
-            if header.numberOfFrames > 1 {
+            if header.numberOfFrames > 1 && header.frameIndex == nil {
                 candidate.rejection =
-                    "multi-frame object (\(header.numberOfFrames) frames, \(header.sopClassName)): multi-frame images are not supported yet"
+                    "multi-frame object (\(header.numberOfFrames) frames, \(header.sopClassName)): of multi-frame objects, lungct reads Enhanced CT and Legacy Converted Enhanced CT only"
                 return candidate
             }
-            if let bad = group.headers.first(where: { !TransferSyntax.decodable.contains($0.transferSyntaxUID) }) {
-                candidate.rejection =
-                    "transfer syntax \(bad.transferSyntaxName) (\(bad.transferSyntaxUID)) cannot be decoded with DCMTK's free codecs"
+            if let reason = group.headers.lazy.compactMap(TransferSyntax.whyNotDecodable).first {
+                candidate.rejection = reason
                 return candidate
             }
             switch header.modality {

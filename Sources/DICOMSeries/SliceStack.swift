@@ -164,6 +164,7 @@ public enum SliceStack {
             direction: Matrix3(columns: plane.row, plane.column, plane.normal))
         let ordered = slices.map(\.header)
         if let warning = rescaleWarning(ordered) { warnings.append(warning) }
+        if let warning = lossyWarning(ordered) { warnings.append(warning) }
         return StackPlan(
             slices: ordered, geometry: geometry, sources: sources, tiltShifts: tiltShifts,
             corrections: corrections, warnings: warnings)
@@ -240,7 +241,8 @@ public enum SliceStack {
             let pa = a.distance(along: normal)
             let pb = b.distance(along: normal)
             if pa != pb { return pa < pb }
-            return (a.header.instanceNumber ?? 0, a.header.path) < (b.header.instanceNumber ?? 0, b.header.path)
+            return (a.header.instanceNumber ?? 0, a.header.path, a.header.frameIndex ?? 0)
+                < (b.header.instanceNumber ?? 0, b.header.path, b.header.frameIndex ?? 0)
         }
     }
 
@@ -256,7 +258,7 @@ public enum SliceStack {
             if let last = unique.last,
                 abs(last.distance(along: normal) - slice.distance(along: normal)) < SliceTolerance.duplicatePosition
             {
-                if last.header.sopInstanceUID == slice.header.sopInstanceUID && !slice.header.sopInstanceUID.isEmpty {
+                if last.header.imageKey == slice.header.imageKey && !slice.header.sopInstanceUID.isEmpty {
                     droppedCopies += 1
                 } else {
                     conflicts.append(slice.distance(along: normal))
@@ -368,6 +370,17 @@ public enum SliceStack {
         let intercepts = Set(slices.map { $0.rescaleIntercept ?? 0 })
         guard slopes.count > 1 || intercepts.count > 1 else { return nil }
         return "rescale slope/intercept vary between slices; each slice is rescaled with its own values"
+    }
+
+    /// Images stored with lossy compression ((0028,2110) Lossy Image Compression "01", or a lossy
+    /// transfer syntax) hold HU that differ from what the scanner measured: densities and
+    /// thresholds (the −950 HU emphysema band above all) are approximate, which is worth saying.
+    static func lossyWarning(_ slices: [DICOMHeader]) -> String? {
+        let lossy = slices.filter { $0.lossyCompressionFlag || TransferSyntax.lossy.contains($0.transferSyntaxUID) }
+        guard let first = lossy.first else { return nil }
+        let why = first.lossyCompressionFlag ? "(0028,2110) Lossy Image Compression is 01" : first.transferSyntaxName
+        return
+            "\(lossy.count) of \(slices.count) images are lossy-compressed (\(why)): HU differ from what the scanner measured, so densities and band fractions are approximate"
     }
 
     static func median(_ values: [Double]) -> Double {

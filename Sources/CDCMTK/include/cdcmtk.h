@@ -70,8 +70,11 @@ typedef struct lct_dicom_header {
     uint16_t samples_per_pixel;             /* (0028,0002) */
     uint16_t planar_configuration;          /* (0028,0006) */
     int32_t number_of_frames;               /* (0028,0008), 1 when absent */
+    int has_number_of_frames;               /* (0028,0008) present with a number (even 0 or negative) */
+    int has_functional_groups;              /* (5200,9229) Shared or (5200,9230) Per-Frame Functional Groups Sequence */
     int has_pixel_data;                     /* (7FE0,0010) present */
     uint32_t pixel_data_length;             /* its value length in bytes; 0xFFFFFFFF when encapsulated */
+    uint32_t fragment_count;                /* encapsulated: fragments after the Basic Offset Table item */
 
     double pixel_spacing[2];         int has_pixel_spacing;         /* (0028,0030) row\column */
     double imager_pixel_spacing[2];  int has_imager_pixel_spacing;  /* (0018,1164) */
@@ -107,6 +110,49 @@ int lct_dcm_read_header(const char *path, uint64_t max_inflated_bytes, lct_dicom
  *  header, refreshed after decompression (the photometric interpretation can change). */
 int lct_dcm_read_pixels(const char *path, uint64_t max_inflated_bytes, void *dst, size_t dst_bytes,
                         lct_dicom_header *header, char *message, size_t message_len);
+
+/** An open image whose frames are read one at a time (a multi-frame object's frames by
+ *  several workers, each with its own handle; one handle is used by one thread at a time).
+ *  The file is loaded lazily, as for lct_dcm_read_header: each frame's pixel data is read from
+ *  disk when asked for. */
+typedef struct lct_dcm_pixel_file lct_dcm_pixel_file;
+
+/** Opens `path` for lct_dcm_read_frame; *out is NULL unless LCT_DCM_OK. */
+int lct_dcm_open_pixels(const char *path, uint64_t max_inflated_bytes, lct_dcm_pixel_file **out, char *message,
+                        size_t message_len);
+
+/** Reads frame `frame` (0-based) of the open file into `dst` (dst_bytes, exactly one frame:
+ *  rows * columns * samples_per_pixel * (bits_allocated / 8)), as lct_dcm_read_pixels does.
+ *  Native pixel data is read in place from its offset (DcmElement::getPartialValue); JPEG 2000
+ *  (1.2.840.10008.1.2.4.90, .91) is decoded by OpenJPEG from the frame's fragments, after its
+ *  size, components and precision are checked against the header; other encapsulated syntaxes
+ *  of a multi-frame object are decoded frame by frame by DCMTK (DcmPixelData::getUncompressedFrame).
+ *  `header` receives the file's header as the decoded samples are: for JPEG 2000, Bits Stored and
+ *  Pixel Representation are the codestream's own precision and signedness. */
+int lct_dcm_read_frame(lct_dcm_pixel_file *file, uint32_t frame, void *dst, size_t dst_bytes,
+                       lct_dicom_header *header, char *message, size_t message_len);
+
+/** Closes a file opened by lct_dcm_open_pixels (NULL is ignored). */
+void lct_dcm_close_pixels(lct_dcm_pixel_file *file);
+
+/** One frame's place and rescale in a multi-frame object, from its functional groups (PS3.3
+ *  C.7.6.16): the per-frame item's group where there is one, else the shared item's. */
+typedef struct lct_frame_values {
+    double image_position[3];    int has_image_position;    /* (0020,9113) Plane Position Sequence > (0020,0032) */
+    double image_orientation[6]; int has_image_orientation; /* (0020,9116) Plane Orientation Sequence > (0020,0037) */
+    double pixel_spacing[2];     int has_pixel_spacing;     /* (0028,9110) Pixel Measures Sequence > (0028,0030) */
+    double slice_thickness;      int has_slice_thickness;   /* (0028,9110) Pixel Measures Sequence > (0018,0050) */
+    double rescale_slope;        int has_rescale_slope;     /* (0028,9145) Pixel Value Transformation Sequence > (0028,1053) */
+    double rescale_intercept;    int has_rescale_intercept; /* (0028,9145) Pixel Value Transformation Sequence > (0028,1052) */
+} lct_frame_values;
+
+/** Reads the functional groups of the multi-frame object `path` into `out`, which holds
+ *  `frame_count` entries: (0028,0008) Number of Frames, checked by the caller. Refuses with
+ *  LCT_DCM_BAD_SIZE when (5200,9230) Per-Frame Functional Groups Sequence does not hold exactly
+ *  `frame_count` items. The corresponding DCMTK calls are FGInterface::read and FGInterface::get
+ *  (dcmfg). */
+int lct_dcm_read_frame_values(const char *path, uint64_t max_inflated_bytes, lct_frame_values *out,
+                              size_t frame_count, char *message, size_t message_len);
 
 /** Renders frame 0 of a monochrome image as a viewer shows it through its first
  *  (0028,3010) VOI LUT Sequence item (PS3.3 C.11.2): modality rescale or LUT, then the VOI
