@@ -6,6 +6,11 @@ import PackageDescription
 let dcmtkLibraries: [LinkerSetting] = [
     "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimgle", "dcmdata", "oflog", "ofstd",
 ].map { .linkedLibrary($0) }
+// DCMTK's object modules (Segmentation, Parametric Map, SR with its TID 1500 classes) and what
+// they stand on, linked by name for the same reason.
+let dcmtkObjectLibraries: [LinkerSetting] = [
+    "dcmseg", "dcmpmap", "cmr", "dcmsr", "dcmfg", "dcmiod", "dcmdata", "oflog", "ofstd",
+].map { .linkedLibrary($0) }
 
 let package = Package(
     name: "lungct",
@@ -25,6 +30,11 @@ let package = Package(
             name: "CDCMTK",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
             linkerSettings: dcmtkLibraries
+        ),
+        .target(
+            name: "CDICOMObjects",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: dcmtkObjectLibraries
         ),
         .target(
             name: "CNIfTI",
@@ -48,6 +58,7 @@ let package = Package(
         .target(name: "AppSupport"),
         // Formats and engines: each the only importer of its C module.
         .target(name: "DICOMSeries", dependencies: ["VolumeCore", "AppSupport", "CDCMTK"]),
+        .target(name: "DICOMObjects", dependencies: ["VolumeCore", "AppSupport", "CDICOMObjects"]),
         .target(name: "NIfTIIO", dependencies: ["VolumeCore", "AppSupport", "CNIfTI"]),
         .target(name: "HDF5Store", dependencies: ["AppSupport", "CHDF5"]),
         .target(name: "ImageCodecs", dependencies: ["AppSupport", "CImageCodecs"]),
@@ -72,8 +83,8 @@ let package = Package(
         .target(
             name: "StudyAnalysis",
             dependencies: [
-                "AppSupport", "StudyInput", "ModelRuntime", "VolumeCore", "DICOMSeries", "NIfTIIO", "HDF5Store",
-                "LungSegmentation", "Radiograph", "Overview", "NeuralEngine", "ModelStore", "LesionSynthesis",
+                "AppSupport", "StudyInput", "ModelRuntime", "VolumeCore", "DICOMSeries", "DICOMObjects", "NIfTIIO",
+                "HDF5Store", "ImageCodecs", "LungSegmentation", "Radiograph", "Overview", "NeuralEngine", "ModelStore", "LesionSynthesis",
                 "ModelEvaluation", "SeededRandom", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
