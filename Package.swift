@@ -68,7 +68,7 @@ let package = Package(
         // Domain: built on the formats.
         .target(name: "Radiograph", dependencies: ["VolumeCore", "AppSupport", "DICOMSeries", "ImageCodecs"]),
         .target(name: "Overview", dependencies: ["VolumeCore", "AppSupport", "ImageCodecs"]),
-        .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO", "SeededRandom"]),
+        .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "DICOMObjects", "NIfTIIO", "SeededRandom"]),
         .target(name: "LesionSynthesis", dependencies: ["VolumeCore", "SeededRandom"]),
         .target(
             name: "ModelStore",

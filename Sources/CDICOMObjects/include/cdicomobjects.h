@@ -145,6 +145,14 @@ int lct_obj_write_secondary_capture(const lct_obj_source *source, const lct_obj_
                                     const uint8_t *rgb, uint16_t rows, uint16_t columns,
                                     char *message, size_t message_len);
 
+/** Adds to the file at `path` each attribute of `keywords` (DICOM keywords, e.g.
+ *  "PatientBirthDate") that it lacks, with the value at the same index of `values` (possibly
+ *  empty: a Type 2 attribute), keeping its transfer syntax. For files written by a writer that
+ *  leaves Type 2 attributes out. The corresponding DCMTK calls are DcmFileFormat::loadFile,
+ *  DcmItem::putAndInsertString and DcmFileFormat::saveFile. */
+int lct_obj_add_missing_attributes(const char *path, const char *const *keywords, const char *const *values,
+                                   size_t count, char *message, size_t message_len);
+
 /** A fresh UID under `root`. The corresponding DCMTK call is dcmGenerateUniqueIdentifier. */
 void lct_obj_new_uid(const char *root, char *out, size_t out_len);
 
