@@ -37,8 +37,9 @@ extern "C" int lct_obj_write_secondary_capture(const lct_obj_source *source, con
         put(d, DCM_SecondaryCaptureDeviceManufacturerModelName, "lungct");
         put(d, DCM_SecondaryCaptureDeviceSoftwareVersions, text(output->software_version));
         put(d, DCM_PatientOrientation, "");
-        // (0020,0060) Laterality, Type 2C in General Series: empty (a picture of both lungs).
-        put(d, DCM_Laterality, "");
+        // (0018,0015) Body Part Examined: a chest is no paired body part, so (0020,0060)
+        // Laterality (Type 2C in General Series) is absent.
+        put(d, DCM_BodyPartExamined, "CHEST");
         put(d, DCM_BurnedInAnnotation, "NO");
         put(d, DCM_LossyImageCompression, "00");
         put16(d, DCM_SamplesPerPixel, 3);

@@ -104,6 +104,24 @@ void addSourceReferences(IODCommonInstanceReferenceModule &module, const lct_obj
     module.addReferences(references, text(source.study_instance_uid));
 }
 
+void markSpatialLocations(DcmItem &dataset, const lct_obj_source &source) {
+    DcmSequenceOfItems *frames = nullptr;
+    if (dataset.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, frames).bad() || frames == nullptr) return;
+    for (unsigned long f = 0; f < frames->card(); ++f) {
+        DcmSequenceOfItems *derivations = nullptr;
+        if (frames->getItem(f)->findAndGetSequence(DCM_DerivationImageSequence, derivations).bad()) continue;
+        for (unsigned long d = 0; derivations != nullptr && d < derivations->card(); ++d) {
+            DcmSequenceOfItems *images = nullptr;
+            if (derivations->getItem(d)->findAndGetSequence(DCM_SourceImageSequence, images).bad()) continue;
+            const bool preserved = images != nullptr && images->card() == 1 && !source.resampled;
+            for (unsigned long i = 0; images != nullptr && i < images->card(); ++i) {
+                check(images->getItem(i)->putAndInsertString(DCM_SpatialLocationsPreserved, preserved ? "YES" : "NO"),
+                      "cannot set Spatial Locations Preserved");
+            }
+        }
+    }
+}
+
 void save(DcmFileFormat &file, const char *path) {
     OFCondition status = file.saveFile(path, EXS_LittleEndianExplicit);
     if (status.bad()) throw Failure(LCT_OBJ_WRITE_FAILED, std::string("cannot write: ") + status.text());

@@ -49,6 +49,11 @@ void completeCommon(DcmItem &dataset, const lct_obj_source &source, const lct_ob
 /// module (PS3.3 C.12.2): the Referenced Series Sequence of the source series.
 void addSourceReferences(IODCommonInstanceReferenceModule &module, const lct_obj_source &source);
 
+/// Sets (0028,135A) Spatial Locations Preserved in every Source Image Sequence item of the
+/// per-frame Derivation Image Sequences (dcmfg 3.6.7 has no setter for it): YES where a frame
+/// copies its one source slice's grid, NO where it was interpolated or resampled.
+void markSpatialLocations(DcmItem &dataset, const lct_obj_source &source);
+
 /// Writes `file` (explicit VR little endian, with meta header).
 void save(DcmFileFormat &file, const char *path);
 

@@ -149,6 +149,7 @@ extern "C" int lct_obj_write_parametric_map(const lct_obj_source *source, const 
         DcmFileFormat file;
         check(map->write(*file.getDataset()), "the Parametric Map is incomplete");
         completeCommon(*file.getDataset(), *source, *output);
+        markSpatialLocations(*file.getDataset(), *source);
         save(file, output->path);
     });
 }

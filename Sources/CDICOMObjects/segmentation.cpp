@@ -164,6 +164,7 @@ extern "C" int lct_obj_write_segmentation(const lct_obj_source *source, const lc
         DcmFileFormat file;
         check(seg->writeDataset(*file.getDataset()), "the Segmentation is incomplete");
         completeCommon(*file.getDataset(), *source, *output);
+        markSpatialLocations(*file.getDataset(), *source);
         save(file, output->path);
     });
 }

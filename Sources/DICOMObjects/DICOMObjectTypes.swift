@@ -56,6 +56,9 @@ public struct SourceSeries: Sendable {
     public var geometry: Geometry
     /// Nil: de-identified (empty patient name, ID and birth date, Patient Identity Removed YES).
     public var patient: PatientIdentity?
+    /// Whether the slices were resampled in-plane (a gantry tilt corrected): then no frame
+    /// keeps its source's spatial locations.
+    public var resampled = false
 
     public init(
         studyInstanceUID: String, seriesInstanceUID: String, frameOfReferenceUID: String, sopClassUID: String,

@@ -209,6 +209,7 @@ extension DICOMObjectWriter {
                 c.patient_birth_date = strings(source.patient?.birthDate ?? "")
                 c.study_date = strings(source.patient?.studyDate ?? "")
                 c.deidentified = source.patient == nil ? 1 : 0
+                c.resampled = source.resampled ? 1 : 0
                 var output = lct_obj_output(
                     path: strings(identity.path), series_instance_uid: strings(identity.seriesInstanceUID),
                     sop_instance_uid: strings(identity.sopInstanceUID), series_number: Int32(clamping: identity.seriesNumber),

@@ -38,10 +38,12 @@ enum DICOMResults {
             study.options.keepPHI
             ? PatientIdentity(name: h.patientName, id: h.patientID, birthDate: h.patientBirthDate, studyDate: h.studyDate)
             : nil
-        return SourceSeries(
+        var source = SourceSeries(
             studyInstanceUID: h.studyInstanceUID, seriesInstanceUID: h.seriesInstanceUID,
             frameOfReferenceUID: h.frameOfReferenceUID, sopClassUID: h.sopClassUID,
             sliceReferences: slices.sopInstanceUIDs, geometry: geometry, patient: patient)
+        source.resampled = slices.resampled
+        return source
     }
 
     /// Writes the objects into `folder`/dicom/ and returns the paths written.

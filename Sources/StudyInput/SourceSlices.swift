@@ -8,6 +8,8 @@ public struct SourceSlices: Sendable {
     /// Per slice of the loaded volume: the (0008,0018) SOP Instance UID of the slice it copies,
     /// or of both neighbours of a slice interpolated into a gap.
     public var sopInstanceUIDs: [[String]]
+    /// Whether loading resampled the slices in-plane (a gantry tilt corrected).
+    public var resampled: Bool
 }
 
 extension Inspection {
@@ -33,6 +35,6 @@ extension Inspection {
                 [plan.slices[lower].sopInstanceUID, plan.slices[upper].sopInstanceUID]
             }
         }
-        return SourceSlices(header: plan.slices[0], sopInstanceUIDs: uids)
+        return SourceSlices(header: plan.slices[0], sopInstanceUIDs: uids, resampled: !plan.tiltShifts.isEmpty)
     }
 }

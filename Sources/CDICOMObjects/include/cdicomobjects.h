@@ -52,6 +52,7 @@ typedef struct lct_obj_source {
     /* Patient and study identification: empty strings when de-identified. */
     const char *patient_name, *patient_id, *patient_birth_date, *study_date;
     int deidentified;          /* 1: (0012,0062) Patient Identity Removed YES, and its method */
+    int resampled;             /* 1: slices were resampled in-plane (gantry tilt corrected) */
 } lct_obj_source;
 
 /** What is new about one written object. */
