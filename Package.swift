@@ -68,7 +68,8 @@ let package = Package(
         // Domain: built on the formats.
         .target(name: "Radiograph", dependencies: ["VolumeCore", "AppSupport", "DICOMSeries", "ImageCodecs"]),
         .target(name: "Overview", dependencies: ["VolumeCore", "AppSupport", "ImageCodecs"]),
-        .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "DICOMObjects", "NIfTIIO", "SeededRandom"]),
+        .target(
+            name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "DICOMObjects", "NIfTIIO", "SeededRandom"]),
         .target(name: "LesionSynthesis", dependencies: ["VolumeCore", "SeededRandom"]),
         .target(
             name: "ModelStore",
@@ -84,7 +85,8 @@ let package = Package(
             name: "StudyAnalysis",
             dependencies: [
                 "AppSupport", "StudyInput", "ModelRuntime", "VolumeCore", "DICOMSeries", "DICOMObjects", "NIfTIIO",
-                "HDF5Store", "ImageCodecs", "LungSegmentation", "Radiograph", "Overview", "NeuralEngine", "ModelStore", "LesionSynthesis",
+                "HDF5Store", "ImageCodecs", "LungSegmentation", "Radiograph", "Overview", "NeuralEngine", "ModelStore",
+                "LesionSynthesis",
                 "ModelEvaluation", "SeededRandom", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
@@ -121,6 +123,7 @@ let package = Package(
         .testTarget(
             name: "DICOMSeriesTests", dependencies: ["TestSupport", "DICOMSeries", "VolumeCore", "Phantom"],
             exclude: ["Fixtures"]),
+        .testTarget(name: "DICOMObjectsTests", dependencies: ["TestSupport", "DICOMObjects", "VolumeCore"]),
         .testTarget(name: "NIfTIIOTests", dependencies: ["TestSupport", "NIfTIIO", "VolumeCore"]),
         .testTarget(name: "HDF5StoreTests", dependencies: ["TestSupport", "HDF5Store"]),
         .testTarget(name: "NeuralEngineTests", dependencies: ["TestSupport", "NeuralEngine"]),

@@ -1,5 +1,5 @@
-internal import CDICOMObjects
 import AppSupport
+internal import CDICOMObjects
 import Foundation
 import VolumeCore
 
@@ -88,7 +88,8 @@ public enum DICOMObjectWriter {
     /// referencing its segment of the Segmentation `segmentation` (SOP class and instance UID),
     /// then a TID 1501 group of `studyMeasurements` when there are any.
     public static func writeMeasurementReport(
-        groups: [MeasurementGroup], studyMeasurements: [Measurement], segmentation: (seriesUID: String, classUID: String, instanceUID: String),
+        groups: [MeasurementGroup], studyMeasurements: [Measurement],
+        segmentation: (seriesUID: String, classUID: String, instanceUID: String),
         algorithm: Algorithm, source: SourceSeries, identity: ObjectIdentity
     ) throws(DICOMObjectError) {
         let strings = CStrings()
@@ -100,7 +101,8 @@ public enum DICOMObjectWriter {
                     lct_obj_write_measurement_report(
                         &cSource, &cOutput,
                         lct_obj_segmentation_reference(
-                            series_instance_uid: strings(segmentation.seriesUID), sop_class_uid: strings(segmentation.classUID),
+                            series_instance_uid: strings(segmentation.seriesUID),
+                            sop_class_uid: strings(segmentation.classUID),
                             sop_instance_uid: strings(segmentation.instanceUID)),
                         cGroups.baseAddress, cGroups.count, strings("study"), strings(newUID()), study.baseAddress,
                         study.count, strings(algorithm.name), strings(algorithm.version), &message, message.count)
@@ -212,8 +214,10 @@ extension DICOMObjectWriter {
                 c.resampled = source.resampled ? 1 : 0
                 var output = lct_obj_output(
                     path: strings(identity.path), series_instance_uid: strings(identity.seriesInstanceUID),
-                    sop_instance_uid: strings(identity.sopInstanceUID), series_number: Int32(clamping: identity.seriesNumber),
-                    series_description: strings(identity.seriesDescription), software_version: strings(LungCTVersion.string))
+                    sop_instance_uid: strings(identity.sopInstanceUID),
+                    series_number: Int32(clamping: identity.seriesNumber),
+                    series_description: strings(identity.seriesDescription),
+                    software_version: strings(LungCTVersion.string))
                 return body(&c, &output, &message)
             }
         }

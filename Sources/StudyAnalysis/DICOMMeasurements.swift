@@ -53,7 +53,8 @@ enum DICOMMeasurements {
         var measurements = [
             Measurement(concept: DICOMCodes.volume, unit: DICOMCodes.cubicCentimetre, value: m.volumeML),
             Measurement(
-                concept: DICOMCodes.attenuation, derivation: DICOMCodes.mean, unit: DICOMCodes.hounsfield, value: m.meanHU),
+                concept: DICOMCodes.attenuation, derivation: DICOMCodes.mean, unit: DICOMCodes.hounsfield,
+                value: m.meanHU),
             Measurement(
                 concept: DICOMCodes.attenuation, derivation: DICOMCodes.percentile15, unit: DICOMCodes.hounsfield,
                 value: m.percentile15HU),

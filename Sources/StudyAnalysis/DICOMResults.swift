@@ -36,7 +36,8 @@ enum DICOMResults {
         let h = slices.header
         let patient =
             study.options.keepPHI
-            ? PatientIdentity(name: h.patientName, id: h.patientID, birthDate: h.patientBirthDate, studyDate: h.studyDate)
+            ? PatientIdentity(
+                name: h.patientName, id: h.patientID, birthDate: h.patientBirthDate, studyDate: h.studyDate)
             : nil
         var source = SourceSeries(
             studyInstanceUID: h.studyInstanceUID, seriesInstanceUID: h.seriesInstanceUID,
@@ -82,8 +83,10 @@ enum DICOMResults {
             var target = reportIdentity
             target.path = partial
             try DICOMObjectWriter.writeMeasurementReport(
-                groups: DICOMMeasurements.groups(inputs.panel), studyMeasurements: DICOMMeasurements.study(inputs.report),
-                segmentation: (segIdentity.seriesInstanceUID, segmentationClassUID, segIdentity.sopInstanceUID), algorithm: lungAlgorithm,
+                groups: DICOMMeasurements.groups(inputs.panel),
+                studyMeasurements: DICOMMeasurements.study(inputs.report),
+                segmentation: (segIdentity.seriesInstanceUID, segmentationClassUID, segIdentity.sopInstanceUID),
+                algorithm: lungAlgorithm,
                 source: source, identity: target)
         }
         written.append(reportIdentity.path)
