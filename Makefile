@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT ?= swift
 DEBIAN_PACKAGES := libdcmtk-dev dcmtk libnifti-dev libopenblas-dev libhdf5-dev hdf5-tools \
-	libpng-dev libjpeg-dev zlib1g-dev pkg-config dcm2niix libjpeg-turbo-progs time
+	libpng-dev libjpeg-dev zlib1g-dev pkg-config dcm2niix libjpeg-turbo-progs time dicom3tools
 SAMPLE := Volumes/phantom-chest
 DEMO_OUT := out/demo
 
@@ -30,12 +30,13 @@ demo: build
 	echo; echo "== lungct analyze $(SAMPLE)/dicom -o $(DEMO_OUT)"; $$bin analyze $(SAMPLE)/dicom -o $(DEMO_OUT)
 
 # A private virtualenv with the tests' Python peers: h5py (study.h5 reads with h5py and no
-# custom code) and Pillow (pictures lungct's own writers do not make, such as CMYK JPEG).
+# custom code), Pillow (pictures lungct's own writers do not make, such as CMYK JPEG), and
+# pydicom with highdicom (the DICOM result objects of --dicom read back).
 # Without PyPI those tests skip; nothing else needs Python.
 TEST_VENV := .build/test-venv
 test-venv:
 	@[ -x $(TEST_VENV)/bin/python ] || python3 -m venv $(TEST_VENV) >/dev/null 2>&1 || { apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(TEST_VENV); } || true
-	@$(TEST_VENV)/bin/python -c "import h5py, numpy, PIL" 2>/dev/null || $(TEST_VENV)/bin/pip install --quiet h5py numpy pillow >/dev/null 2>&1 || echo "note: h5py or pillow not installed (no PyPI?); the tests that need them will skip"
+	@$(TEST_VENV)/bin/python -c "import h5py, numpy, PIL, pydicom, highdicom" 2>/dev/null || $(TEST_VENV)/bin/pip install --quiet h5py numpy pillow pydicom highdicom >/dev/null 2>&1 || echo "note: h5py, pillow, pydicom or highdicom not installed (no PyPI?); the tests that need them will skip"
 
 # The toolchain's swift-format with the checked-in .swift-format, and the structure checks of
 # ARCHITECTURE.md (layers, declared imports, file and function sizes).

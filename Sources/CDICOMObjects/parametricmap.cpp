@@ -102,8 +102,8 @@ void addFrame(DPMParametricMapIOD::Frames<Float32> &frames, const lct_obj_source
         if (!derived) throw Failure(LCT_OBJ_INVALID, "cannot make a Derivation Image item");
         groups.push_back(derived.get());
     }
-    std::vector<Float32> frame(values + k * plane, values + (k + 1) * plane);
-    check(frames.addFrame(frame.data(), plane, groups), "cannot add a frame");
+    // addFrame copies the frame (it takes a non-const pointer and only reads it).
+    check(frames.addFrame(const_cast<Float32 *>(values + k * plane), plane, groups), "cannot add a frame");
 }
 
 }  // namespace
@@ -117,37 +117,41 @@ extern "C" int lct_obj_write_parametric_map(const lct_obj_source *source, const 
                                             const char *algorithm_name, const char *algorithm_version,
                                             char *message, size_t message_len) {
     return guarded(output->path, message, message_len, [&] {
-        IODEnhGeneralEquipmentModule::EquipmentInfo equipment("lungct", "lungct", "1", text(output->software_version));
-        ContentIdentificationMacro content("1", "PROBABILITY", text(algorithm_name) + " " + text(algorithm_version), "");
-        OFvariant<OFCondition, DPMParametricMapIOD> created = DPMParametricMapIOD::create<IODFloatingPointImagePixelModule>(
-            "CT", std::to_string(output->series_number), "1", source->rows, source->columns, equipment, content,
-            "VOLUME", "NONE", DPMTypes::CQ_RESEARCH);
-        if (OFCondition *failure = OFget<OFCondition>(&created)) check(*failure, "cannot create the Parametric Map");
-        DPMParametricMapIOD *map = OFget<DPMParametricMapIOD>(&created);
-        check(map->getFrameOfReference().setFrameOfReferenceUID(text(source->frame_of_reference_uid)),
-              "Frame of Reference UID");
-        check(map->getStudy().setStudyInstanceUID(text(source->study_instance_uid)), "Study Instance UID");
-        check(map->getSeries().setSeriesInstanceUID(text(output->series_instance_uid)), "Series Instance UID");
-        check(map->getSeries().setSeriesDescription(text(output->series_description)), "Series Description");
-        check(map->getSOPCommon().setSOPInstanceUID(text(output->sop_instance_uid)), "SOP Instance UID");
-        OFString date, time;
-        DcmDate::getCurrentDate(date);
-        DcmTime::getCurrentTime(time);
-        check(map->getIODGeneralImageModule().setContentDate(date), "Content Date");
-        check(map->getIODGeneralImageModule().setContentTime(time), "Content Time");
-        char uid[100];
-        dcmGenerateUniqueIdentifier(uid);
-        check(map->getIODMultiframeDimensionModule().addDimensionIndex(DCM_ImagePositionPatient, uid,
-                                                                       DCM_PlanePositionSequence, "Position"),
-              "the position dimension");
-        addSharedGroups(*map, *source, quantity, unit, first, last, label);
-        DPMParametricMapIOD::FramesType framesType = map->getFrames();
-        DPMParametricMapIOD::Frames<Float32> *frames = OFget<DPMParametricMapIOD::Frames<Float32>>(&framesType);
-        if (frames == nullptr) throw Failure(LCT_OBJ_INTERNAL, "the Parametric Map holds no float32 frames");
-        for (size_t k = 0; k < source->slice_count; ++k) addFrame(*frames, *source, values, k);
-        addSourceReferences(map->getIODCommonInstanceReferenceModule(), *source);
+        // The map is built and written into `file` in a scope of its own, so that its frames
+        // (a second copy of the values) are freed before the file is saved.
         DcmFileFormat file;
-        check(map->write(*file.getDataset()), "the Parametric Map is incomplete");
+        {
+            IODEnhGeneralEquipmentModule::EquipmentInfo equipment("lungct", "lungct", "1", text(output->software_version));
+            ContentIdentificationMacro content("1", "PROBABILITY", text(algorithm_name) + " " + text(algorithm_version), "");
+            OFvariant<OFCondition, DPMParametricMapIOD> created = DPMParametricMapIOD::create<IODFloatingPointImagePixelModule>(
+                "CT", std::to_string(output->series_number), "1", source->rows, source->columns, equipment, content,
+                "VOLUME", "NONE", DPMTypes::CQ_RESEARCH);
+            if (OFCondition *failure = OFget<OFCondition>(&created)) check(*failure, "cannot create the Parametric Map");
+            DPMParametricMapIOD *map = OFget<DPMParametricMapIOD>(&created);
+            check(map->getFrameOfReference().setFrameOfReferenceUID(text(source->frame_of_reference_uid)),
+                  "Frame of Reference UID");
+            check(map->getStudy().setStudyInstanceUID(text(source->study_instance_uid)), "Study Instance UID");
+            check(map->getSeries().setSeriesInstanceUID(text(output->series_instance_uid)), "Series Instance UID");
+            check(map->getSeries().setSeriesDescription(text(output->series_description)), "Series Description");
+            check(map->getSOPCommon().setSOPInstanceUID(text(output->sop_instance_uid)), "SOP Instance UID");
+            OFString date, time;
+            DcmDate::getCurrentDate(date);
+            DcmTime::getCurrentTime(time);
+            check(map->getIODGeneralImageModule().setContentDate(date), "Content Date");
+            check(map->getIODGeneralImageModule().setContentTime(time), "Content Time");
+            char uid[100];
+            dcmGenerateUniqueIdentifier(uid);
+            check(map->getIODMultiframeDimensionModule().addDimensionIndex(DCM_ImagePositionPatient, uid,
+                                                                           DCM_PlanePositionSequence, "Position"),
+                  "the position dimension");
+            addSharedGroups(*map, *source, quantity, unit, first, last, label);
+            DPMParametricMapIOD::FramesType framesType = map->getFrames();
+            DPMParametricMapIOD::Frames<Float32> *frames = OFget<DPMParametricMapIOD::Frames<Float32>>(&framesType);
+            if (frames == nullptr) throw Failure(LCT_OBJ_INTERNAL, "the Parametric Map holds no float32 frames");
+            for (size_t k = 0; k < source->slice_count; ++k) addFrame(*frames, *source, values, k);
+            addSourceReferences(map->getIODCommonInstanceReferenceModule(), *source);
+            check(map->write(*file.getDataset()), "the Parametric Map is incomplete");
+        }
         completeCommon(*file.getDataset(), *source, *output);
         markSpatialLocations(*file.getDataset(), *source);
         save(file, output->path);

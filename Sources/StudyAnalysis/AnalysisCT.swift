@@ -46,7 +46,7 @@ extension Analyzer {
             if study.options.dicom {
                 try writeDICOM(
                     DICOMResults.Inputs(labels: segmentation.labels, panel: panel, lesions: lesions, report: report),
-                    study, geometry: hu.geometry, into: &report)
+                    study, geometry: hu.geometry, into: &report, clock: &clock)
                 clock.lap("dicom")
             }
             return report
@@ -170,16 +170,18 @@ extension Analyzer {
     /// The DICOM result objects (`--dicom`): written when the input is a DICOM CT series and
     /// listed in the report's outputs; otherwise the report says why there are none.
     static func writeDICOM(
-        _ inputs: DICOMResults.Inputs, _ study: LoadedStudy, geometry: Geometry, into report: inout AnalysisReport
+        _ inputs: DICOMResults.Inputs, _ study: LoadedStudy, geometry: Geometry, into report: inout AnalysisReport,
+        clock: inout StageClock
     ) throws(LungCTError) {
         guard let source = DICOMResults.source(study, geometry: geometry) else {
             report.warnings.append(DICOMResults.notDICOMWarning)
             return
         }
         let written = try DICOMResults.write(inputs, source: source, folder: study.folder)
-        for path in written {
+        for (path, step, seconds) in written {
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             report.outputs["dicom/" + name] = path
+            clock.record("dicom." + step, seconds: seconds)
         }
     }
 }

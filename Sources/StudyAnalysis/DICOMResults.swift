@@ -47,14 +47,22 @@ enum DICOMResults {
         return source
     }
 
-    /// Writes the objects into `folder`/dicom/ and returns the paths written.
-    static func write(_ inputs: Inputs, source: SourceSeries, folder: String) throws(LungCTError) -> [String] {
+    /// Writes the objects into `folder`/dicom/ and returns the paths written and how long each
+    /// took (report.json's "dicom.<object>" timings).
+    static func write(_ inputs: Inputs, source: SourceSeries, folder: String) throws(LungCTError)
+        -> [(path: String, step: String, seconds: Double)]
+    {
         do {
             try FileManager.default.createDirectory(atPath: folder + "/dicom", withIntermediateDirectories: true)
         } catch {
             throw .outputFailed("\(folder)/dicom: cannot create the folder: \(error.localizedDescription)")
         }
-        var written: [String] = []
+        var written: [(path: String, step: String, seconds: Double)] = []
+        var started = Date()
+        func done(_ path: String, _ step: String) {
+            written.append((path, step, Date().timeIntervalSince(started)))
+            started = Date()
+        }
         var seriesNumber = firstSeriesNumber
         func identity(_ name: String, _ description: String) -> ObjectIdentity {
             defer { seriesNumber += 1 }
@@ -66,7 +74,7 @@ enum DICOMResults {
             target.path = partial
             try DICOMObjectWriter.writeSegmentation(segments(inputs), source: source, identity: target)
         }
-        written.append(segIdentity.path)
+        done(segIdentity.path, "segmentation")
         let mapIdentity = identity(OutputFile.dicomParametricMap, "lungct lesion probability")
         if let lesions = inputs.lesions {
             try atomically(mapIdentity.path) { (partial) throws(DICOMObjectError) in
@@ -76,7 +84,7 @@ enum DICOMResults {
                     lesions.probability, quantity: DICOMCodes.probability, unit: DICOMCodes.noUnits, range: 0...1,
                     label: "P(lesion)", algorithm: lesionAlgorithm(inputs.report), source: source, identity: target)
             }
-            written.append(mapIdentity.path)
+            done(mapIdentity.path, "parametric map")
         }
         let reportIdentity = identity(OutputFile.dicomReport, "lungct measurements")
         try atomically(reportIdentity.path) { (partial) throws(DICOMObjectError) in
@@ -89,9 +97,9 @@ enum DICOMResults {
                 algorithm: lungAlgorithm,
                 source: source, identity: target)
         }
-        written.append(reportIdentity.path)
+        done(reportIdentity.path, "report")
         try writeCapture(folder: folder, source: source, identity: identity(OutputFile.dicomCapture, "lungct overview"))
-        written.append(folder + "/" + OutputFile.dicomCapture)
+        done(folder + "/" + OutputFile.dicomCapture, "capture")
         return written
     }
 
@@ -137,9 +145,15 @@ enum DICOMResults {
                 Segment(
                     label: "COVID-19 lesion", category: DICOMCodes.morphologicallyAbnormalStructure,
                     type: DICOMCodes.lesion, modifier: nil, algorithm: lesionAlgorithm(inputs.report),
-                    labels: lesions.mask.map { $0 > 0 ? 1 : 0 }, value: 1))
+                    labels: binary(lesions.mask), value: 1))
         }
         return segments
+    }
+
+    /// 1 where `mask` is not 0. Array's own map, specialised here: `Volume.map` is generic
+    /// across modules, and took seconds over a 512×512×300 mask.
+    static func binary(_ mask: Volume<UInt8>) -> Volume<UInt8> {
+        Volume(geometry: mask.geometry, voxels: mask.voxels.map { $0 == 0 ? 0 : 1 })
     }
 
     /// lungct's classical HU lung segmentation: thresholds and morphology.
