@@ -6,7 +6,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT ?= swift
 DEBIAN_PACKAGES := libdcmtk-dev dcmtk libnifti-dev libopenblas-dev libhdf5-dev hdf5-tools \
 	libpng-dev libjpeg-dev zlib1g-dev pkg-config dcm2niix libjpeg-turbo-progs time \
-	libopenjp2-7-dev libgdcm-tools
+	libopenjp2-7-dev libgdcm-tools dicom3tools
 SAMPLE := Volumes/phantom-chest
 DEMO_OUT := out/demo
 
@@ -31,8 +31,9 @@ demo: build
 	echo; echo "== lungct analyze $(SAMPLE)/dicom -o $(DEMO_OUT)"; $$bin analyze $(SAMPLE)/dicom -o $(DEMO_OUT)
 
 # A private virtualenv with the tests' Python peers: h5py (study.h5 reads with h5py and no
-# custom code), Pillow (pictures lungct's own writers do not make, such as CMYK JPEG), pydicom
-# and highdicom (legacy-converted enhanced CT fixtures, made from a phantom series).
+# custom code), Pillow (pictures lungct's own writers do not make, such as CMYK JPEG), and
+# pydicom with highdicom (legacy-converted enhanced CT fixtures made from a phantom series, and
+# the DICOM result objects of --dicom read back).
 # Without PyPI those tests skip; nothing else needs Python.
 TEST_VENV := .build/test-venv
 test-venv:

@@ -6,6 +6,11 @@ import PackageDescription
 let dcmtkLibraries: [LinkerSetting] = [
     "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimgle", "dcmdata", "oflog", "ofstd",
 ].map { .linkedLibrary($0) }
+// DCMTK's object modules (Segmentation, Parametric Map, SR with its TID 1500 classes) and what
+// they stand on, linked by name for the same reason.
+let dcmtkObjectLibraries: [LinkerSetting] = [
+    "dcmseg", "dcmpmap", "cmr", "dcmsr", "dcmfg", "dcmiod", "dcmdata", "oflog", "ofstd",
+].map { .linkedLibrary($0) }
 
 // Enhanced multi-frame CT's functional groups (DCMTK's dcmfg over dcmiod) and JPEG 2000 pixel data
 // (OpenJPEG): both read through the CDCMTK shim, which decodes DICOM's pixels.
@@ -32,6 +37,11 @@ let package = Package(
             linkerSettings: multiFrameAndJPEG2000Libraries + dcmtkLibraries
         ),
         .target(
+            name: "CDICOMObjects",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: dcmtkObjectLibraries
+        ),
+        .target(
             name: "CNIfTI",
             cSettings: [.unsafeFlags(["-I/usr/include/nifti"])],
             linkerSettings: [.linkedLibrary("nifti2"), .linkedLibrary("znz"), .linkedLibrary("z"), .linkedLibrary("m")]
@@ -53,6 +63,7 @@ let package = Package(
         .target(name: "AppSupport"),
         // Formats and engines: each the only importer of its C module.
         .target(name: "DICOMSeries", dependencies: ["VolumeCore", "AppSupport", "CDCMTK"]),
+        .target(name: "DICOMObjects", dependencies: ["VolumeCore", "AppSupport", "CDICOMObjects"]),
         .target(name: "NIfTIIO", dependencies: ["VolumeCore", "AppSupport", "CNIfTI"]),
         .target(name: "HDF5Store", dependencies: ["AppSupport", "CHDF5"]),
         .target(name: "ImageCodecs", dependencies: ["AppSupport", "CImageCodecs"]),
@@ -62,7 +73,8 @@ let package = Package(
         // Domain: built on the formats.
         .target(name: "Radiograph", dependencies: ["VolumeCore", "AppSupport", "DICOMSeries", "ImageCodecs"]),
         .target(name: "Overview", dependencies: ["VolumeCore", "AppSupport", "ImageCodecs"]),
-        .target(name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "NIfTIIO", "SeededRandom"]),
+        .target(
+            name: "Phantom", dependencies: ["VolumeCore", "DICOMSeries", "DICOMObjects", "NIfTIIO", "SeededRandom"]),
         .target(name: "LesionSynthesis", dependencies: ["VolumeCore", "SeededRandom"]),
         .target(
             name: "ModelStore",
@@ -77,8 +89,9 @@ let package = Package(
         .target(
             name: "StudyAnalysis",
             dependencies: [
-                "AppSupport", "StudyInput", "ModelRuntime", "VolumeCore", "DICOMSeries", "NIfTIIO", "HDF5Store",
-                "LungSegmentation", "Radiograph", "Overview", "NeuralEngine", "ModelStore", "LesionSynthesis",
+                "AppSupport", "StudyInput", "ModelRuntime", "VolumeCore", "DICOMSeries", "DICOMObjects", "NIfTIIO",
+                "HDF5Store", "ImageCodecs", "LungSegmentation", "Radiograph", "Overview", "NeuralEngine", "ModelStore",
+                "LesionSynthesis",
                 "ModelEvaluation", "SeededRandom", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
@@ -115,6 +128,7 @@ let package = Package(
         .testTarget(
             name: "DICOMSeriesTests", dependencies: ["TestSupport", "DICOMSeries", "VolumeCore", "Phantom"],
             exclude: ["Fixtures"]),
+        .testTarget(name: "DICOMObjectsTests", dependencies: ["TestSupport", "DICOMObjects", "VolumeCore"]),
         .testTarget(name: "NIfTIIOTests", dependencies: ["TestSupport", "NIfTIIO", "VolumeCore"]),
         .testTarget(name: "HDF5StoreTests", dependencies: ["TestSupport", "HDF5Store"]),
         .testTarget(name: "NeuralEngineTests", dependencies: ["TestSupport", "NeuralEngine"]),

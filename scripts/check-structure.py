@@ -12,9 +12,9 @@ MAX_FUNCTION_LINES = 80
 
 # The layers, lowest first (ARCHITECTURE.md draws the same graph).
 LAYERS = [
-    ["CDCMTK", "CNIfTI", "CHDF5", "COpenBLAS", "CImageCodecs", "CConvKernels"],
+    ["CDCMTK", "CDICOMObjects", "CNIfTI", "CHDF5", "COpenBLAS", "CImageCodecs", "CConvKernels"],
     ["VolumeCore", "SeededRandom", "AppSupport"],
-    ["DICOMSeries", "NIfTIIO", "HDF5Store", "ImageCodecs", "NeuralEngine", "ModelEvaluation", "LungSegmentation"],
+    ["DICOMSeries", "DICOMObjects", "NIfTIIO", "HDF5Store", "ImageCodecs", "NeuralEngine", "ModelEvaluation", "LungSegmentation"],
     ["Radiograph", "Overview", "Phantom", "LesionSynthesis", "ModelStore"],
     ["StudyInput", "ModelRuntime"],
     ["StudyAnalysis", "Training"],

@@ -43,6 +43,8 @@ public struct BatchOptions: Sendable {
     public var shard: Shard?
     /// Analyse the failed cases of an earlier run again.
     public var retryFailed = false
+    /// Also write each case's DICOM result objects (`analyze --dicom`).
+    public var dicom = false
     /// Loaded once by the caller and shared by every case.
     public var models = AnalysisModels.none
     /// A progress bar (stderr is a terminal) or plain lines every `progressInterval` seconds.

@@ -52,7 +52,8 @@ final class BatchRun: @unchecked Sendable {
         self.progress = progress
         self.control = control
         self.report = report
-        analysis = CaseAnalysis(out: out, models: options.models, archiveLabel: archiveLabel, unpacked: unpacked)
+        analysis = CaseAnalysis(
+            out: out, models: options.models, archiveLabel: archiveLabel, unpacked: unpacked, dicom: options.dicom)
         self.zipScratch = zipScratch
         slots = DispatchSemaphore(value: jobs + 1)
     }

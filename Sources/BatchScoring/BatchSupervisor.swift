@@ -111,7 +111,7 @@ extension BatchRun {
         return WorkOrder(
             item: item, output: out.root, partial: partial, archiveLabel: analysis.archiveLabel,
             unpacked: analysis.unpacked, models: wanted, declined: models.declined,
-            memoryLimitBytes: launcher.memoryLimitBytes, supervisor: getpid())
+            memoryLimitBytes: launcher.memoryLimitBytes, supervisor: getpid(), dicom: options.dicom)
     }
 
     /// How a worker ended.

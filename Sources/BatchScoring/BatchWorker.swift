@@ -69,6 +69,8 @@ public struct WorkOrder: Codable, Sendable {
     public var memoryLimitBytes: UInt64
     /// The supervisor's process id: a worker whose parent is already another process ends.
     public var supervisor: Int32
+    /// Write the case's DICOM result objects too (`--dicom`).
+    public var dicom = false
 }
 
 /// `lungct batch worker ORDER.json`: the child side of an isolated batch. It analyses one
@@ -87,7 +89,7 @@ public enum BatchWorker {
         isolate(order)
         let analysis = CaseAnalysis(
             out: BatchOutput(root: order.output), models: try loadModels(order), archiveLabel: order.archiveLabel,
-            unpacked: order.unpacked)
+            unpacked: order.unpacked, dicom: order.dicom)
         let start = Date()
         var row = try analysis.row(for: order.item, outcome: analysis.prepare(order.item), partial: order.partial)
         row.seconds = Date().timeIntervalSince(start).rounded(places: ReportPrecision.caseSeconds)

@@ -21,6 +21,8 @@ struct CaseAnalysis: Sendable {
     let archiveLabel: String
     /// Scratch folders of unpacked zip files → their archive paths, for readable messages.
     let unpacked: [String: String]
+    /// Write each case's DICOM result objects too (`--dicom`).
+    var dicom = false
 
     /// Inspects and loads a case (headers, then pixels), or says why it cannot be analysed.
     func prepare(_ item: BatchCase) -> Outcome {
@@ -95,11 +97,15 @@ struct CaseAnalysis: Sendable {
             var analysis = AnalysisOptions(input: prepared.inspection.report.input, output: partial)
             analysis.prepared = prepared
             analysis.models = models
+            analysis.dicom = dicom
             do {
                 var analysed = try Analyzer.analyze(analysis)
                 // The report names the folder the case is published as, not the partial one.
-                analysed.outputs = analysed.outputs.mapValues {
-                    out.caseFolder(item.id) + "/" + URL(fileURLWithPath: $0).lastPathComponent
+                analysed.outputs = analysed.outputs.mapValues { path in
+                    let relative =
+                        path.hasPrefix(partial + "/")
+                        ? String(path.dropFirst(partial.count + 1)) : URL(fileURLWithPath: path).lastPathComponent
+                    return out.caseFolder(item.id) + "/" + relative
                 }
                 try Analyzer.writeReport(analysed, folder: partial)
                 row = okRow(analysed, item: item)

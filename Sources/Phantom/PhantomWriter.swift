@@ -1,3 +1,4 @@
+import DICOMObjects
 import DICOMSeries
 import Foundation
 import NIfTIIO
@@ -27,6 +28,17 @@ public struct PhantomFiles: Sendable {
 }
 
 public enum PhantomWriter {
+    /// The attributes of the CT Image IOD (PS3.3 A.3) that DICOMWriter's images lack and
+    /// dciodvfy asks for: Type 2 ones (present, may be empty) of the Patient, General Study,
+    /// Frame of Reference, General Equipment and CT Image modules, and (0018,0015) Body Part
+    /// Examined, which settles the Type 2C Laterality (a chest is no paired body part). The
+    /// phantom is no patient and no acquisition: identities and KVP stay empty.
+    static let completingAttributes: [(keyword: String, value: String)] = [
+        ("PatientBirthDate", ""), ("PatientSex", ""), ("StudyTime", "120000"), ("ReferringPhysicianName", ""),
+        ("StudyID", "1"), ("AccessionNumber", ""), ("BodyPartExamined", "CHEST"), ("PositionReferenceIndicator", ""),
+        ("Manufacturer", "lungct phantom"), ("KVP", ""), ("AcquisitionNumber", "1"),
+    ]
+
     /// Writes the phantom's CT as a DICOM series in `folder/dicom/`, its true lung labels as
     /// `folder/lung_mask_truth.nii.gz`, its lesion labels as `folder/lesion_mask_truth.nii.gz`
     /// and a description as `folder/phantom.json`.
@@ -53,6 +65,9 @@ public enum PhantomWriter {
         let files = try DICOMWriter.writeCTSeries(
             volume, to: dicomFolder, identity: identity, syntax: layout.syntax, fileNames: names,
             instanceNumbers: instanceForSlice)
+        // DICOMWriter (CDCMTK's lct_dcm_write_image) omits these; until it writes them itself
+        // the phantom completes its files, so that they pass dciodvfy.
+        try DICOMObjectWriter.addMissingAttributes(completingAttributes, to: files)
         let lungPath = folder + "/lung_mask_truth.nii.gz"
         let lesionPath = folder + "/lesion_mask_truth.nii.gz"
         try NIfTI.write(phantom.lungs, to: lungPath, description: "lungct phantom lungs: 1 right, 2 left")

@@ -16,6 +16,8 @@ public struct AnalysisOptions: Sendable {
     public var series: String?
     /// Write patient name, ID and birth date into the report (off by default).
     public var keepPHI = false
+    /// Also write the DICOM result objects into OUT/dicom/ (`--dicom`).
+    public var dicom = false
     /// The window used for the overview picture.
     public var window = HUWindow.lung
     /// The models to run (loaded once by the caller: `AnalysisModels.shipped()` or --model).
@@ -52,8 +54,11 @@ public enum Analyzer {
         case .ct(let hu): report = try analyzeCT(hu, study, clock: &clock)
         case .radiograph(let picture): report = try analyzeRadiograph(picture, study, clock: &clock)
         }
+        // The CT stage lists the DICOM objects it wrote; the rest are named here.
         report.outputs = outputs(
-            options.output, probability: report.model.probability != nil, lesionMask: report.lesions != nil)
+            options.output, probability: report.model.probability != nil, lesionMask: report.lesions != nil
+        ).merging(report.outputs) { named, _ in named }
+        if options.dicom, report.kind != "CT" { report.warnings.append(DICOMResults.notDICOMWarning) }
         try removeStaleOutputs(in: options.output, keeping: Set(report.outputs.values))
         report.timingsSeconds = clock.finished()
         try writeReport(report, folder: options.output)
@@ -191,6 +196,8 @@ struct LoadedStudy {
     /// The chosen series' id, for the overview's title.
     var seriesID: String?
     var warnings: [String]
+    /// The source DICOM CT series' slices, for the objects of --dicom; nil for other inputs.
+    var sourceSlices: SourceSlices?
 
     init(options: AnalysisOptions, inspection: Inspection) {
         self.options = options
@@ -199,6 +206,7 @@ struct LoadedStudy {
         let chosen = inspection.report.series.first { $0.status == .chosen } ?? inspection.report.series.first
         seriesID = chosen?.id
         warnings = (chosen?.corrections ?? []).map { "corrected: \($0)" } + (chosen?.warnings ?? [])
+        sourceSlices = options.dicom ? inspection.sourceSlices(series: options.series) : nil
     }
 
     /// The output folder.

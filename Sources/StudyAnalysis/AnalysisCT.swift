@@ -43,6 +43,12 @@ extension Analyzer {
                 overview: ctOverview(
                     hu, labels: segmentation.labels, panel: panel, lesions: lesions, report: report, study),
                 panel: panel, lesions: lesions, report: report, folder: study.folder, clock: &clock)
+            if study.options.dicom {
+                try writeDICOM(
+                    DICOMResults.Inputs(labels: segmentation.labels, panel: panel, lesions: lesions, report: report),
+                    study, geometry: hu.geometry, into: &report, clock: &clock)
+                clock.lap("dicom")
+            }
             return report
         } catch {
             // No writer outlives the analysis that started it, and no partial study.h5 stays.
@@ -159,5 +165,23 @@ extension Analyzer {
         content.focusName = "most lesion"
         if let top = lesions?.report.topSlices.first { content.focusSlice = top.z }
         return content
+    }
+
+    /// The DICOM result objects (`--dicom`): written when the input is a DICOM CT series and
+    /// listed in the report's outputs; otherwise the report says why there are none.
+    static func writeDICOM(
+        _ inputs: DICOMResults.Inputs, _ study: LoadedStudy, geometry: Geometry, into report: inout AnalysisReport,
+        clock: inout StageClock
+    ) throws(LungCTError) {
+        guard let source = DICOMResults.source(study, geometry: geometry) else {
+            report.warnings.append(DICOMResults.notDICOMWarning)
+            return
+        }
+        let written = try DICOMResults.write(inputs, source: source, folder: study.folder)
+        for (path, step, seconds) in written {
+            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            report.outputs["dicom/" + name] = path
+            clock.record("dicom." + step, seconds: seconds)
+        }
     }
 }

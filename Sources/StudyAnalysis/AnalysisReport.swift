@@ -16,8 +16,14 @@ public enum OutputFile {
     public static let study = "study.h5"
     public static let report = "report.json"
     public static let overview = "overview.png"
+    /// The DICOM result objects (`--dicom`), in the dicom/ folder.
+    public static let dicomSegmentation = "dicom/segmentation.dcm"
+    public static let dicomParametricMap = "dicom/probability-map.dcm"
+    public static let dicomReport = "dicom/measurements-sr.dcm"
+    public static let dicomCapture = "dicom/overview-sc.dcm"
+    public static let dicom = [dicomSegmentation, dicomParametricMap, dicomReport, dicomCapture]
     /// Every file `analyze` may write.
-    public static let all = [lungMask, probability, lesionMask, study, report, overview]
+    public static let all = [lungMask, probability, lesionMask, study, report, overview] + dicom
 }
 
 /// `report.json`: everything a program needs to know about one analysis. Identifies the study

@@ -16,15 +16,6 @@ public func gdcmconvCopy(of folder: String, to output: String, options: [String]
     return output
 }
 
-/// A Python with pydicom, highdicom and numpy ($LUNGCT_PYTHON, the Makefile's test virtualenv,
-/// else python3 on PATH), to make enhanced CT objects; nil when there is none.
-public let pythonWithHighdicom: String? = {
-    let candidates = [ProcessInfo.processInfo.environment["LUNGCT_PYTHON"], toolPath("python3")].compactMap { $0 }
-    return candidates.first { python in
-        (try? runProcess(python, ["-c", "import highdicom, pydicom, numpy"]))?.status == 0
-    }
-}()
-
 /// How `enhancedCT(from:to:variant:)` builds its object.
 public enum EnhancedCTVariant: String, Sendable {
     /// highdicom's LegacyConvertedEnhancedCTImage as it makes it (orientation, pixel measures

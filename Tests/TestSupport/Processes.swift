@@ -97,6 +97,16 @@ public let pythonWithPillow: String? = {
     return candidates.first { python in (try? runProcess(python, ["-c", "import PIL"]))?.status == 0 }
 }()
 
+/// A Python with pydicom, highdicom and numpy ($LUNGCT_PYTHON, the Makefile's test virtualenv,
+/// else python3 on PATH), to read lungct's DICOM result objects back and to make enhanced CT
+/// objects; nil when there is none.
+public let pythonWithHighdicom: String? = {
+    let candidates = [ProcessInfo.processInfo.environment["LUNGCT_PYTHON"], toolPath("python3")].compactMap { $0 }
+    return candidates.first { python in
+        (try? runProcess(python, ["-c", "import pydicom, highdicom, numpy"]))?.status == 0
+    }
+}()
+
 /// Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN), found by mounting a
 /// tiny one on a scratch folder once.
 public let canMountTmpfs: Bool = {

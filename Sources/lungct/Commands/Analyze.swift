@@ -15,9 +15,12 @@ struct Analyze: ParsableCommand {
             COVID-19 pattern score, timings) and overview.png. The models come from Weights/ \
             (checked against Weights/MANIFEST); --model replaces one, --no-model runs none. \
             Research use only, not for clinical use. Patient name, ID and birth date appear only \
-            with --keep-phi. Example:
+            with --keep-phi. --dicom also writes OUT/dicom/: segmentation.dcm (right lung, left \
+            lung, lesions), probability-map.dcm, measurements-sr.dcm and overview-sc.dcm, in the \
+            source study and frame of reference, de-identified unless --keep-phi. Example:
 
               lungct analyze ../shared/data/ct/popi-00 -o out/popi
+              lungct analyze Volumes/phantom-chest/dicom -o out/phantom --dicom
               lungct analyze chest.png -o out/cxr --json
             """)
 
@@ -35,6 +38,13 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("keep-phi"), help: "Write patient name, ID and birth date into report.json.")
     var keepPHI = false
 
+    @Flag(
+        help: """
+            Also write DICOM result objects into OUT/dicom/ (Segmentation, Parametric Map, TID 1500 \
+            SR, Secondary Capture) in the source study; DICOM CT inputs only.
+            """)
+    var dicom = false
+
     @OptionGroup var models: ModelOptions
 
     @OptionGroup var json: JSONOption
@@ -44,6 +54,7 @@ struct Analyze: ParsableCommand {
         options.series = series.series
         options.keepPHI = keepPHI
         options.window = window
+        options.dicom = dicom
         options.models = try models.load()
         try json.print(try Analyzer.analyze(options), text: TextRenderer.analysis)
     }

@@ -85,6 +85,13 @@ struct BatchRun: ParsableCommand {
             """)
     var zipLimit = Double(BatchOptions.defaultZipLimitBytes >> 30)
 
+    @Flag(
+        help: """
+            Also write DICOM result objects into OUT/<case id>/dicom/ (Segmentation, Parametric Map, TID 1500 \
+            SR, Secondary Capture) in the source study; DICOM CT inputs only.
+            """)
+    var dicom = false
+
     @OptionGroup var models: ModelOptions
 
     @Option(
@@ -111,6 +118,7 @@ struct BatchRun: ParsableCommand {
         options.jobs = jobs
         options.shard = shard
         options.retryFailed = retryFailed
+        options.dicom = dicom
         options.progressInterval = progressInterval
         options.zipLimitBytes = Int64(min(zipLimit, Double(Int64.max >> 30)) * Double(1 << 30))
         options.models = try models.load()
