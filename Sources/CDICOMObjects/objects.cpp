@@ -44,6 +44,24 @@ std::vector<std::string> sliceReferences(const lct_obj_source &source, size_t sl
     return result;
 }
 
+std::unique_ptr<FGDerivationImage> derivationImage(const lct_obj_source &source, size_t slice,
+                                                   const char *description) {
+    static const lct_obj_code segmentation = {"113076", "DCM", "Segmentation"};
+    static const lct_obj_code sourceForProcessing = {"121322", "DCM", "Source image for image processing operation"};
+    OFVector<ImageSOPInstanceReferenceMacro> images;
+    for (const std::string &uid : sliceReferences(source, slice)) {
+        ImageSOPInstanceReferenceMacro reference;
+        check(reference.setReferencedSOPClassUID(text(source.sop_class_uid)), "a source image's SOP Class UID");
+        check(reference.setReferencedSOPInstanceUID(uid.c_str()), "a source image's SOP Instance UID");
+        images.push_back(reference);
+    }
+    if (images.empty()) return nullptr;
+    std::unique_ptr<FGDerivationImage> group(
+        FGDerivationImage::createMinimal(images, description, code(segmentation), code(sourceForProcessing)));
+    if (!group) throw Failure(LCT_OBJ_INVALID, "cannot make a Derivation Image item");
+    return group;
+}
+
 namespace {
 // Puts `value` unless the element is already there with a value; inserts it empty otherwise
 // (a Type 2 attribute is present, possibly empty).

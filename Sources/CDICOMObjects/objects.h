@@ -7,10 +7,14 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmfg/fgderimg.h>
+#include <dcmtk/dcmfg/fgpixmsr.h>
+#include <dcmtk/dcmfg/fgplanor.h>
 #include <dcmtk/dcmiod/iodmacro.h>
 #include <dcmtk/dcmiod/iodreferences.h>
 #include <dcmtk/dcmiod/modcommoninstanceref.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -38,6 +42,29 @@ inline bool present(const lct_obj_code &code) { return code.value != nullptr && 
 
 /// The SOP Instance UIDs a slice was made from (its '\'-joined reference, split).
 std::vector<std::string> sliceReferences(const lct_obj_source &source, size_t slice);
+
+/// The Derivation Image group of slice `slice` (derivation (113076, DCM, "Segmentation"), each
+/// source image for the purpose (121322, DCM, "Source image for image processing operation"),
+/// PS3.16 CID 7203 and 7202), with `description`; nullptr when the slice references no image.
+std::unique_ptr<FGDerivationImage> derivationImage(const lct_obj_source &source, size_t slice,
+                                                   const char *description);
+
+/// Adds the grid's shared functional groups, Pixel Measures and Plane Orientation (Patient), for
+/// all frames of a multi-frame object (a Segmentation or a Parametric Map).
+template <typename Object> void addGridGroups(Object &object, const lct_obj_source &source) {
+    FGPixelMeasures measures;
+    check(measures.setPixelSpacing((decimal(source.pixel_spacing[0]) + "\\" + decimal(source.pixel_spacing[1])).c_str()),
+          "Pixel Spacing");
+    check(measures.setSliceThickness(decimal(source.slice_spacing).c_str()), "Slice Thickness");
+    check(measures.setSpacingBetweenSlices(decimal(source.slice_spacing).c_str()), "Spacing Between Slices");
+    check(object.addForAllFrames(measures), "cannot add the Pixel Measures");
+    const double *o = source.orientation;
+    FGPlaneOrientationPatient orientation;
+    check(orientation.setImageOrientationPatient(decimal(o[0]), decimal(o[1]), decimal(o[2]), decimal(o[3]),
+                                                 decimal(o[4]), decimal(o[5])),
+          "Image Orientation (Patient)");
+    check(object.addForAllFrames(orientation), "cannot add the Plane Orientation");
+}
 
 /// Puts what every object carries beside its own content into `dataset`, after the object's
 /// own writer ran: patient identity removal (0012,0062)/(0012,0063) when de-identified, the

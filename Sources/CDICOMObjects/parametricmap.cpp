@@ -25,26 +25,10 @@ namespace {
 const lct_obj_code lung = {"39607008", "SCT", "Lung"};
 // (246205007,SCT,"Quantity"), the concept name of a Quantity Definition item (PS3.3 C.7.6.16.2.11.1.1);
 const lct_obj_code quantityConcept = {"246205007", "SCT", "Quantity"};
-// (121322,DCM,"Source image for image processing operation"), why a source image is referenced (CID 7202);
-const lct_obj_code sourceForProcessing = {"121322", "DCM", "Source image for image processing operation"};
-// (113076,DCM,"Segmentation"), the derivation (CID 7203 has no closer term for a network's
-// per-voxel probability, which is a probabilistic segmentation).
-const lct_obj_code derivationCode = {"113076", "DCM", "Segmentation"};
 
 void addSharedGroups(DPMParametricMapIOD &map, const lct_obj_source &source, lct_obj_code quantity,
                      lct_obj_code unit, double first, double last, const char *label) {
-    FGPixelMeasures measures;
-    check(measures.setPixelSpacing((decimal(source.pixel_spacing[0]) + "\\" + decimal(source.pixel_spacing[1])).c_str()),
-          "Pixel Spacing");
-    check(measures.setSliceThickness(decimal(source.slice_spacing).c_str()), "Slice Thickness");
-    check(measures.setSpacingBetweenSlices(decimal(source.slice_spacing).c_str()), "Spacing Between Slices");
-    check(map.addForAllFrames(measures), "cannot add the Pixel Measures");
-    const double *o = source.orientation;
-    FGPlaneOrientationPatient orientation;
-    check(orientation.setImageOrientationPatient(decimal(o[0]), decimal(o[1]), decimal(o[2]), decimal(o[3]),
-                                                 decimal(o[4]), decimal(o[5])),
-          "Image Orientation (Patient)");
-    check(map.addForAllFrames(orientation), "cannot add the Plane Orientation");
+    addGridGroups(map, source);
     FGFrameAnatomy anatomy;
     check(anatomy.setLaterality(FGFrameAnatomy::LATERALITY_BOTH), "Frame Laterality");
     anatomy.getAnatomy().getAnatomicRegion() = code(lung);
@@ -87,21 +71,11 @@ void addFrame(DPMParametricMapIOD::Frames<Float32> &frames, const lct_obj_source
     OFVector<FGBase *> groups;
     groups.push_back(&position);
     groups.push_back(&content);
-    std::unique_ptr<FGDerivationImage> derived;
-    std::vector<std::string> uids = sliceReferences(source, k);
-    if (!uids.empty()) {
-        OFVector<ImageSOPInstanceReferenceMacro> images;
-        for (const std::string &uid : uids) {
-            ImageSOPInstanceReferenceMacro reference;
-            check(reference.setReferencedSOPClassUID(text(source.sop_class_uid)), "a source SOP Class UID");
-            check(reference.setReferencedSOPInstanceUID(uid), "a source SOP Instance UID");
-            images.push_back(reference);
-        }
-        derived.reset(FGDerivationImage::createMinimal(images, "lungct lesion network on the source grid",
-                                                       code(derivationCode), code(sourceForProcessing)));
-        if (!derived) throw Failure(LCT_OBJ_INVALID, "cannot make a Derivation Image item");
-        groups.push_back(derived.get());
-    }
+    // CID 7203 has no closer derivation term for a network's per-voxel probability, which is a
+    // probabilistic segmentation.
+    std::unique_ptr<FGDerivationImage> derived =
+        derivationImage(source, k, "lungct lesion network on the source grid");
+    if (derived) groups.push_back(derived.get());
     // addFrame copies the frame (it takes a non-const pointer and only reads it).
     check(frames.addFrame(const_cast<Float32 *>(values + k * plane), plane, groups), "cannot add a frame");
 }

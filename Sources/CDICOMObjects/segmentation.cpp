@@ -19,42 +19,6 @@
 namespace lctobj {
 namespace {
 
-// (113076,DCM,"Segmentation") is the derivation; (121322,DCM,"Source image for image
-// processing operation") the purpose of each reference (PS3.16 CID 7203 and CID 7202).
-const lct_obj_code segmentationDerivation = {"113076", "DCM", "Segmentation"};
-const lct_obj_code sourceForProcessing = {"121322", "DCM", "Source image for image processing operation"};
-
-/// The shared functional groups: the grid's pixel measures and orientation.
-void addSharedGroups(DcmSegmentation &seg, const lct_obj_source &source) {
-    FGPixelMeasures measures;
-    check(measures.setPixelSpacing((decimal(source.pixel_spacing[0]) + "\\" + decimal(source.pixel_spacing[1])).c_str()),
-          "Pixel Spacing");
-    check(measures.setSliceThickness(decimal(source.slice_spacing).c_str()), "Slice Thickness");
-    check(measures.setSpacingBetweenSlices(decimal(source.slice_spacing).c_str()), "Spacing Between Slices");
-    check(seg.addForAllFrames(measures), "cannot add the Pixel Measures");
-    const double *o = source.orientation;
-    FGPlaneOrientationPatient orientation;
-    check(orientation.setImageOrientationPatient(decimal(o[0]), decimal(o[1]), decimal(o[2]), decimal(o[3]),
-                                                 decimal(o[4]), decimal(o[5])),
-          "Image Orientation (Patient)");
-    check(seg.addForAllFrames(orientation), "cannot add the Plane Orientation");
-}
-
-/// The Derivation Image group of a slice: its source images.
-std::unique_ptr<FGDerivationImage> derivation(const lct_obj_source &source, size_t slice) {
-    OFVector<ImageSOPInstanceReferenceMacro> images;
-    for (const std::string &uid : sliceReferences(source, slice)) {
-        ImageSOPInstanceReferenceMacro reference;
-        check(reference.setReferencedSOPClassUID(text(source.sop_class_uid)), "a source image's SOP Class UID");
-        check(reference.setReferencedSOPInstanceUID(uid.c_str()), "a source image's SOP Instance UID");
-        images.push_back(reference);
-    }
-    std::unique_ptr<FGDerivationImage> group(FGDerivationImage::createMinimal(
-        images, "lungct segmentation on the source grid", code(segmentationDerivation), code(sourceForProcessing)));
-    if (!group) throw Failure(LCT_OBJ_INVALID, "cannot make a Derivation Image item");
-    return group;
-}
-
 DcmSegment *makeSegment(const lct_obj_segment &s) {
     DcmSegment *segment = nullptr;
     check(DcmSegment::create(segment, text(s.label), code(s.category), code(s.type), DcmSegTypes::SAT_AUTOMATIC,
@@ -100,11 +64,8 @@ void addFrame(DcmSegmentation &seg, const lct_obj_source &source, std::vector<Ui
     groups.push_back(&position);
     groups.push_back(&content);
     groups.push_back(&segmentGroup);
-    std::unique_ptr<FGDerivationImage> derived;
-    if (!sliceReferences(source, k).empty()) {
-        derived = derivation(source, k);
-        groups.push_back(derived.get());
-    }
+    std::unique_ptr<FGDerivationImage> derived = derivationImage(source, k, "lungct segmentation on the source grid");
+    if (derived) groups.push_back(derived.get());
     check(seg.addFrame(frame.data(), number, groups), "cannot add a frame");
 }
 
@@ -153,7 +114,7 @@ extern "C" int lct_obj_write_segmentation(const lct_obj_source *source, const lc
         check(seg->getStudy().setStudyInstanceUID(text(source->study_instance_uid)), "Study Instance UID");
         check(seg->getSeries().setSeriesInstanceUID(text(output->series_instance_uid)), "Series Instance UID");
         check(seg->getSOPCommon().setSOPInstanceUID(text(output->sop_instance_uid)), "SOP Instance UID");
-        addSharedGroups(*seg, *source);
+        addGridGroups(*seg, *source);
         addDimensions(*seg);
         for (size_t index = 0; index < segment_count; ++index) {
             Uint16 number = 0;
