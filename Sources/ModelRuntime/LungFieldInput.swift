@@ -27,12 +27,15 @@ public enum LungFieldInput {
     /// Fewer lung-field pixels than this share of the 64 px image: no usable lung fields.
     public static let minimumLungShare = 0.04
 
+    /// A crop box on the floorSize×floorSize image: columns x0..<x1, rows y0..<y1.
+    public typealias Box = (x0: Int, y0: Int, x1: Int, y1: Int)
+
     /// The prepared input and where it lies on the 64 px image (for mapping a class-activation
     /// map back).
     public struct Prepared: Sendable {
         public var pixels: [Float]
-        /// The crop box on the floorSize×floorSize image: columns x0..<x1, rows y0..<y1.
-        public var box: (x0: Int, y0: Int, x1: Int, y1: Int)
+        /// The crop box.
+        public var box: Box
         /// The share of the 64 px image in the lung fields.
         public var lungShare: Double
     }
@@ -57,7 +60,7 @@ public enum LungFieldInput {
                     share * 100, minimumLungShare * 100))
         }
         let near = dilated(lung, side: n, by: margin)
-        var box = (x0: n, y0: n, x1: 0, y1: 0)
+        var box: Box = (x0: n, y0: n, x1: 0, y1: 0)
         for y in 0..<n {
             for x in 0..<n where near[y * n + x] {
                 box = (min(box.x0, x), min(box.y0, y), max(box.x1, x + 1), max(box.y1, y + 1))
@@ -117,7 +120,7 @@ public enum LungFieldInput {
     /// A map on the model's size×size input put back on the width×height radiograph: enlarged
     /// onto the crop box of the 64 px image (0 outside it), then onto the radiograph's grid.
     public static func mapBack(
-        _ map: [Float], size: Int, box: (x0: Int, y0: Int, x1: Int, y1: Int), toWidth width: Int, height: Int
+        _ map: [Float], size: Int, box: Box, toWidth width: Int, height: Int
     ) -> [Float] {
         let n = floorSize
         let (cropWidth, cropHeight) = (box.x1 - box.x0, box.y1 - box.y0)
@@ -151,12 +154,17 @@ public enum RadiographInput: Sendable {
         return .lungFieldCrop(lungFields)
     }
 
-    /// A normalised width×height picture as the network's size×size input.
-    public func prepare(_ normalized: [Float], width: Int, height: Int, size: Int) throws(LungCTError) -> [Float] {
+    /// A normalised width×height picture as the network's size×size input, and for the lung-field
+    /// crop its box on the 64 px image (`LungFieldInput.mapBack` takes a map back through it).
+    public func prepare(_ normalized: [Float], width: Int, height: Int, size: Int) throws(LungCTError) -> (
+        pixels: [Float], box: LungFieldInput.Box?
+    ) {
         switch self {
-        case .whole: ModelInputPreparation.resize(normalized, width: width, height: height, to: size)
+        case .whole: return (ModelInputPreparation.resize(normalized, width: width, height: height, to: size), nil)
         case .lungFieldCrop(let model):
-            try LungFieldInput.prepare(normalized, width: width, height: height, size: size, lungFields: model).pixels
+            let prepared = try LungFieldInput.prepare(
+                normalized, width: width, height: height, size: size, lungFields: model)
+            return (prepared.pixels, prepared.box)
         }
     }
 }

@@ -32,15 +32,7 @@ public enum CovidScoring {
         let input = model.description.input
         let (width, height) = (picture.size.x, picture.size.y)
         let plane = Array(picture.voxels[0..<(width * height)])
-        var box: (x0: Int, y0: Int, x1: Int, y1: Int)?
-        let pixels: [Float]
-        switch preparation {
-        case .whole: pixels = ModelInputPreparation.resize(plane, width: width, height: height, to: input.width)
-        case .lungFieldCrop(let lungFields):
-            let prepared = try LungFieldInput.prepare(
-                plane, width: width, height: height, size: input.width, lungFields: lungFields)
-            (pixels, box) = (prepared.pixels, prepared.box)
-        }
+        let (pixels, box) = try preparation.prepare(plane, width: width, height: height, size: input.width)
         let maps = locationLogitsNetwork(model).infer(
             Tensor(shape: [1, 1, input.height, input.width], storage: pixels))
         let classes = model.description.classes

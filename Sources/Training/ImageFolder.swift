@@ -73,7 +73,7 @@ public struct ImageFolder: Sendable {
                 let normalized = RadiographNormalization.normalize(picture).volume
                 let (width, height) = (normalized.size.x, normalized.size.y)
                 let plane = Array(normalized.voxels[0..<(width * height)])
-                results.set(index, .success(try input.prepare(plane, width: width, height: height, size: size)))
+                results.set(index, .success(try input.prepare(plane, width: width, height: height, size: size).pixels))
             } catch {
                 results.set(index, .failure("\(error)"))
             }
