@@ -82,15 +82,7 @@ public enum ModelEvaluationRun {
             skipped: folder.skipped)
         report.missingClasses = folder.missingClasses
         report.notes = coverageNotes(classes: classes, truth: truth, missing: folder.missingClasses)
-        let sources = Set(folder.sources)
-        if sources.count > 1 {
-            report.bySource = sources.sorted().map { source in
-                let rows = folder.sources.indices.filter { folder.sources[$0] == source }
-                return breakdown(
-                    source, classes: classes, truth: rows.map { truth[$0] },
-                    probabilities: rows.map { probabilities[$0] })
-            }
-        }
+        report.bySource = bySource(folder.sources, classes: classes, truth: truth, probabilities: probabilities)
         return report
     }
 
@@ -104,6 +96,20 @@ public enum ModelEvaluationRun {
                 "\(why): no sensitivity for \(name), no specificity of the other classes against it, no AUC for it")
         }
         return notes
+    }
+
+    /// The figures of each source's images (`breakdown`), sources in name order; nil when all
+    /// images come from one source.
+    static func bySource(_ sources: [String], classes: [String], truth: [Int], probabilities: [[Double]])
+        -> [EvaluationReport.SourceBreakdown]?
+    {
+        let names = Set(sources)
+        guard names.count > 1 else { return nil }
+        return names.sorted().map { source in
+            let rows = sources.indices.filter { sources[$0] == source }
+            return breakdown(
+                source, classes: classes, truth: rows.map { truth[$0] }, probabilities: rows.map { probabilities[$0] })
+        }
     }
 
     /// The confusion-based figures of one source's images.

@@ -136,7 +136,8 @@ public enum ModelTraining {
         let temperature = calibrate(folds.outOfFold, truth: run.data.labels)
         let final = try trainFinalModel(run, epochs: finalEpochCount(folds.reports))
         let metrics = summaryMetrics(folds.reports, classes: run.classes.count)
-        let bySource = SourceHoldout.outOfFoldBySource(run, probabilities: folds.outOfFold)
+        let bySource = ModelEvaluationRun.bySource(
+            run.folder.sources, classes: run.classes, truth: run.data.labels, probabilities: folds.outOfFold)
         var card = modelCard(run, metrics: metrics, temperature: temperature)
         card.metrics.merge(SourceHoldout.cardMetrics(outOfFold: bySource, holdouts: holdouts, classes: run.classes)) {
             a, _ in a

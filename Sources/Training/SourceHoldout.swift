@@ -103,20 +103,6 @@ public struct SourceHoldout: Codable, Sendable {
             classesWithoutTraining: run.classes.indices.filter { !trained.contains($0) }.map { run.classes[$0] })
     }
 
-    /// The out-of-fold predictions of cross-validation broken down by source; nil for one source.
-    static func outOfFoldBySource(_ run: TrainingRun, probabilities: [[Double]])
-        -> [EvaluationReport.SourceBreakdown]?
-    {
-        let sources = Array(Set(run.folder.sources)).sorted()
-        guard sources.count > 1 else { return nil }
-        return sources.map { source in
-            let rows = run.folder.sources.indices.filter { run.folder.sources[$0] == source }
-            return ModelEvaluationRun.breakdown(
-                source, classes: run.classes, truth: rows.map { run.data.labels[$0] },
-                probabilities: rows.map { probabilities[$0] })
-        }
-    }
-
     /// The card's lines: per source, the share of each class's images the model gives its own
     /// class (its sensitivity), out of fold and with the source left out of training.
     static func cardMetrics(
