@@ -20,6 +20,12 @@ public struct SeriesCandidate: Sendable {
     public var notChosenBecause: String?
 
     public var isChosen: Bool { rejection == nil && notChosenBecause == nil }
+
+    /// Whether `--series NAME` names this series: its Series Instance UID, in full or shortened
+    /// as shown, or its label.
+    public func isNamed(_ name: String) -> Bool {
+        group.seriesInstanceUID == name || shortUID(group.seriesInstanceUID) == name || group.label == name
+    }
 }
 
 /// Rules for choosing the one series to analyse, documented in the README:

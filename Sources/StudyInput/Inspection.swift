@@ -237,10 +237,7 @@ public struct Inspection: Sendable {
     public func header(series: String? = nil) -> DICOMHeader? {
         guard case .dicom(let candidates) = source else { return nil }
         if let series {
-            return candidates.first {
-                $0.group.seriesInstanceUID == series || shortUID($0.group.seriesInstanceUID) == series
-                    || $0.group.label == series
-            }?.group.first
+            return candidates.first { $0.isNamed(series) }?.group.first
         }
         return candidates.first(where: \.isChosen)?.group.first
     }
@@ -278,10 +275,7 @@ public struct Inspection: Sendable {
         case .dicom(let candidates):
             let candidate: SeriesCandidate
             if let series {
-                let matches = candidates.filter {
-                    $0.group.seriesInstanceUID == series || shortUID($0.group.seriesInstanceUID) == series
-                        || $0.group.label == series
-                }
+                let matches = candidates.filter { $0.isNamed(series) }
                 guard let match = matches.first(where: { $0.rejection == nil }) ?? matches.first else {
                     throw .usage("\(report.input): no series \(series); `lungct info` lists the series found")
                 }

@@ -19,11 +19,7 @@ extension Inspection {
         guard case .dicom(let candidates) = source else { return nil }
         let candidate: SeriesCandidate?
         if let series {
-            candidate = candidates.first {
-                $0.rejection == nil
-                    && ($0.group.seriesInstanceUID == series || shortUID($0.group.seriesInstanceUID) == series
-                        || $0.group.label == series)
-            }
+            candidate = candidates.first { $0.rejection == nil && $0.isNamed(series) }
         } else {
             candidate = candidates.first(where: \.isChosen)
         }
