@@ -14,6 +14,9 @@ let dcmtkObjectLibraries: [LinkerSetting] = [
 
 // Enhanced multi-frame CT's functional groups (DCMTK's dcmfg over dcmiod) and JPEG 2000 pixel data
 // (OpenJPEG): both read through the CDCMTK shim, which decodes DICOM's pixels.
+// DCMTK's networking (DcmSCP, DcmStorageSCU) for `lungct listen`.
+let dcmtkNetworkLibraries: [LinkerSetting] = ["dcmnet", "dcmdata", "oflog", "ofstd"].map { .linkedLibrary($0) }
+
 let multiFrameAndJPEG2000Libraries: [LinkerSetting] = ["dcmfg", "dcmiod", "openjp2"].map { .linkedLibrary($0) }
 
 let package = Package(
@@ -42,6 +45,11 @@ let package = Package(
             linkerSettings: dcmtkObjectLibraries
         ),
         .target(
+            name: "CDICOMNetwork",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: dcmtkNetworkLibraries
+        ),
+        .target(
             name: "CNIfTI",
             cSettings: [.unsafeFlags(["-I/usr/include/nifti"])],
             linkerSettings: [.linkedLibrary("nifti2"), .linkedLibrary("znz"), .linkedLibrary("z"), .linkedLibrary("m")]
@@ -64,6 +72,7 @@ let package = Package(
         // Formats and engines: each the only importer of its C module.
         .target(name: "DICOMSeries", dependencies: ["VolumeCore", "AppSupport", "CDCMTK"]),
         .target(name: "DICOMObjects", dependencies: ["VolumeCore", "AppSupport", "CDICOMObjects"]),
+        .target(name: "DICOMNetwork", dependencies: ["CDICOMNetwork"]),
         .target(name: "NIfTIIO", dependencies: ["VolumeCore", "AppSupport", "CNIfTI"]),
         .target(name: "HDF5Store", dependencies: ["AppSupport", "CHDF5"]),
         .target(name: "ImageCodecs", dependencies: ["AppSupport", "CImageCodecs"]),
@@ -108,12 +117,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
+        .target(
+            name: "DICOMListener",
+            dependencies: ["AppSupport", "DICOMNetwork", .product(name: "Crypto", package: "swift-crypto")]),
         // The command line: ArgumentParser commands and nothing else.
         .executableTarget(
             name: "lungct",
             dependencies: [
                 "AppSupport", "VolumeCore", "DICOMSeries", "Phantom", "StudyInput", "ModelRuntime", "StudyAnalysis",
-                "Training", "BatchScoring", "LesionSynthesis", "LungSegmentation", "NIfTIIO", "ImageCodecs",
+                "Training", "BatchScoring", "DICOMListener", "DICOMNetwork", "LesionSynthesis", "LungSegmentation",
+                "NIfTIIO", "ImageCodecs",
                 "SeededRandom", "NeuralEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -165,6 +178,8 @@ let package = Package(
             ]),
         .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation", "SeededRandom"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),
+        .testTarget(
+            name: "DICOMListenerTests", dependencies: ["TestSupport", "DICOMListener", "DICOMNetwork", "Phantom"]),
         .testTarget(
             name: "BatchTests",
             dependencies: [

@@ -18,6 +18,9 @@ public struct AnalysisOptions: Sendable {
     public var keepPHI = false
     /// Also write the DICOM result objects into OUT/dicom/ (`--dicom`).
     public var dicom = false
+    /// Copy the patient module into the DICOM objects though the other outputs stay
+    /// de-identified (`--dicom-patient`: results sent back to the PACS holding the study).
+    public var dicomPatient = false
     /// The window used for the overview picture.
     public var window = HUWindow.lung
     /// The models to run (loaded once by the caller: `AnalysisModels.shipped()` or --model).

@@ -35,7 +35,7 @@ enum DICOMResults {
         guard let slices = study.sourceSlices, slices.sopInstanceUIDs.count == geometry.size.z else { return nil }
         let h = slices.header
         let patient =
-            study.options.keepPHI
+            study.options.keepPHI || study.options.dicomPatient
             ? PatientIdentity(
                 name: h.patientName, id: h.patientID, birthDate: h.patientBirthDate, studyDate: h.studyDate)
             : nil

@@ -12,7 +12,7 @@ struct LungCT: ParsableCommand {
         version: LungCTVersion.string,
         subcommands: [
             Analyze.self, Batch.self, Info.self, Convert.self, PhantomCommand.self, Train.self, Evaluate.self,
-            ModelCommand.self, SynthLesions.self, ExitCodes.self,
+            ModelCommand.self, SynthLesions.self, Listen.self, ExitCodes.self,
         ])
 
     /// Parses and runs a command. A `LungCTError` is printed on stderr and becomes its code in

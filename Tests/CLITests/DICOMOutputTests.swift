@@ -69,6 +69,14 @@ func dicomObjectsCarryPatientIdentityOnlyWithKeepPHI() throws {
     #expect(!FileManager.default.fileExists(atPath: out + "-phi/dicom/probability-map.dcm"))
     let report = try String(contentsOfFile: out + "-phi/report.json", encoding: .utf8)
     #expect(report.contains("dicom/segmentation.dcm"))
+    // --dicom-patient (what `listen` uses): the objects carry the patient, report.json does not.
+    let forPACS = try runProcess(
+        lungctBinary(), ["analyze", dicom, "-o", out + "-pacs", "--no-model", "--dicom", "--dicom-patient"])
+    #expect(forPACS.status == 0, "\(forPACS.stderr)")
+    let filed = try runTool("dcmdump", ["+P", "PatientName", out + "-pacs/" + dicomObjectFiles[0]])
+    #expect(filed.stdout.contains("PHANTOM^LUNGCT"))
+    let pacsReport = try String(contentsOfFile: out + "-pacs/report.json", encoding: .utf8)
+    #expect(!pacsReport.contains("PHANTOM"), "report.json stays de-identified")
 }
 
 @Test func dicomOnANIfTIInputWritesNoObjectAndSaysWhy() throws {

@@ -45,6 +45,15 @@ struct Analyze: ParsableCommand {
             """)
     var dicom = false
 
+    @Flag(
+        name: .customLong("dicom-patient"),
+        help: """
+            With --dicom: copy the source's patient name, ID, birth date and study date into the \
+            DICOM objects only (report.json stays de-identified), so that a PACS files them with the \
+            source study; `lungct listen` sets it.
+            """)
+    var dicomPatient = false
+
     @OptionGroup var models: ModelOptions
 
     @OptionGroup var json: JSONOption
@@ -55,6 +64,7 @@ struct Analyze: ParsableCommand {
         options.keepPHI = keepPHI
         options.window = window
         options.dicom = dicom
+        options.dicomPatient = dicomPatient
         options.models = try models.load()
         try json.print(try Analyzer.analyze(options), text: TextRenderer.analysis)
     }

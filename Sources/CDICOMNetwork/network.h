@@ -1,0 +1,28 @@
+// What listener.cpp and sender.cpp share: messages into caller buffers, and AE titles as
+// DICOM pads them.
+#ifndef LCT_NET_NETWORK_H
+#define LCT_NET_NETWORK_H
+
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+namespace lct_net {
+
+inline void say(char *buffer, size_t size, const std::string &message) {
+    if (buffer == nullptr || size == 0) return;
+    std::strncpy(buffer, message.c_str(), size - 1);
+    buffer[size - 1] = '\0';
+}
+
+// An AE title or UID as compared: leading and trailing spaces removed.
+inline std::string trimmed(const char *value) {
+    std::string text = value ? value : "";
+    size_t first = text.find_first_not_of(' ');
+    if (first == std::string::npos) return "";
+    return text.substr(first, text.find_last_not_of(' ') - first + 1);
+}
+
+}  // namespace lct_net
+
+#endif
