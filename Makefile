@@ -6,7 +6,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT ?= swift
 DEBIAN_PACKAGES := libdcmtk-dev dcmtk libnifti-dev libopenblas-dev libhdf5-dev hdf5-tools \
 	libpng-dev libjpeg-dev zlib1g-dev pkg-config dcm2niix libjpeg-turbo-progs time \
-	libopenjp2-7-dev libgdcm-tools dicom3tools
+	libopenjp2-7-dev libgdcm-tools dicom3tools orthanc
 SAMPLE := Volumes/phantom-chest
 DEMO_OUT := out/demo
 

@@ -167,6 +167,7 @@ let package = Package(
             name: "StudyAnalysisTests",
             dependencies: [
                 "TestSupport", "StudyAnalysis", "StudyInput", "ModelRuntime", "AppSupport", "Phantom", "DICOMSeries",
+                "DICOMObjects",
                 "NIfTIIO", "VolumeCore", "HDF5Store", "ModelStore", "NeuralEngine", "Radiograph", "ImageCodecs",
                 "SeededRandom",
             ]),

@@ -136,6 +136,7 @@ extern "C" lct_net_listener *lct_net_listener_create(uint16_t port, const char *
                                                      lct_net_callbacks callbacks, char *error, size_t error_size) {
     try {
         // lungct logs each event itself; DCMTK's own lines would interleave with them.
+        lct_net::noNagle();
         OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
         auto *listener = new lct_net_listener();
         listener->callbacks = callbacks;
@@ -166,9 +167,23 @@ extern "C" lct_net_listener *lct_net_listener_create(uint16_t port, const char *
     }
 }
 
+extern "C" int lct_net_listener_open(lct_net_listener *listener, char *error, size_t error_size) {
+    try {
+        OFCondition opened = listener->openListenPort();
+        if (opened.bad()) {
+            lct_net::say(error, error_size, opened.text());
+            return LCT_NET_FAILED;
+        }
+        return LCT_NET_OK;
+    } catch (const std::exception &failure) {
+        lct_net::say(error, error_size, std::string("cannot open the port: ") + failure.what());
+        return LCT_NET_INTERNAL;
+    }
+}
+
 extern "C" int lct_net_listener_run(lct_net_listener *listener, char *error, size_t error_size) {
     try {
-        OFCondition result = listener->listen();
+        OFCondition result = listener->acceptAssociations();
         if (result.bad() && !listener->stopping.load()) {
             lct_net::say(error, error_size, result.text());
             return LCT_NET_FAILED;

@@ -32,9 +32,15 @@ public final class ListenerNode: StorageListenerDelegate, @unchecked Sendable {
         }
     }
 
-    /// Serves until `stop`, then drains: every study with images not yet analysed is analysed
-    /// and sent before it returns. Throws when the port cannot be opened.
+    /// Opens the port, then serves until `stop`, then drains: every study with images not yet
+    /// analysed is analysed and sent before it returns. Throws when the port cannot be opened.
     public func run() throws(LungCTError) {
+        do {
+            try listener.open()
+        } catch {
+            log("cannot listen on port \(options.port): \(error.message)")
+            throw .usage("listen: port \(options.port): \(error.message)")
+        }
         log(
             "listening as \(ListenerLog.shown(options.aeTitle)) on port \(options.port); results to "
                 + (options.destination.map { "\($0)" } ?? "the folder only") + "; a study is analysed after "
@@ -52,7 +58,7 @@ public final class ListenerNode: StorageListenerDelegate, @unchecked Sendable {
         }
         if let error = failure.get(0) {
             log("cannot serve: \(error.message)")
-            throw .usage("listen: port \(options.port): \(error.message)")
+            throw .internalFailure("listen: the listener stopped: \(error.message)")
         }
         let left = inbox.takeReady(idle: nil)
         log("stopped listening; \(left.count) stud\(left.count == 1 ? "y" : "ies") left to analyse")

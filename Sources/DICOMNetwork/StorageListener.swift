@@ -93,7 +93,16 @@ public final class StorageListener: @unchecked Sendable {
         box.release()
     }
 
-    /// Serves until `stop` (returns normally) or until the port cannot be opened (throws).
+    /// Opens the port: throws when it cannot be opened (in use, privileged). After it returns,
+    /// peers can connect (their associations wait for `run`).
+    public func open() throws(NetworkError) {
+        var message = [CChar](repeating: 0, count: 1024)
+        guard lct_net_listener_open(handle, &message, message.count) == Int32(LCT_NET_OK) else {
+            throw NetworkError(message: String(cString: message))
+        }
+    }
+
+    /// Serves the opened port until `stop` (returns normally).
     public func run() throws(NetworkError) {
         var message = [CChar](repeating: 0, count: 1024)
         guard lct_net_listener_run(handle, &message, message.count) == Int32(LCT_NET_OK) else {

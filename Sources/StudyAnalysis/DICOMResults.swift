@@ -77,12 +77,16 @@ enum DICOMResults {
         done(segIdentity.path, "segmentation")
         let mapIdentity = identity(OutputFile.dicomParametricMap, "lungct lesion probability")
         if let lesions = inputs.lesions {
+            var (map, mapSource) = (lesions.probability, source)
+            if let box = MapCrop.box(map, lungs: inputs.labels) {
+                (map, mapSource) = MapCrop.cut(map, source: source, to: box)
+            }
             try atomically(mapIdentity.path) { (partial) throws(DICOMObjectError) in
                 var target = mapIdentity
                 target.path = partial
                 try DICOMObjectWriter.writeParametricMap(
-                    lesions.probability, quantity: DICOMCodes.probability, unit: DICOMCodes.noUnits, range: 0...1,
-                    label: "P(lesion)", algorithm: lesionAlgorithm(inputs.report), source: source, identity: target)
+                    map, quantity: DICOMCodes.probability, unit: DICOMCodes.noUnits, range: 0...1,
+                    label: "P(lesion)", algorithm: lesionAlgorithm(inputs.report), source: mapSource, identity: target)
             }
             done(mapIdentity.path, "parametric map")
         }

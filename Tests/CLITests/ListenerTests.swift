@@ -54,9 +54,15 @@ struct OrthancUnderTest {
         try JSONSerialization.data(withJSONObject: configuration).write(to: URL(fileURLWithPath: path))
         process = try startProcess(try #require(toolPath("Orthanc")), [path], log: work + "/orthanc")
         guard try waitFor(seconds: 60, { (try? get("/system")) != nil }) else {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             throw TestFailure("Orthanc did not answer on port \(httpPort)")
         }
+    }
+
+    /// Orthanc may take its time over SIGTERM; its database is the test's to throw away.
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     func get(_ path: String) throws -> Any {
@@ -81,7 +87,7 @@ let orthancAndDCMTK = hasTool("Orthanc") && hasTool("storescu") && hasTool("echo
 func listenAnalysesAStudyFromStorescuAndItsResultsArriveInOrthanc() throws {
     let (work, dicom) = try phantomStudy(size: 64, slices: 16, spacing: 10)
     let orthanc = try OrthancUnderTest(in: work)
-    defer { orthanc.process.terminate() }
+    defer { orthanc.stop() }
     let node = try ListenerUnderTest(
         [
             "--ae-title", "LUNGCT", "--allow", "STORESCU", "--send-to", "ORTHANC@127.0.0.1:\(orthanc.dicomPort)",
@@ -151,5 +157,10 @@ func listenRefusesStrangersGarbageAndImagesBeyondItsBound() throws {
     #expect(log.contains("released: 0 images stored, 4 refused"))
     let filed = FileManager.default.enumerator(atPath: node.folder + "/incoming")?.allObjects as? [String] ?? []
     #expect(!filed.contains { $0.hasSuffix(".dcm") }, "nothing beyond the bound is kept")
+    // A second listener on the same port says so and exits 1 (usage), leaving the first serving.
+    let second = try runProcess(lungctBinary(), ["listen", "--port", port, "-o", work + "/second"])
+    #expect(second.status == 1)
+    #expect(second.stderr.contains("listen: port \(port)"), "\(second.stderr)")
+    try runTool("echoscu", ["-aet", "MODALITY", "-aec", "LUNGCT", "127.0.0.1", port])
     #expect(try node.terminate() == 0)
 }

@@ -36,6 +36,7 @@ final class RecordingDelegate: StorageListenerDelegate, @unchecked Sendable {
 func servingListener(_ delegate: RecordingDelegate, spool: String) throws -> (StorageListener, UInt16) {
     let port = try freeTCPPort()
     let listener = try StorageListener(port: port, aeTitle: "LUNGCT", spoolFolder: spool, delegate: delegate)
+    try listener.open()
     Thread.detachNewThread { try? listener.run() }
     let peer = DICOMPeer(aeTitle: "LUNGCT", host: "127.0.0.1", port: port)
     _ = waitFor(seconds: 10) { (try? StorageSender.echo(peer, callingAE: "TEST")) != nil }

@@ -72,9 +72,12 @@ typedef struct lct_net_listener lct_net_listener;
 lct_net_listener *lct_net_listener_create(uint16_t port, const char *ae_title, const char *spool_folder,
                                           lct_net_callbacks callbacks, char *error, size_t error_size);
 
-/** Opens the port and serves associations one after the other until `lct_net_listener_stop`;
+/** Opens the port (binds and listens): LCT_NET_FAILED, with the reason, when it cannot. */
+int lct_net_listener_open(lct_net_listener *listener, char *error, size_t error_size);
+
+/** Serves associations on the opened port one after the other until `lct_net_listener_stop`;
  *  a malformed or failed association ends that association only. Returns LCT_NET_OK after a
- *  stop, or LCT_NET_FAILED when the port cannot be opened. */
+ *  stop. */
 int lct_net_listener_run(lct_net_listener *listener, char *error, size_t error_size);
 
 /** Asks a running listener to stop after its current association (or within a second when

@@ -90,7 +90,29 @@ def frame_slices(ds, uids):
     return slices
 
 
-def check_parametric_map(out, uids):
+def in_plane_offset(ct, uid, position):
+    """(row, column) of `position` (a frame's Image Position) on the CT slice `uid`."""
+    ds = pydicom.dcmread(os.path.join(ct, ct_files(ct)[uid]), stop_before_pixels=True)
+    o = np.array(ds.ImageOrientationPatient, dtype=float)
+    delta = np.array(position, dtype=float) - np.array(ds.ImagePositionPatient, dtype=float)
+    row_spacing, column_spacing = (float(v) for v in ds.PixelSpacing)
+    return int(round(np.dot(delta, o[3:]) / row_spacing)), int(round(np.dot(delta, o[:3]) / column_spacing))
+
+
+_files = {}
+
+
+def ct_files(ct):
+    """SOP Instance UID -> file name of the CT folder."""
+    if not _files:
+        for name in os.listdir(ct):
+            _files[pydicom.dcmread(os.path.join(ct, name), stop_before_pixels=True).SOPInstanceUID] = name
+    return _files
+
+
+def check_parametric_map(out, uids, ct):
+    """The map's frames, placed on the CT by their source slice and Image Position (the map may
+    cover only the lungs' box), equal probability.nii.gz everywhere (0 outside the box)."""
     path = os.path.join(out, "dicom/probability-map.dcm")
     if not os.path.exists(os.path.join(out, "probability.nii.gz")):
         if os.path.exists(path):
@@ -102,7 +124,9 @@ def check_parametric_map(out, uids):
     values = ds.pixel_array.reshape(-1, ds.Rows, ds.Columns)
     placed = np.zeros_like(expected)
     for frame, k in enumerate(frame_slices(ds, uids)):
-        placed[k] = values[frame]
+        position = ds.PerFrameFunctionalGroupsSequence[frame].PlanePositionSequence[0].ImagePositionPatient
+        row, column = in_plane_offset(ct, uids[k], position)
+        placed[k, row:row + ds.Rows, column:column + ds.Columns] = values[frame]
     largest = float(np.max(np.abs(placed - expected)))
     if largest > 1e-6:
         fail("the Parametric Map differs from probability.nii.gz by up to %g" % largest)
@@ -112,7 +136,8 @@ def check_parametric_map(out, uids):
         fail("the map's unit is %s %s" % (unit.CodeValue, unit.CodingSchemeDesignator))
     if (mapping.DoubleFloatRealWorldValueFirstValueMapped, mapping.DoubleFloatRealWorldValueLastValueMapped) != (0, 1):
         fail("the map's real world value range is not 0...1")
-    print("parametric map: %d frames of float32, equal probability.nii.gz within %g" % (len(values), largest))
+    print("parametric map: %d frames of %dx%d float32, equal probability.nii.gz within %g"
+          % (len(values), ds.Rows, ds.Columns, largest))
 
 
 def concept_value(item):
@@ -189,7 +214,7 @@ def main():
     uids = ct_order(ct)
     lungs = read_nifti(os.path.join(out, "lung_mask.nii.gz"))
     seg = check_segmentation(out, uids, lungs)
-    check_parametric_map(out, uids)
+    check_parametric_map(out, uids, ct)
     check_report(out, seg.SOPInstanceUID)
     study = {pydicom.dcmread(os.path.join(out, "dicom", name)).StudyInstanceUID
              for name in os.listdir(os.path.join(out, "dicom"))}
