@@ -32,7 +32,8 @@ ensure_lungct
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 series_count() { curl -s "http://127.0.0.1:$HTTP/series" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 
-# run_once NAME DICOM_FOLDER: one measured run; prints "seconds_by_orthanc seconds_by_log".
+# run_once NAME DICOM_FOLDER: one measured run, kept in work/listen/NAME; prints
+# "seconds_by_orthanc seconds_by_log".
 run_once() {
     local name=$1 dicom=$2 run=$WORK/listen/$1
     rm -rf "$run" && mkdir -p "$run"
@@ -76,7 +77,7 @@ printf '| study | run | last image -> last result in Orthanc (s) | lungct log (s
 for study in "sample:$REPO/Volumes/phantom-chest/dicom" "512x512x300:$WORK/phantom-512x512x300/dicom"; do
     name=${study%%:*}; folder=${study#*:}
     for ((i = 1; i <= REPEAT; i++)); do
-        read -r by_orthanc by_log < <(run_once "$name" "$folder")
+        read -r by_orthanc by_log < <(run_once "$name-$i" "$folder")
         printf '| %s | %d | %s | %s |\n' "$name" "$i" "$by_orthanc" "$by_log"
     done
 done

@@ -20,7 +20,8 @@ enum ExitCode: Int32, CaseIterable {
     var meaning: String {
         switch self {
         case .success: "done (batch: every case ok or skipped)"
-        case .usage: "usage error (an unknown option, a bad value, an unknown --series)"
+        case .usage:
+            "usage error (an unknown option, a bad value, an unknown --series, a listen port that cannot be opened)"
         case .nothingToAnalyse: "nothing to analyse (no image series, every series rejected; batch: no case)"
         case .inputFailed: "an input could not be read or loaded (batch: the archive cannot be read)"
         case .modelInvalid: "a model is missing, damaged or does not match its MANIFEST SHA-256"
@@ -28,7 +29,8 @@ enum ExitCode: Int32, CaseIterable {
         case .someFailed: "batch: some cases failed (summary.csv says why)"
         case .shardsUnfinished: "batch merge: some shards have not finished"
         case .internalFailure: "internal error: a bug in lungct (please report the message)"
-        case .interrupted: "batch: interrupted by SIGINT or SIGTERM (rerun the same command to finish)"
+        case .interrupted:
+            "batch: interrupted by SIGINT or SIGTERM (rerun the same command to finish); listen: a second SIGINT or SIGTERM"
         }
     }
 
