@@ -164,3 +164,18 @@ func listenRefusesStrangersGarbageAndImagesBeyondItsBound() throws {
     try runTool("echoscu", ["-aet", "MODALITY", "-aec", "LUNGCT", "127.0.0.1", port])
     #expect(try node.terminate() == 0)
 }
+
+@Test(.enabled(if: hasTool("storescu") && hasTool("echoscu"), "DCMTK's storescu/echoscu is not installed"))
+func aStudyWhoseAnalysisFailsCostsItselfOnly() throws {
+    let (work, dicom) = try phantomStudy(size: 32, slices: 4, spacing: 10)
+    // An analysis killed at its time limit stands for one that crashes or hangs.
+    let node = try ListenerUnderTest(["--case-timeout", "0.05", "--no-model"], in: work)
+    defer { if node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) } }
+    let port = String(node.port)
+    try runTool("storescu", ["-aet", "MODALITY", "-aec", "LUNGCT", "+sd", "127.0.0.1", port, dicom])
+    #expect(try waitFor(seconds: 60) { try node.log().contains("analysis failed after") })
+    #expect(try node.log().contains("killed after 0 s (--case-timeout)"))
+    try runTool("echoscu", ["-aet", "MODALITY", "-aec", "LUNGCT", "127.0.0.1", port])
+    #expect(node.process.isRunning, "the listener goes on")
+    #expect(try node.terminate() == 0)
+}
