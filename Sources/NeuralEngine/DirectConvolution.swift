@@ -19,6 +19,10 @@ public struct DirectConvolution: Sendable {
     private let winogradWeights: [Float]?
     private let bias: [Float]?
 
+    /// The cores work is split between, read once: Foundation reads the process's CPU limits
+    /// from /proc and /sys at each `activeProcessorCount`, a cost a small network paid per layer.
+    static let cores = ProcessInfo.processInfo.activeProcessorCount
+
     /// Whether the direct kernels compute a convolution with this stride (else im2col does).
     public static func supports(stride: Int) -> Bool { stride == 1 }
 
@@ -78,7 +82,7 @@ public struct DirectConvolution: Sendable {
         let (inBlocks, outBlocks) = (Int(shape.in_blocks), (outputChannels + 15) / 16)
         let packedPerImage = lct_conv_packed_input_count(&shape)
         let (inputPerImage, outputPerImage) = (inputChannels * height * width, outputChannels * outHeight * outWidth)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = DirectConvolution.cores
         // Enough bands for four work items per core, so that uneven items still balance.
         let wanted = min(outHeight, max(1, (4 * cores + batch * outBlocks - 1) / (batch * outBlocks)))
         let rowsPerBand = (outHeight + wanted - 1) / wanted
@@ -202,7 +206,7 @@ extension DirectConvolution {
             runWinograd(maps, shape: shape, into: output)
             return output
         }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = DirectConvolution.cores
         // Enough bands for four work items per core, so that uneven items still balance.
         let wanted = min(height, max(1, (4 * cores + outBlocks - 1) / outBlocks))
         let rowsPerBand = (height + wanted - 1) / wanted
@@ -230,10 +234,13 @@ extension DirectConvolution {
     /// tile rows, each with its own scratch. The corresponding C function is `lct_wino_run`.
     private func runWinograd(_ maps: PackedMaps, shape: lct_conv_shape, into output: PackedMaps) {
         let tileRows = maps.height / 2
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        // Four bands a core, each small enough that its transformed input stays in a core's cache.
-        let cached = max(1, Self.bandFloats / max(1, 256 * maps.blocks * maps.width / 2))
-        let rowsPerBand = max(1, min((tileRows + 4 * cores - 1) / (4 * cores), cached))
+        let cores = DirectConvolution.cores
+        // Four bands a core, each small enough that its transformed input stays in a core's cache
+        // and large enough that the last run of tiles, partly empty, is a small part of it.
+        let tilesPerRow = maps.width / 2
+        let cached = max(1, Self.bandFloats / max(1, 256 * maps.blocks * tilesPerRow))
+        let fewest = (Self.bandTiles + tilesPerRow - 1) / tilesPerRow
+        let rowsPerBand = max(1, min(max((tileRows + 4 * cores - 1) / (4 * cores), fewest), cached, tileRows))
         let bands = (tileRows + rowsPerBand - 1) / rowsPerBand
         var shape = shape
         let scratch = lct_wino_scratch_count(&shape, Int32(rowsPerBand))
@@ -257,6 +264,8 @@ extension DirectConvolution {
     /// Floats of transformed input a band aims at: 256 KiB, half a core's L2 cache on the EPYC
     /// and Xeon machines lungct is measured on.
     private static let bandFloats = 65536
+    /// Tiles a band aims at: four runs of the widest tile run (24 tiles on AVX-512).
+    private static let bandTiles = 96
 }
 
 /// The buffers of one convolution of packed maps, shared by its work items, each of which
