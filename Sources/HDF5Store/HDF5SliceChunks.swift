@@ -130,33 +130,14 @@ struct SliceFilters: Sendable {
         guard n > 0, let source = input.baseAddress, let target = output.baseAddress else { return }
         let from = source.assumingMemoryBound(to: UInt8.self)
         let to = target.assumingMemoryBound(to: UInt8.self)
-        // 64 bytes at a time split into their even and odd bytes (byte shuffles), then the rest
-        // one element at a time: the element loops below compile to one byte at a time.
-        let vectorised = elementSize == 2 || elementSize == 4 ? n / (64 / elementSize) * (64 / elementSize) : 0
-        if elementSize == 2 {
-            for i in stride(from: 0, to: vectorised, by: 32) {
-                let bytes = UnsafeRawPointer(from + 2 * i).loadUnaligned(as: SIMD64<UInt8>.self)
-                UnsafeMutableRawPointer(to + i).storeBytes(of: bytes.evenHalf, as: SIMD32<UInt8>.self)
-                UnsafeMutableRawPointer(to + n + i).storeBytes(of: bytes.oddHalf, as: SIMD32<UInt8>.self)
-            }
-        } else if elementSize == 4 {
-            for i in stride(from: 0, to: vectorised, by: 16) {
-                let bytes = UnsafeRawPointer(from + 4 * i).loadUnaligned(as: SIMD64<UInt8>.self)
-                let (even, odd) = (bytes.evenHalf, bytes.oddHalf)
-                UnsafeMutableRawPointer(to + i).storeBytes(of: even.evenHalf, as: SIMD16<UInt8>.self)
-                UnsafeMutableRawPointer(to + n + i).storeBytes(of: odd.evenHalf, as: SIMD16<UInt8>.self)
-                UnsafeMutableRawPointer(to + 2 * n + i).storeBytes(of: even.oddHalf, as: SIMD16<UInt8>.self)
-                UnsafeMutableRawPointer(to + 3 * n + i).storeBytes(of: odd.oddHalf, as: SIMD16<UInt8>.self)
-            }
-        }
         switch elementSize {
         case 2:
-            for i in vectorised..<n {
+            for i in 0..<n {
                 to[i] = from[2 * i]
                 to[n + i] = from[2 * i + 1]
             }
         case 4:
-            for i in vectorised..<n {
+            for i in 0..<n {
                 to[i] = from[4 * i]
                 to[n + i] = from[4 * i + 1]
                 to[2 * n + i] = from[4 * i + 2]
