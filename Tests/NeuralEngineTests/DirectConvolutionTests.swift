@@ -131,3 +131,22 @@ func packedMapsConvolutionMatchesANaiveConvolution(_ setup: ConvolutionCase, act
     }
     #expect(worst <= relativeTolerance, "\(setup) on \(DirectConvolution.instructionSet)")
 }
+
+@Test func packedMapsFromReusedBuffersKeepTheirBordersZero() throws {
+    // The scratch pool hands back buffers with an earlier call's values: every border pixel a
+    // convolution reads must be written again (a Winograd output left the bottom row's first
+    // border pixel stale, which the next 3×3 convolution read at its bottom-left output pixel).
+    let layers = withoutBatchNorm(Architecture.unet(inputChannels: 1, classes: 2, width: 16, depth: 1))
+    let network = try Architecture.build(layers, seed: 5)
+    let folded = network.foldedForInference()
+    let large = randomTensor([2, 1, 40, 36], seed: 6).storage.map { $0 * 50 + 30 }
+    _ = folded.infer(Tensor(shape: [2, 1, 40, 36], storage: large))
+    let input = randomTensor([2, 1, 8, 10], seed: 7)
+    let expected = network.forward(input, training: true)
+    let scale = expected.storage.map(abs).max() ?? 1
+    for _ in 0..<3 {
+        let result = folded.infer(input)
+        let worst = zip(result.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-4 * max(scale, 1e-6))
+    }
+}
