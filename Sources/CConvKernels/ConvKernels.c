@@ -23,13 +23,13 @@ static inline __attribute__((always_inline)) void lct_conv_tile(
 {
     const int cb_count = s->in_blocks, cblk = s->block_channels, k = s->kernel, d = s->dilation;
     const int wp = s->padded_width;
-    const size_t plane = lct_conv_packed_input_count(s) / (size_t)cb_count;
+    const size_t plane = s->in_plane, origin = (size_t)s->origin * (size_t)(wp + 1);
     lct_v16 acc[PIX_AVX512];
 #pragma clang loop unroll(full)
     for (int p = 0; p < PIX; p++) acc[p] = (lct_v16){0};
     const float *w = weights + (size_t)out_block * cb_count * k * k * cblk * LCT_CONV_BLOCK;
     for (int cb = 0; cb < cb_count; cb++) {
-        const float *in = input + cb * plane + (size_t)first * cblk;
+        const float *in = input + cb * plane + ((size_t)first + origin) * cblk;
         for (int i = 0; i < k; i++) {
             for (int j = 0; j < k; j++) {
                 const float *src = in + (size_t)(i * d * wp + j * d) * cblk;
@@ -42,8 +42,9 @@ static inline __attribute__((always_inline)) void lct_conv_tile(
             }
         }
     }
-    // The output pass: bias, activation, and the transposition back to CHW, dropping the
-    // pixels that fall in the padding columns or past the band.
+    // The output pass: bias, activation, then either the pixels as they are into packed maps
+    // (zeros for the padding columns, which fall on the maps' border) or the transposition back
+    // to CHW, dropping the padding columns; nothing past the band.
     const int channel0 = out_block * LCT_CONV_BLOCK;
     int channels = s->out_channels - channel0;
     if (channels > LCT_CONV_BLOCK) channels = LCT_CONV_BLOCK;
@@ -63,6 +64,17 @@ static inline __attribute__((always_inline)) void lct_conv_tile(
         *(lct_v16 *)tile[p] = v;
     }
     int oy = first / wp, ox = first % wp;
+    if (s->out_packed) {
+        // Output pixel (oy, ox) = flat `first` + p lies at (oy + 1, ox + 1) of the maps, whose
+        // rows are as wide as the input's.
+        float *out = output + (size_t)out_block * s->out_plane + ((size_t)first + wp + 1) * LCT_CONV_BLOCK;
+        for (int p = 0; p < PIX; p++, ox++) {
+            if (ox == wp) { ox = 0; oy++; }
+            if (oy >= row_end) break;
+            *(lct_v16 *)(out + (size_t)p * LCT_CONV_BLOCK) = ox < s->out_width ? *(const lct_v16 *)tile[p] : (lct_v16){0};
+        }
+        return;
+    }
     for (int p = 0; p < PIX; p++, ox++) {
         if (ox == wp) { ox = 0; oy++; }
         if (oy >= row_end) break;
@@ -119,13 +131,12 @@ size_t lct_conv_packed_input_count(const lct_conv_shape *s) {
     return (size_t)s->in_blocks * ((size_t)s->padded_height * s->padded_width + slack) * s->block_channels;
 }
 
-void lct_conv_pack_input(
-    const lct_conv_shape *s, const float *image, int channels, int height, int width, int padding, int block,
-    float *packed)
+// Channel block `block` of a CHW image into one plane of `plane` floats: rows of `wp` pixels,
+// `padding` zero pixels on each side, then zeros to the plane's end.
+static void lct_pack_plane(
+    const float *image, int channels, int height, int width, int padding, int cblk, int block, int wp, size_t plane,
+    float *out)
 {
-    const int cblk = s->block_channels, wp = s->padded_width;
-    const size_t plane = lct_conv_packed_input_count(s) / (size_t)s->in_blocks;
-    float *out = packed + block * plane;
     const int c0 = block * cblk;
     const int count = channels - c0 < cblk ? channels - c0 : cblk;
     const size_t source_plane = (size_t)height * width;
@@ -147,6 +158,28 @@ void lct_conv_pack_input(
     }
     float *below = out + (size_t)(height + padding) * row_values;
     memset(below, 0, sizeof(float) * (size_t)(plane - (size_t)(below - out)));
+}
+
+void lct_conv_pack_input(
+    const lct_conv_shape *s, const float *image, int channels, int height, int width, int padding, int block,
+    float *packed)
+{
+    const size_t plane = lct_conv_packed_input_count(s) / (size_t)s->in_blocks;
+    lct_pack_plane(
+        image, channels, height, width, padding, s->block_channels, block, s->padded_width, plane,
+        packed + block * plane);
+}
+
+size_t lct_maps_plane_count(int height, int width, int block_channels) {
+    const size_t pixels = (size_t)(height + 2 * LCT_MAPS_BORDER) * (width + 2 * LCT_MAPS_BORDER) + LCT_MAPS_SLACK;
+    return pixels * block_channels;
+}
+
+void lct_maps_pack(const float *image, int channels, int height, int width, int block_channels, int block, float *maps) {
+    const size_t plane = lct_maps_plane_count(height, width, block_channels);
+    lct_pack_plane(
+        image, channels, height, width, LCT_MAPS_BORDER, block_channels, block, width + 2 * LCT_MAPS_BORDER, plane,
+        maps + block * plane);
 }
 
 size_t lct_conv_packed_weights_count(int out_channels, int in_channels, int kernel) {

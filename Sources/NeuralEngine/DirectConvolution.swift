@@ -14,7 +14,14 @@ public struct DirectConvolution: Sendable {
     /// The slope of the activation after the bias (0: ReLU), nil for none.
     public let activation: Float?
     private let packedWeights: [Float]
+    /// The weights transformed for Winograd F(2×2, 3×3), for a 3×3 convolution with padding 1
+    /// and at least 16 input channels (below that, the transforms cost more than they save).
+    private let winogradWeights: [Float]?
     private let bias: [Float]?
+
+    /// The cores work is split between, read once: Foundation reads the process's CPU limits
+    /// from /proc and /sys at each `activeProcessorCount`, a cost a small network paid per layer.
+    static let cores = ProcessInfo.processInfo.activeProcessorCount
 
     /// Whether the direct kernels compute a convolution with this stride (else im2col does).
     public static func supports(stride: Int) -> Bool { stride == 1 }
@@ -38,6 +45,14 @@ public struct DirectConvolution: Sendable {
             }
             initialised = count
         }
+        winogradWeights =
+            kernel == 3 && padding == 1 && dilation == 1 && inputChannels >= Int(LCT_CONV_BLOCK)
+            ? [Float](unsafeUninitializedCapacity: lct_wino_weights_count(outputs, inputs)) { buffer, initialised in
+                weights.storage.withUnsafeBufferPointer { oihw in
+                    lct_wino_pack_weights(oihw.baseAddress!, outputs, inputs, buffer.baseAddress!)
+                }
+                initialised = buffer.count
+            } : nil
     }
 
     /// The kernel's view of one call's sizes.
@@ -46,12 +61,15 @@ public struct DirectConvolution: Sendable {
         let (paddedHeight, paddedWidth) = (height + 2 * padding, width + 2 * padding)
         let reach = (kernel - 1) * dilation
         precondition(paddedHeight > reach && paddedWidth > reach, "direct conv: \(height)×\(width) input too small")
-        return lct_conv_shape(
+        var shape = lct_conv_shape(
             in_blocks: Int32((inputChannels + blockChannels - 1) / blockChannels),
             block_channels: Int32(blockChannels), kernel: Int32(kernel), dilation: Int32(dilation),
-            padded_height: Int32(paddedHeight), padded_width: Int32(paddedWidth),
+            padded_height: Int32(paddedHeight), padded_width: Int32(paddedWidth), origin: 0,
             out_height: Int32(paddedHeight - reach), out_width: Int32(paddedWidth - reach),
-            out_channels: Int32(outputChannels), slope: activation ?? 1, activate: activation == nil ? 0 : 1)
+            out_channels: Int32(outputChannels), in_plane: 0, out_plane: 0, out_packed: 0,
+            slope: activation ?? 1, activate: activation == nil ? 0 : 1)
+        shape.in_plane = lct_conv_packed_input_count(&shape) / Int(shape.in_blocks)
+        return shape
     }
 
     /// The convolution (and activation) of an NCHW batch. The corresponding C functions are
@@ -64,7 +82,7 @@ public struct DirectConvolution: Sendable {
         let (inBlocks, outBlocks) = (Int(shape.in_blocks), (outputChannels + 15) / 16)
         let packedPerImage = lct_conv_packed_input_count(&shape)
         let (inputPerImage, outputPerImage) = (inputChannels * height * width, outputChannels * outHeight * outWidth)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = DirectConvolution.cores
         // Enough bands for four work items per core, so that uneven items still balance.
         let wanted = min(outHeight, max(1, (4 * cores + batch * outBlocks - 1) / (batch * outBlocks)))
         let rowsPerBand = (outHeight + wanted - 1) / wanted
@@ -150,4 +168,111 @@ final class ScratchPool: @unchecked Sendable {
     func give(_ buffer: UnsafeMutableBufferPointer<Float>) {
         lock.withLock { free.append(buffer) }
     }
+}
+
+extension DirectConvolution {
+    /// Whether the convolution reads packed maps as they are: it keeps the size
+    /// (2·padding = (kernel − 1)·dilation), its padding fits in the maps' border, and the maps'
+    /// channel blocks are the ones its weights were packed for.
+    func reads(_ maps: PackedMaps) -> Bool {
+        maps.channels == inputChannels && maps.blockChannels == min(inputChannels, Int(LCT_CONV_BLOCK))
+            && keepsSize && maps.height > (kernel - 1) * dilation && maps.width > (kernel - 1) * dilation
+    }
+
+    /// Whether `reads` holds for the maps that `PackedMaps(packing: tensor)` would make.
+    func readsPacked(_ tensor: Tensor) -> Bool {
+        tensor.shape[1] == inputChannels && keepsSize && tensor.shape[2] > (kernel - 1) * dilation
+            && tensor.shape[3] > (kernel - 1) * dilation
+    }
+
+    private var keepsSize: Bool { 2 * padding == (kernel - 1) * dilation && padding <= Int(LCT_MAPS_BORDER) }
+
+    /// The convolution (and activation) of packed maps, written as packed maps of 16-channel
+    /// blocks (which `reads` must accept). The corresponding C functions are `lct_conv_run`
+    /// and `lct_maps_clear_edges`.
+    func callAsFunction(_ maps: PackedMaps) -> PackedMaps {
+        let (height, width, border) = (maps.height, maps.width, Int(LCT_MAPS_BORDER))
+        let block = Int(LCT_CONV_BLOCK)
+        let output = PackedMaps(channels: outputChannels, height: height, width: width, blockChannels: block)
+        let outBlocks = output.blocks
+        let shape = lct_conv_shape(
+            in_blocks: Int32(maps.blocks), block_channels: Int32(maps.blockChannels), kernel: Int32(kernel),
+            dilation: Int32(dilation), padded_height: Int32(height + 2 * border),
+            padded_width: Int32(width + 2 * border), origin: Int32(border - padding), out_height: Int32(height),
+            out_width: Int32(width), out_channels: Int32(outputChannels), in_plane: maps.plane,
+            out_plane: output.plane, out_packed: 1, slope: activation ?? 1, activate: activation == nil ? 0 : 1)
+        lct_maps_clear_edges(Int32(height), Int32(width), Int32(outBlocks), output.base)
+        if winogradWeights != nil, maps.blockChannels == Int(LCT_CONV_BLOCK), height % 2 == 0, width % 2 == 0 {
+            runWinograd(maps, shape: shape, into: output)
+            return output
+        }
+        let cores = DirectConvolution.cores
+        // Enough bands for four work items per core, so that uneven items still balance.
+        let wanted = min(height, max(1, (4 * cores + outBlocks - 1) / outBlocks))
+        let rowsPerBand = (height + wanted - 1) / wanted
+        let bands = (height + rowsPerBand - 1) / rowsPerBand
+        packedWeights.withUnsafeBufferPointer { weights in
+            let buffers = MapsBuffers(input: maps, output: output, weights: weights.baseAddress!, shape: shape)
+            DispatchQueue.concurrentPerform(iterations: outBlocks * bands) { item in
+                let (block, band) = (item / bands, item % bands)
+                let rows = (band * rowsPerBand)..<min(height, (band + 1) * rowsPerBand)
+                withUnsafePointer(to: buffers.shape) { shape in
+                    bias.withUnsafeBufferPointer { bias in
+                        lct_conv_run(
+                            shape, buffers.input.base, buffers.weights, bias.baseAddress, Int32(block),
+                            Int32(rows.lowerBound), Int32(rows.upperBound), buffers.output.base)
+                    }
+                }
+            }
+        }
+        return output
+    }
+}
+
+extension DirectConvolution {
+    /// The Winograd F(2×2, 3×3) form of `callAsFunction(_: PackedMaps)`, split into bands of
+    /// tile rows, each with its own scratch. The corresponding C function is `lct_wino_run`.
+    private func runWinograd(_ maps: PackedMaps, shape: lct_conv_shape, into output: PackedMaps) {
+        let tileRows = maps.height / 2
+        let cores = DirectConvolution.cores
+        // Four bands a core, each small enough that its transformed input stays in a core's cache
+        // and large enough that the last run of tiles, partly empty, is a small part of it.
+        let tilesPerRow = maps.width / 2
+        let cached = max(1, Self.bandFloats / max(1, 256 * maps.blocks * tilesPerRow))
+        let fewest = (Self.bandTiles + tilesPerRow - 1) / tilesPerRow
+        let rowsPerBand = max(1, min(max((tileRows + 4 * cores - 1) / (4 * cores), fewest), cached, tileRows))
+        let bands = (tileRows + rowsPerBand - 1) / rowsPerBand
+        var shape = shape
+        let scratch = lct_wino_scratch_count(&shape, Int32(rowsPerBand))
+        winogradWeights!.withUnsafeBufferPointer { weights in
+            let buffers = MapsBuffers(input: maps, output: output, weights: weights.baseAddress!, shape: shape)
+            DispatchQueue.concurrentPerform(iterations: bands) { band in
+                let rows = (band * rowsPerBand)..<min(tileRows, (band + 1) * rowsPerBand)
+                let space = ScratchPool.shared.take(scratch)
+                defer { ScratchPool.shared.give(space) }
+                withUnsafePointer(to: buffers.shape) { shape in
+                    bias.withUnsafeBufferPointer { bias in
+                        lct_wino_run(
+                            shape, buffers.input.base, buffers.weights, bias.baseAddress, Int32(rows.lowerBound),
+                            Int32(rows.upperBound), space.baseAddress!, buffers.output.base)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Floats of transformed input a band aims at: 256 KiB, half a core's L2 cache on the EPYC
+    /// and Xeon machines lungct is measured on.
+    private static let bandFloats = 65536
+    /// Tiles a band aims at: four runs of the widest tile run (24 tiles on AVX-512).
+    private static let bandTiles = 96
+}
+
+/// The buffers of one convolution of packed maps, shared by its work items, each of which
+/// writes only its own block and rows of the output: what makes the unchecked Sendable sound.
+private struct MapsBuffers: @unchecked Sendable {
+    let input: PackedMaps
+    let output: PackedMaps
+    let weights: UnsafePointer<Float>
+    let shape: lct_conv_shape
 }

@@ -36,6 +36,15 @@ public enum GEMM {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 
+    /// Ends the worker threads OpenBLAS started when it loaded. Each spins (sched_yield) for
+    /// about 0.1 s of CPU before it sleeps, waiting for a product that most commands never ask
+    /// for: on two cores that is one core taken from lungct's own start (`info --stats` 0.82×
+    /// the wall clock without it). The next product that uses threads starts them again. Call it
+    /// before any product runs. The corresponding C function is `blas_thread_shutdown_`.
+    public static func stopIdleThreads() {
+        _ = blas_thread_shutdown_()
+    }
+
     /// The kernels OpenBLAS chose for this CPU when it loaded, e.g. "Haswell" or "SkylakeX".
     /// "Prescott" means it did not recognise the CPU (as on some virtual machines that report a
     /// generic model) and runs its SSE3 kernels, about half as fast as the AVX2 ones for

@@ -29,9 +29,11 @@ public final class Sequential: @unchecked Sendable {
     /// whole network on its own (single-threaded matrix products), so its activations stay in
     /// cache; the result equals `forward(input, training: false)`. Layers keep no state at
     /// inference, which is what makes this safe.
+    ///
+    /// A network folded for inference runs each image on packed maps (`runsOnPackedMaps`).
     public func infer(_ input: Tensor) -> Tensor {
         let n = input.shape[0]
-        guard n > 1 else { return forward(input, training: false) }
+        guard n > 1 else { return inferOne(input) }
         let perImage = input.count / n
         let outputs = InferenceResults(count: n)
         GEMM.singleThreaded {
@@ -40,7 +42,7 @@ public final class Sequential: @unchecked Sendable {
                 shape[0] = 1
                 let one = Tensor(
                     shape: shape, storage: Array(input.storage[(image * perImage)..<((image + 1) * perImage)]))
-                outputs.set(image, forward(one, training: false))
+                outputs.set(image, inferOne(one))
             }
         }
         let first = outputs.get(0)
@@ -50,6 +52,14 @@ public final class Sequential: @unchecked Sendable {
     }
 
     public var specification: [LayerSpecification] { layers.map(\.specification) }
+
+    /// One image's inference: on packed maps when the network was folded for inference.
+    private func inferOne(_ input: Tensor) -> Tensor {
+        guard input.shape.count == 4, input.shape[0] == 1, runsOnPackedMaps else {
+            return forward(input, training: false)
+        }
+        return inferOnPackedMaps(input)
+    }
 }
 
 /// Losses on logits, returning the mean loss over the batch and ∂loss/∂logits.

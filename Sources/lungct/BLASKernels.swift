@@ -20,4 +20,11 @@ enum BLASKernels {
         setenv(variable, kernels, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
     }
+
+    /// Then stops OpenBLAS's idle worker threads (`GEMM.stopIdleThreads`), which would spin on
+    /// a core while lungct starts.
+    static func settle() {
+        restartWithRecognisedKernels()
+        GEMM.stopIdleThreads()
+    }
 }

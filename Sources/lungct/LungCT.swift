@@ -17,9 +17,9 @@ struct LungCT: ParsableCommand {
 
     /// Parses and runs a command. A `LungCTError` is printed on stderr and becomes its code in
     /// the exit-code table; ArgumentParser's usage errors (its own code is 64, EX_USAGE)
-    /// become `ExitCode.usage`. OpenBLAS's kernels are settled first (`BLASKernels`).
+    /// become `ExitCode.usage`. OpenBLAS's kernels and threads are settled first (`BLASKernels`).
     static func main() {
-        BLASKernels.restartWithRecognisedKernels()
+        BLASKernels.settle()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -63,9 +63,14 @@ private func withoutBatchNorm(_ layers: [LayerSpecification]) -> [LayerSpecifica
     }
 }
 
+/// The U-Nets of width 16 run on packed maps from end to end (whole 16-channel blocks: pooling,
+/// upsampling and concatenation on the maps, odd sizes halved and doubled); the others switch
+/// between maps and tensors where a layer cannot read the maps (blocks of 4 or 6 channels).
 @Test(arguments: [
     (Architecture.unet(inputChannels: 3, classes: 2, width: 4, depth: 2), [2, 3, 20, 24]),
     (Architecture.fullyConvolutional(inputChannels: 1, classes: 3, width: 6), [3, 1, 24, 24]),
+    (Architecture.unet(inputChannels: 3, classes: 3, width: 16, depth: 2), [2, 3, 12, 20]),
+    (Architecture.unet(inputChannels: 1, classes: 2, width: 16, depth: 1, upsampling: .nearest), [1, 1, 10, 6]),
 ])
 func foldedInferenceEqualsTheTrainingForwardPass(layers: [LayerSpecification], shape: [Int]) throws {
     let network = try Architecture.build(withoutBatchNorm(layers), seed: 11)
@@ -76,6 +81,7 @@ func foldedInferenceEqualsTheTrainingForwardPass(layers: [LayerSpecification], s
     let folded = network.foldedForInference()
     // Every convolution runs on the direct kernels, each ReLU fused into the one before it.
     #expect(!folded.layers.contains { $0 is Conv2D || $0 is ReLU })
+    #expect(folded.runsOnPackedMaps)
     let training = network.forward(input, training: true)
     let inference = folded.infer(input)
     try #require(training.shape == inference.shape)
@@ -85,4 +91,62 @@ func foldedInferenceEqualsTheTrainingForwardPass(layers: [LayerSpecification], s
         worst = max(worst, abs(training.storage[index] - inference.storage[index]) / max(scale, 1e-6))
     }
     #expect(worst <= 1e-4)
+}
+
+/// Convolutions that `infer` runs on packed maps: 3×3 with padding 1 and at least 16 input
+/// channels on even sizes go through Winograd F(2×2, 3×3) (whole and partial channel blocks, a
+/// 2×2 image, several bands), the others through the direct kernels writing packed maps (odd
+/// sizes, fewer input channels, 1×1).
+private let packedCases: [ConvolutionCase] = [
+    ConvolutionCase(inputChannels: 16, outputChannels: 16, height: 8, width: 6, padding: 1),
+    ConvolutionCase(batch: 2, inputChannels: 32, outputChannels: 17, height: 4, width: 4, padding: 1, bias: false),
+    ConvolutionCase(inputChannels: 20, outputChannels: 40, height: 6, width: 10, padding: 1),
+    ConvolutionCase(inputChannels: 16, outputChannels: 16, height: 2, width: 2, padding: 1),
+    ConvolutionCase(inputChannels: 48, outputChannels: 16, height: 36, width: 12, padding: 1),
+    ConvolutionCase(batch: 2, inputChannels: 3, outputChannels: 16, height: 5, width: 7, padding: 1),
+    ConvolutionCase(inputChannels: 16, outputChannels: 24, height: 7, width: 9, padding: 1),
+    ConvolutionCase(inputChannels: 16, outputChannels: 8, height: 7, width: 5, kernel: 1),
+]
+
+@Test(arguments: packedCases, [nil, 0, 0.1] as [Float?])
+func packedMapsConvolutionMatchesANaiveConvolution(_ setup: ConvolutionCase, activation: Float?) throws {
+    let (input, weights, bias) = randomConvolutionOperands(setup)
+    var generator = SeededGenerator(seed: 1)
+    let conv = Conv2D(
+        inputChannels: setup.inputChannels, outputChannels: setup.outputChannels, kernel: setup.kernel.height,
+        stride: 1, padding: setup.padding.height, dilation: 1, bias: bias != nil, rng: &generator)
+    conv.weight.value = weights
+    if let bias { conv.bias!.value = Tensor(shape: [bias.count], storage: bias) }
+    let network = Sequential([InferenceConvolution(conv, activation: activation)])
+    #expect(network.runsOnPackedMaps)
+    let result = network.infer(input)
+    let reference = naiveConvolution(input, weights, bias, setup)
+    try #require(result.shape == reference.shape)
+    var worst = 0.0
+    for index in reference.values.indices {
+        let value = reference.values[index]
+        let expected = activation.map { max(value, Double($0) * value) } ?? value
+        let error = abs(Double(result.storage[index]) - expected)
+        worst = max(worst, error / max(reference.scales[index], .leastNormalMagnitude))
+    }
+    #expect(worst <= relativeTolerance, "\(setup) on \(DirectConvolution.instructionSet)")
+}
+
+@Test func packedMapsFromReusedBuffersKeepTheirBordersZero() throws {
+    // The scratch pool hands back buffers with an earlier call's values: every border pixel a
+    // convolution reads must be written again (a Winograd output left the bottom row's first
+    // border pixel stale, which the next 3×3 convolution read at its bottom-left output pixel).
+    let layers = withoutBatchNorm(Architecture.unet(inputChannels: 1, classes: 2, width: 16, depth: 1))
+    let network = try Architecture.build(layers, seed: 5)
+    let folded = network.foldedForInference()
+    let large = randomTensor([2, 1, 40, 36], seed: 6).storage.map { $0 * 50 + 30 }
+    _ = folded.infer(Tensor(shape: [2, 1, 40, 36], storage: large))
+    let input = randomTensor([2, 1, 8, 10], seed: 7)
+    let expected = network.forward(input, training: true)
+    let scale = expected.storage.map(abs).max() ?? 1
+    for _ in 0..<3 {
+        let result = folded.infer(input)
+        let worst = zip(result.storage, expected.storage).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-4 * max(scale, 1e-6))
+    }
 }

@@ -6,7 +6,8 @@
 // LCT_CONV_SLACK + (kernel − 1)·dilation zero pixels that the last tile of a plane may read
 // past its end. Weights are
 // packed once per layer as [out block][in block][kh][kw][channel][16 output channels],
-// zero where a block is only partly used. The output is written in plain CHW.
+// zero where a block is only partly used. The output is written in plain CHW, or as packed
+// maps (below) that the next layer reads without packing again.
 //
 // Only unit stride: the kernel walks each plane's pixels as one flat run (output pixel
 // oy·padded_width + ox reads input pixel (oy + i·d)·padded_width + ox + j·d), so a tile of
@@ -32,11 +33,15 @@ typedef struct {
     int block_channels;   // channels per input block (16, or fewer when there is one block)
     int kernel;           // square kernel side
     int dilation;
-    int padded_height;    // input height + 2·padding
-    int padded_width;     // input width + 2·padding
-    int out_height;       // padded_height − (kernel − 1)·dilation
-    int out_width;        // padded_width − (kernel − 1)·dilation
+    int padded_height;    // rows of a packed input plane: input height + 2·(padding + origin)
+    int padded_width;     // pixels of a packed input row: input width + 2·(padding + origin)
+    int origin;           // border pixels of the packed input beyond the padding (0 when packed per call)
+    int out_height;       // input height + 2·padding − (kernel − 1)·dilation
+    int out_width;        // input width + 2·padding − (kernel − 1)·dilation
     int out_channels;     // the real count; the last block may be partial
+    size_t in_plane;      // floats from one input block's plane to the next
+    size_t out_plane;     // out_packed: floats from one output block's plane to the next
+    int out_packed;       // write packed maps (needs out_width + 2 == padded_width) instead of CHW
     float slope;          // activation: max(x, slope·x) when `activate` (0: ReLU)
     int activate;
 } lct_conv_shape;
@@ -62,10 +67,70 @@ void lct_conv_pack_weights(const float *oihw, int out_channels, int in_channels,
 
 /// Output rows [row_begin, row_end) of output channel block `out_block` of one image: the
 /// convolution plus `bias` (out_channels values, or NULL), then the activation, written into
-/// `output` (out_channels × out_height × out_width, CHW).
+/// `output`: out_channels × out_height × out_width (CHW), or with `out_packed` the pixels of
+/// those rows in packed maps of out_height × out_width with 16-channel blocks (the pixels of
+/// the border columns beside them get zeros; lct_maps_clear_edges zeros the rest).
 void lct_conv_run(
     const lct_conv_shape *shape, const float *packed_input, const float *packed_weights, const float *bias,
     int out_block, int row_begin, int row_end, float *output);
+
+// Packed maps: one image's feature maps between the layers of a network at inference, in the
+// layout the kernels read, so that a convolution's output is the next one's input as it is.
+// `blocks` planes of block_channels channels (16, or the channel count when it is below 16;
+// channels past the real count are zero), each plane LCT_MAPS_BORDER zero pixels around
+// height × width, then LCT_MAPS_SLACK zero pixels. A convolution reads them with origin
+// LCT_MAPS_BORDER − padding when 2·padding = (kernel − 1)·dilation and padding ≤ the border.
+
+/// Zero pixels around each plane of packed maps.
+#define LCT_MAPS_BORDER 1
+/// Zero pixels after each plane: the widest tile plus a 3×3 kernel's reach.
+#define LCT_MAPS_SLACK (LCT_CONV_SLACK + 2)
+
+/// Floats in one block's plane of height × width packed maps.
+size_t lct_maps_plane_count(int height, int width, int block_channels);
+
+/// Packs channel block `block` of a CHW image into its plane of `maps`, zeros included.
+void lct_maps_pack(const float *image, int channels, int height, int width, int block_channels, int block, float *maps);
+
+/// The first `channels` channels of packed maps as a CHW image.
+void lct_maps_unpack(const float *maps, int channels, int height, int width, int block_channels, float *image);
+
+/// Zeros what a convolution with out_packed (lct_conv_run, lct_wino_run) may not write in the
+/// planes of `blocks` 16-channel blocks of height × width maps: the border row above with the
+/// first row's left border pixel, the border row below, the slack.
+void lct_maps_clear_edges(int height, int width, int blocks, float *maps);
+
+/// 2×2 max pooling, stride 2, of one 16-channel plane of height × width maps into a plane of
+/// (height / 2) × (width / 2) maps; writes every value of the output plane, zeros included.
+void lct_maps_max_pool(const float *plane, int height, int width, float *out);
+
+/// Upsampling of one 16-channel plane of height × width maps to out_height × out_width: output
+/// pixel (y, x) is (1 − wy)·((1 − wx)·a + wx·b) + wy·((1 − wx)·c + wx·d) of the source pixels
+/// a (y0, x0), b (y0, x1), c (y1, x0), d (y1, x1), the taps given per output row and column;
+/// writes every value of the output plane, zeros included.
+void lct_maps_upsample(
+    const float *plane, int height, int width, int out_height, int out_width, const int *y0, const int *y1,
+    const float *wy, const int *x0, const int *x1, const float *wx, float *out);
+
+// Winograd F(2×2, 3×3) (Winograd.c): a 3×3 convolution with padding 1 and dilation 1 of packed
+// maps with 16-channel blocks and an even height and width, into packed maps; the same
+// lct_conv_shape as lct_conv_run with out_packed (origin 0).
+
+/// Floats in the transformed weights of an out_channels × in_channels × 3 × 3 layer.
+size_t lct_wino_weights_count(int out_channels, int in_channels);
+
+/// Transforms and packs OIHW 3×3 weights (G g Gᵀ per channel pair); writes every value of `packed`.
+void lct_wino_pack_weights(const float *oihw, int out_channels, int in_channels, float *packed);
+
+/// Floats of scratch one call of lct_wino_run over `tile_rows` rows of 2×2 tiles needs.
+size_t lct_wino_scratch_count(const lct_conv_shape *shape, int tile_rows);
+
+/// Output rows [2·row_begin, 2·row_end) of every output block (tile rows [row_begin, row_end)):
+/// the convolution plus `bias` (or NULL), then the activation, written into the packed maps
+/// `output` with the border pixels beside those rows (lct_maps_clear_edges zeros the rest).
+void lct_wino_run(
+    const lct_conv_shape *shape, const float *maps, const float *weights, const float *bias, int row_begin,
+    int row_end, float *scratch, float *output);
 
 #ifdef __cplusplus
 }
