@@ -1,9 +1,13 @@
 // The Secondary Capture Image (PS3.3 A.8.1) of overview.png, built from dcmdata elements:
 // dcmiod has no Secondary Capture class. Modules: Patient, General Study, General Series,
-// General Equipment, SC Equipment, General Image, Image Pixel, SC Image, SOP Common.
+// General Equipment, SC Equipment, General Image, Image Pixel, SC Image, SOP Common, and
+// Common Instance Reference (the source series, as the Segmentation and the map reference it).
 #include "objects.h"
 
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmiod/modcommoninstanceref.h>
+
+#include <set>
 
 using namespace lctobj;
 
@@ -61,6 +65,23 @@ extern "C" int lct_obj_write_secondary_capture(const lct_obj_source *source, con
         const size_t bytes = size_t(rows) * columns * 3;
         check(d.putAndInsertUint8Array(DCM_PixelData, rgb, OFstatic_cast(unsigned long, bytes)), "cannot set the pixels");
         completeCommon(d, *source, *output);
+        // The overview is drawn from the source slices: each is a Source Image (General Image),
+        // which the Common Instance Reference Module then lists by series.
+        unsigned long item = 0;
+        std::set<std::string> listed;  // a slice next to an interpolated one is listed once
+        for (size_t k = 0; k < source->slice_count; ++k) {
+            for (const std::string &uid : sliceReferences(*source, k)) {
+                if (!listed.insert(uid).second) continue;
+                DcmItem *image = nullptr;
+                check(d.findOrCreateSequenceItem(DCM_SourceImageSequence, image, OFstatic_cast(long, item++)),
+                      "cannot add a Source Image");
+                put(*image, DCM_ReferencedSOPClassUID, text(source->sop_class_uid));
+                put(*image, DCM_ReferencedSOPInstanceUID, uid);
+            }
+        }
+        IODCommonInstanceReferenceModule references;
+        addSourceReferences(references, *source);
+        check(references.write(d), "cannot write the Common Instance Reference Module");
         save(file, output->path);
     });
 }

@@ -119,9 +119,9 @@ func listenAnalysesAStudyFromStorescuAndItsResultsArriveInOrthanc() throws {
     for item in tags where item["SOPClassUID"] as? String != "1.2.840.10008.5.1.4.1.1.2" {
         #expect(item["StudyInstanceUID"] as? String == ct["StudyInstanceUID"] as? String)
         #expect(item["PatientID"] as? String == ct["PatientID"] as? String)
-        // The Segmentation and the Parametric Map reference the CT series (the SR references
-        // the Segmentation's segments, the Secondary Capture is a picture of the study).
-        if ["1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.30"].contains(item["SOPClassUID"] as? String) {
+        // The Segmentation, the Parametric Map and the Secondary Capture reference the CT
+        // series (the SR references the Segmentation's segments and the CT in its evidence).
+        if item["SOPClassUID"] as? String != "1.2.840.10008.5.1.4.1.1.88.22" {
             let referenced = (item["ReferencedSeriesSequence"] as? [[String: Any]])?.first
             #expect(
                 referenced?["SeriesInstanceUID"] as? String == ctSeries,
