@@ -114,54 +114,33 @@ extension BatchRun {
             memoryLimitBytes: launcher.memoryLimitBytes, supervisor: getpid(), dicom: options.dicom)
     }
 
-    /// How a worker ended.
-    enum WorkerEnd: Equatable {
-        case exit(Int32)
-        case signal(Int32)
-        case timedOut
-    }
-
     /// Starts a worker and waits for it, killing it at the case timeout; nil when the run is
     /// being stopped at once (the worker was killed for that).
     private func startAndWait(_ launcher: WorkerLauncher, orderPath: String, logPath: String) throws(LungCTError)
-        -> WorkerEnd?
+        -> ChildProcess.End?
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: launcher.executable)
-        process.arguments = launcher.arguments + [orderPath]
         // glibc gives each thread that allocates its own 64 MiB arena of address space; under
         // the worker's address-space limit that reserve, not memory in use, would fail a case.
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_ARENA_MAX"] = environment["MALLOC_ARENA_MAX"] ?? "2"
-        process.environment = environment
-        let ended = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in ended.signal() }
+        let worker: ChildProcess
         do {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            try process.run()
+            worker = try ChildProcess(
+                executable: launcher.executable, arguments: launcher.arguments + [orderPath], environment: environment,
+                logPath: logPath)
         } catch {
             throw .internalFailure("cannot start the analysis process \(launcher.executable): \(error)")
         }
-        let pid = process.processIdentifier
+        let pid = worker.pid
         guard control.workers.add(pid) else {
             kill(pid, SIGKILL)
-            ended.wait()
+            _ = worker.wait(timeout: nil)
             return nil
         }
         defer { control.workers.remove(pid) }
-        var timedOut = false
-        if ended.wait(timeout: .now() + launcher.caseTimeout) == .timedOut {
-            timedOut = true
-            kill(pid, SIGKILL)
-            ended.wait()
-        }
+        let end = worker.wait(timeout: launcher.caseTimeout)
         if control.workers.stopped { return nil }
-        if timedOut { return .timedOut }
-        return process.terminationReason == .uncaughtSignal
-            ? .signal(process.terminationStatus) : .exit(process.terminationStatus)
+        return end
     }
 
     private func failedRow(_ item: BatchCase, _ reason: String) -> CaseRow {

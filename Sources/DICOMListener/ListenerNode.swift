@@ -14,7 +14,7 @@ public final class ListenerNode: StorageListenerDelegate, @unchecked Sendable {
     private var listener: StorageListener!
     private let state = NSLock()
     private var stopping = false
-    private var child: Process?
+    private var child: ChildProcess?
     /// Per association in progress: images stored and refused.
     private var stored = 0
     private var refusedCount = 0
@@ -82,7 +82,7 @@ public final class ListenerNode: StorageListenerDelegate, @unchecked Sendable {
 
     /// Ends the analysis in progress at once (the second signal).
     public func killAnalysis() {
-        if let process = state.withLock({ child }) { kill(process.processIdentifier, SIGKILL) }
+        if let analysis = state.withLock({ child }) { kill(analysis.pid, SIGKILL) }
     }
 
     private var isStopping: Bool { state.withLock { stopping } }
@@ -107,7 +107,7 @@ public final class ListenerNode: StorageListenerDelegate, @unchecked Sendable {
         log("\(study.key): analysing (\(study.series.count) series) into \(output)")
         let started = Date()
         let outcome = StudyRun(launcher: options.analysis).run(inbox.incoming + "/" + study.key, into: output) {
-            process in state.withLock { child = process }
+            analysis in state.withLock { child = analysis }
         }
         state.withLock { child = nil }
         inbox.add(resultsAt: output)

@@ -14,36 +14,25 @@ struct StudyRun {
 
     /// Runs the analysis of `input` into `output` (stderr to `output`.log); `started` receives
     /// the process so that a second signal can kill it.
-    func run(_ input: String, into output: String, started: (Process) -> Void) -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: launcher.executable)
-        process.arguments =
-            launcher.arguments + [input, "-o", output, "--dicom", "--dicom-patient"] + launcher.extraArguments
-        let ended = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in ended.signal() }
+    func run(_ input: String, into output: String, started: (ChildProcess) -> Void) -> Outcome {
         let logPath = output + ".log"
+        let analysis: ChildProcess
         do {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            try process.run()
+            analysis = try ChildProcess(
+                executable: launcher.executable,
+                arguments: launcher.arguments + [input, "-o", output, "--dicom", "--dicom-patient"]
+                    + launcher.extraArguments,
+                logPath: logPath)
         } catch {
             return .failed("cannot start \(launcher.executable): \(error.localizedDescription)")
         }
-        started(process)
-        if ended.wait(timeout: .now() + launcher.timeoutSeconds) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            ended.wait()
-            return .failed("killed after \(Int(launcher.timeoutSeconds)) s (--case-timeout)")
+        started(analysis)
+        switch analysis.wait(timeout: launcher.timeoutSeconds) {
+        case .timedOut: return .failed("killed after \(Int(launcher.timeoutSeconds)) s (--case-timeout)")
+        case .signal(let number): return .failed("signal \(number): \(Self.lastLine(logPath))")
+        case .exit(0): return outcome(output)
+        case .exit(let status): return .failed("exit status \(status): \(Self.lastLine(logPath))")
         }
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let how =
-                process.terminationReason == .exit
-                ? "exit status \(process.terminationStatus)" : "signal \(process.terminationStatus)"
-            return .failed("\(how): \(Self.lastLine(logPath))")
-        }
-        return outcome(output)
     }
 
     private func outcome(_ output: String) -> Outcome {
