@@ -168,31 +168,21 @@ extern "C" lct_net_listener *lct_net_listener_create(uint16_t port, const char *
 }
 
 extern "C" int lct_net_listener_open(lct_net_listener *listener, char *error, size_t error_size) {
-    try {
+    return lct_net::guarded("cannot open the port", error, error_size, [&] {
         OFCondition opened = listener->openListenPort();
-        if (opened.bad()) {
-            lct_net::say(error, error_size, opened.text());
-            return LCT_NET_FAILED;
-        }
-        return LCT_NET_OK;
-    } catch (const std::exception &failure) {
-        lct_net::say(error, error_size, std::string("cannot open the port: ") + failure.what());
-        return LCT_NET_INTERNAL;
-    }
+        if (opened.good()) return LCT_NET_OK;
+        lct_net::say(error, error_size, opened.text());
+        return LCT_NET_FAILED;
+    });
 }
 
 extern "C" int lct_net_listener_run(lct_net_listener *listener, char *error, size_t error_size) {
-    try {
+    return lct_net::guarded("the listener failed", error, error_size, [&] {
         OFCondition result = listener->acceptAssociations();
-        if (result.bad() && !listener->stopping.load()) {
-            lct_net::say(error, error_size, result.text());
-            return LCT_NET_FAILED;
-        }
-        return LCT_NET_OK;
-    } catch (const std::exception &failure) {
-        lct_net::say(error, error_size, std::string("the listener failed: ") + failure.what());
-        return LCT_NET_INTERNAL;
-    }
+        if (result.good() || listener->stopping.load()) return LCT_NET_OK;
+        lct_net::say(error, error_size, result.text());
+        return LCT_NET_FAILED;
+    });
 }
 
 extern "C" void lct_net_listener_stop(lct_net_listener *listener) { listener->stopping.store(true); }

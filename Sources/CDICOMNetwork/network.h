@@ -1,12 +1,15 @@
-// What listener.cpp and sender.cpp share: messages into caller buffers, and AE titles as
-// DICOM pads them.
+// What listener.cpp and sender.cpp share: messages into caller buffers, the exception guard of
+// every entry point, and AE titles as DICOM pads them.
 #ifndef LCT_NET_NETWORK_H
 #define LCT_NET_NETWORK_H
 
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
+
+#include "cdicomnetwork.h"
 
 namespace lct_net {
 
@@ -22,6 +25,17 @@ inline std::string trimmed(const char *value) {
     size_t first = text.find_first_not_of(' ');
     if (first == std::string::npos) return "";
     return text.substr(first, text.find_last_not_of(' ') - first + 1);
+}
+
+// Runs `body` (which returns a status) with every C++ exception turned into LCT_NET_INTERNAL and
+// "`what`: <the exception>" in the caller's buffer.
+template <typename Body> int guarded(const char *what, char *buffer, size_t size, Body body) {
+    try {
+        return body();
+    } catch (const std::exception &failure) {
+        say(buffer, size, std::string(what) + ": " + failure.what());
+        return LCT_NET_INTERNAL;
+    }
 }
 
 // DCMTK as Debian builds it leaves Nagle's algorithm on unless TCP_NODELAY=1 is in the

@@ -56,7 +56,7 @@ extern "C" int lct_net_send(const char *host, uint16_t port, const char *calling
                             const char *const *files, int count, int timeout_seconds, int *sent, char *error,
                             size_t error_size) {
     *sent = 0;
-    try {
+    return lct_net::guarded("sending failed", error, error_size, [&] {
         CountingStorageSCU scu;
         configure(scu, host, port, calling_ae, called_ae, timeout_seconds);
         scu.setHaltOnUnsuccessfulStoreMode(OFFalse);
@@ -83,15 +83,12 @@ extern "C" int lct_net_send(const char *host, uint16_t port, const char *calling
             return LCT_NET_FAILED;
         }
         return LCT_NET_OK;
-    } catch (const std::exception &failure) {
-        lct_net::say(error, error_size, std::string("sending failed: ") + failure.what());
-        return LCT_NET_INTERNAL;
-    }
+    });
 }
 
 extern "C" int lct_net_echo(const char *host, uint16_t port, const char *calling_ae, const char *called_ae,
                             int timeout_seconds, char *error, size_t error_size) {
-    try {
+    return lct_net::guarded("echo failed", error, error_size, [&] {
         DcmSCU scu;
         configure(scu, host, port, calling_ae, called_ae, timeout_seconds);
         OFList<OFString> syntaxes;
@@ -106,8 +103,5 @@ extern "C" int lct_net_echo(const char *host, uint16_t port, const char *calling
             return LCT_NET_FAILED;
         }
         return LCT_NET_OK;
-    } catch (const std::exception &failure) {
-        lct_net::say(error, error_size, std::string("echo failed: ") + failure.what());
-        return LCT_NET_INTERNAL;
-    }
+    });
 }

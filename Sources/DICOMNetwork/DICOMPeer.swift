@@ -1,3 +1,5 @@
+internal import CDICOMNetwork
+
 /// An application entity title as DICOM allows it (PS3.5 6.2, AE): 1 to 16 characters of the
 /// default repertoire without backslash or control characters, not only spaces.
 public enum AETitle {
@@ -52,4 +54,12 @@ public struct PeerSyntaxError: Error, Sendable, CustomStringConvertible {
 public struct NetworkError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+}
+
+/// Calls a CDICOMNetwork function that writes why it failed into a message buffer (given with
+/// its size) and returns LCT_NET_OK when it did not; throws that message otherwise.
+func reportingFailure(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws(NetworkError) {
+    var message = [CChar](repeating: 0, count: 1024)
+    let status = message.withUnsafeMutableBufferPointer { call($0.baseAddress!, $0.count) }
+    guard status == Int32(LCT_NET_OK) else { throw NetworkError(message: String(cString: message)) }
 }

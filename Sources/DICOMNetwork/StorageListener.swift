@@ -96,18 +96,12 @@ public final class StorageListener: @unchecked Sendable {
     /// Opens the port: throws when it cannot be opened (in use, privileged). After it returns,
     /// peers can connect (their associations wait for `run`).
     public func open() throws(NetworkError) {
-        var message = [CChar](repeating: 0, count: 1024)
-        guard lct_net_listener_open(handle, &message, message.count) == Int32(LCT_NET_OK) else {
-            throw NetworkError(message: String(cString: message))
-        }
+        try reportingFailure { lct_net_listener_open(handle, $0, $1) }
     }
 
     /// Serves the opened port until `stop` (returns normally).
     public func run() throws(NetworkError) {
-        var message = [CChar](repeating: 0, count: 1024)
-        guard lct_net_listener_run(handle, &message, message.count) == Int32(LCT_NET_OK) else {
-            throw NetworkError(message: String(cString: message))
-        }
+        try reportingFailure { lct_net_listener_run(handle, $0, $1) }
     }
 
     /// Stops after the current association, or within a second when idle; any thread.

@@ -14,23 +14,24 @@ public enum StorageSender {
         defer { for string in strings { free(string) } }
         var pointers = strings.map { UnsafePointer<CChar>($0) }
         var sent: Int32 = 0
-        var message = [CChar](repeating: 0, count: 1024)
-        let status = pointers.withUnsafeMutableBufferPointer { list in
-            lct_net_send(
-                peer.host, peer.port, callingAE, peer.aeTitle, list.baseAddress, Int32(files.count),
-                Int32(timeoutSeconds), &sent, &message, message.count)
-        }
-        guard status == Int32(LCT_NET_OK) else {
-            throw NetworkError(message: "\(String(cString: message)) (\(sent) of \(files.count) stored)")
+        do {
+            try reportingFailure { message, size in
+                pointers.withUnsafeMutableBufferPointer { list in
+                    lct_net_send(
+                        peer.host, peer.port, callingAE, peer.aeTitle, list.baseAddress, Int32(files.count),
+                        Int32(timeoutSeconds), &sent, message, size)
+                }
+            }
+        } catch {
+            throw NetworkError(message: "\(error.message) (\(sent) of \(files.count) stored)")
         }
         return Int(sent)
     }
 
     /// C-ECHO: returns normally when the peer answers.
     public static func echo(_ peer: DICOMPeer, callingAE: String, timeoutSeconds: Int = 10) throws(NetworkError) {
-        var message = [CChar](repeating: 0, count: 1024)
-        let status = lct_net_echo(
-            peer.host, peer.port, callingAE, peer.aeTitle, Int32(timeoutSeconds), &message, message.count)
-        guard status == Int32(LCT_NET_OK) else { throw NetworkError(message: String(cString: message)) }
+        try reportingFailure { message, size in
+            lct_net_echo(peer.host, peer.port, callingAE, peer.aeTitle, Int32(timeoutSeconds), message, size)
+        }
     }
 }
