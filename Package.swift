@@ -178,7 +178,7 @@ let package = Package(
                 "ModelRuntime", "ModelStore", "Radiograph", "SeededRandom",
             ]),
         .testTarget(name: "ModelEvaluationTests", dependencies: ["TestSupport", "ModelEvaluation", "SeededRandom"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lungct"], exclude: ["Scripts"]),
         .testTarget(
             name: "DICOMListenerTests", dependencies: ["TestSupport", "DICOMListener", "DICOMNetwork", "Phantom"]),
         .testTarget(

@@ -31,13 +31,7 @@ func directConvolutionMatchesANaiveConvolution(_ setup: ConvolutionCase, activat
     let result = direct(input)
     let reference = naiveConvolution(input, weights, bias, setup)
     try #require(result.shape == reference.shape)
-    var worst = 0.0
-    for index in reference.values.indices {
-        let value = reference.values[index]
-        let expected = activation.map { max(value, Double($0) * value) } ?? value
-        let error = abs(Double(result.storage[index]) - expected)
-        worst = max(worst, error / max(reference.scales[index], .leastNormalMagnitude))
-    }
+    let worst = worstRelativeError(result, reference, activation: activation)
     #expect(worst <= relativeTolerance, "\(setup) on \(DirectConvolution.instructionSet)")
 }
 
@@ -122,13 +116,7 @@ func packedMapsConvolutionMatchesANaiveConvolution(_ setup: ConvolutionCase, act
     let result = network.infer(input)
     let reference = naiveConvolution(input, weights, bias, setup)
     try #require(result.shape == reference.shape)
-    var worst = 0.0
-    for index in reference.values.indices {
-        let value = reference.values[index]
-        let expected = activation.map { max(value, Double($0) * value) } ?? value
-        let error = abs(Double(result.storage[index]) - expected)
-        worst = max(worst, error / max(reference.scales[index], .leastNormalMagnitude))
-    }
+    let worst = worstRelativeError(result, reference, activation: activation)
     #expect(worst <= relativeTolerance, "\(setup) on \(DirectConvolution.instructionSet)")
 }
 

@@ -175,12 +175,7 @@ func conv2dMatchesANaiveDirectConvolution(_ setup: ConvolutionCase) throws {
     let reference = naiveConvolution(input, weights, bias, setup)
     try #require(result.shape == reference.shape)
     try #require(result.count == reference.values.count)
-    var worst = 0.0
-    for index in reference.values.indices {
-        let error = abs(Double(result.storage[index]) - reference.values[index])
-        worst = max(worst, error / max(reference.scales[index], .leastNormalMagnitude))
-    }
-    #expect(worst <= relativeTolerance)
+    #expect(worstRelativeError(result, reference, activation: nil) <= relativeTolerance)
 }
 
 @Test func im2colMatchesItsDefinition() {
@@ -234,4 +229,19 @@ func conv2dMatchesANaiveDirectConvolution(_ setup: ConvolutionCase) throws {
     tensor[1, 2, 3] = 7
     #expect(tensor.storage[23] == 7)
     #expect(tensor.reshaped([6, 4])[5, 3] == 7)
+}
+
+/// The largest error of `result` against the naive convolution with its leaky ReLU (slope
+/// `activation`, none when nil) applied, relative to each value's scale.
+func worstRelativeError(
+    _ result: Tensor, _ reference: (values: [Double], scales: [Double], shape: [Int]), activation: Float?
+) -> Double {
+    var worst = 0.0
+    for index in reference.values.indices {
+        let value = reference.values[index]
+        let expected = activation.map { max(value, Double($0) * value) } ?? value
+        let error = abs(Double(result.storage[index]) - expected)
+        worst = max(worst, error / max(reference.scales[index], .leastNormalMagnitude))
+    }
+    return worst
 }
