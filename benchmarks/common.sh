@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): logging, Debian installs, the shared
-# virtualenv and the lungct binary. Expects BENCH_DIR, REPO and VENV to be set.
+# virtualenv, the lungct binary and the 512×512×300 phantoms. Expects BENCH_DIR, REPO, WORK and
+# VENV to be set.
 
 log() { printf '%s\n' "$*" >&2; }   # progress on stderr; tables alone go to stdout
 
@@ -44,4 +45,20 @@ ensure_lungct() {
         log "building lungct (release)"
         (cd "$REPO" && swift build -c release >&2)
     fi
+}
+
+# The 512×512×300 phantoms take a while to make, so each is made once and reused. It is
+# written to a temporary name and renamed, so an interrupted run never leaves a partial
+# series that a later run would mistake for a complete one.
+# Expects WORK and LUNGCT (ensure_lungct).
+# ensure_phantom NAME [PHANTOM OPTIONS...]: sets PHANTOM to NAME's DICOM folder.
+ensure_phantom() {
+    local dir=$WORK/$1; shift
+    if [[ ! -d $dir/dicom ]]; then
+        log "generating the phantom $dir (once)"
+        rm -rf "$dir.partial"
+        "$LUNGCT" phantom "$dir.partial" --size 512 --slices 300 --spacing 1.0 "$@" >&2
+        mv "$dir.partial" "$dir"
+    fi
+    PHANTOM=$dir/dicom
 }

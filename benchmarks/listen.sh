@@ -62,19 +62,10 @@ JSON
     printf '%.2f %s\n' "$(echo "$done_at - $sent_at" | bc -l)" "${by_log:-?}"
 }
 
-ensure_phantom() {  # as load.sh makes it; reused when there
-    local dir=$WORK/phantom-512x512x300
-    if [[ ! -d $dir/dicom ]]; then
-        log "generating the phantom $dir (once)"
-        rm -rf "$dir.partial"
-        "$LUNGCT" phantom "$dir.partial" --size 512 --slices 300 --spacing 1.0 >&2
-        mv "$dir.partial" "$dir"
-    fi
-}
-ensure_phantom
+ensure_phantom phantom-512x512x300
 
 printf '| study | run | last image -> last result in Orthanc (s) | lungct log (s) |\n|---|---|---|---|\n'
-for study in "sample:$REPO/Volumes/phantom-chest/dicom" "512x512x300:$WORK/phantom-512x512x300/dicom"; do
+for study in "sample:$REPO/Volumes/phantom-chest/dicom" "512x512x300:$PHANTOM"; do
     name=${study%%:*}; folder=${study#*:}
     for ((i = 1; i <= REPEAT; i++)); do
         read -r by_orthanc by_log < <(run_once "$name-$i" "$folder")

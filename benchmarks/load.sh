@@ -36,21 +36,6 @@ ensure_debian_file() {  # ensure_debian_file FILE PACKAGE
     [[ -x $1 ]] || { log "error: $1 still missing after installing $2"; exit 1; }
 }
 
-# The 512×512×300 phantoms take a while to make, so each is made once and reused. It is
-# written to a temporary name and renamed, so an interrupted run never leaves a partial
-# series that a later run would mistake for a complete one.
-# ensure_phantom NAME [PHANTOM OPTIONS...]: sets PHANTOM to NAME's DICOM folder.
-ensure_phantom() {
-    local dir=$WORK/$1; shift
-    if [[ ! -d $dir/dicom ]]; then
-        log "generating the phantom $dir (once)"
-        rm -rf "$dir.partial"
-        "$LUNGCT" phantom "$dir.partial" --size 512 --slices 300 --spacing 1.0 "$@" >&2
-        mv "$dir.partial" "$dir"
-    fi
-    PHANTOM=$dir/dicom
-}
-
 # The 1 mm phantom in JPEG 2000 lossless, made once by GDCM (gdcmconv --j2k, file by file, two
 # at a time), renamed into place when complete. Sets J2K to its folder.
 ensure_jpeg2000() {
