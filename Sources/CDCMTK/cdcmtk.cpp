@@ -31,6 +31,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <sys/stat.h>
 
 namespace {
 
@@ -304,13 +305,50 @@ int loadLazily(DcmFileFormat &file, const char *path, uint64_t limit, char *mess
 
 }  // namespace
 
+namespace {
+
+bool sameFile(const struct stat &a, const struct stat &b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+           a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
+// Where a native, little-endian, undeflated Pixel Data value lies in the file, as the parse left
+// it on disk (DcmElement::getInputStream: the stream factory of a value not yet loaded), with the
+// file as it was before and after the parse; nothing when either differs. Byte for byte what
+// getPartialValue would copy, on a little-endian host.
+void notePixelDataPlace(DcmFileFormat &file, const struct stat &before, const char *path, lct_dicom_header *out) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    DcmDataset *ds = file.getDataset();
+    const DcmXfer xfer(ds->getOriginalXfer());
+    if (xfer.isEncapsulated() || xfer.getStreamCompression() != ESC_none || !xfer.isLittleEndian()) return;
+    DcmElement *pixels = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, pixels).bad() || pixels == nullptr) return;
+    if (pixels->getLengthField() == DCM_UndefinedLength) return;
+    auto *stream = dynamic_cast<const DcmInputFileStreamFactory *>(pixels->getInputStream());
+    struct stat after {};
+    if (stream == nullptr || stream->getOffset() <= 0 || ::stat(path, &after) != 0 || !sameFile(before, after)) return;
+    out->pixel_data_offset = static_cast<uint64_t>(stream->getOffset());
+    out->file_device = static_cast<uint64_t>(after.st_dev);
+    out->file_inode = static_cast<uint64_t>(after.st_ino);
+    out->file_size = static_cast<uint64_t>(after.st_size);
+    out->file_modified_ns = static_cast<int64_t>(after.st_mtim.tv_sec) * 1000000000 + after.st_mtim.tv_nsec;
+#else
+    (void)file, (void)before, (void)path, (void)out;
+#endif
+}
+
+}  // namespace
+
 extern "C" int lct_dcm_read_header(const char *path, uint64_t max_inflated_bytes, lct_dicom_header *out,
                                    char *message, size_t message_len) {
     return guarded(path, message, message_len, [&]() -> int {
         DcmFileFormat file;
+        struct stat before {};
+        const bool stated = ::stat(path, &before) == 0;
         int code = loadLazily(file, path, max_inflated_bytes, message, message_len);
         if (code != LCT_DCM_OK) return code;
         fillHeader(file, out);
+        if (stated) notePixelDataPlace(file, before, path, out);
         return LCT_DCM_OK;
     });
 }

@@ -59,6 +59,9 @@ public struct DICOMHeader: Sendable {
     public var hasPixelData: Bool
     /// Length of (7FE0,0010) in bytes, or nil when the pixel data is encapsulated (compressed).
     public var pixelDataLength: Int?
+    /// Where native pixel data lies in the file, for the pixel load's single read (nil: read
+    /// through DCMTK).
+    var nativePixelData: NativePixelData?
     /// (0028,0030) Pixel Spacing: distance between rows, then between columns, in mm.
     public var pixelSpacing: (row: Double, column: Double)?
     /// (0018,1164) Imager Pixel Spacing (radiographs: at the detector).
@@ -140,6 +143,7 @@ public struct DICOMHeader: Sendable {
         fragmentCount = Int(h.fragment_count)
         hasPixelData = h.has_pixel_data != 0
         pixelDataLength = h.pixel_data_length == UInt32.max ? nil : Int(h.pixel_data_length)
+        nativePixelData = NativePixelData(h)
         pixelSpacing = h.has_pixel_spacing != 0 ? (h.pixel_spacing.0, h.pixel_spacing.1) : nil
         imagerPixelSpacing =
             h.has_imager_pixel_spacing != 0 ? (h.imager_pixel_spacing.0, h.imager_pixel_spacing.1) : nil

@@ -55,7 +55,7 @@ extension SeriesLoader {
         DispatchQueue.concurrentPerform(iterations: units.count) { unit in
             let inputs = units[unit]
             do throws(DICOMError) {
-                let file = try PixelFile(path: plan.slices[inputs[0]].path)
+                let file = try PixelFile(for: plan.slices[inputs[0]])
                 for input in inputs {
                     results[input] = .success(try store(outputs[input], plan.slices[input], file))
                 }

@@ -1,4 +1,5 @@
 internal import CDCMTK
+import Foundation
 import VolumeCore
 
 /// Bounds on a multi-frame object's frames, checked against its header before anything is
@@ -118,14 +119,32 @@ extension DICOMHeader {
     }
 }
 
-/// An open DICOM file whose frames are read one at a time (`lct_dcm_open_pixels`): the frames of
-/// a multi-frame object are read in runs, one open (and one header parse) per run. Used by one
-/// thread at a time.
+/// An open DICOM file whose frames are read one at a time: native pixel data whose place the
+/// scan noted (`NativePixelData`) with `pread` from an open descriptor, everything else through
+/// DCMTK (`lct_dcm_open_pixels`). The frames of a multi-frame object are read in runs, one open
+/// (and at most one header parse) per run. Used by one thread at a time.
 final class PixelFile {
     let path: String
-    private let handle: OpaquePointer
+    private let source: Source
 
-    init(path: String) throws(DICOMError) {
+    private enum Source {
+        case dcmtk(OpaquePointer)
+        /// The descriptor, and the place the scan noted in this file.
+        case native(Int32, NativePixelData)
+    }
+
+    /// The file of `header`: read natively when the scan noted where its pixel data lies and the
+    /// file is still the one scanned, else through DCMTK.
+    convenience init(for header: DICOMHeader) throws(DICOMError) {
+        if let place = header.nativePixelData, let descriptor = place.open(header.path) {
+            self.init(path: header.path, source: .native(descriptor, place))
+        } else {
+            try self.init(path: header.path)
+        }
+    }
+
+    /// The file at `path`, read through DCMTK.
+    convenience init(path: String) throws(DICOMError) {
         var opened: OpaquePointer?
         var message = [CChar](repeating: 0, count: 1024)
         let status = lct_dcm_open_pixels(path, DeflateLimits.maximumInflatedBytes, &opened, &message, message.count)
@@ -133,22 +152,41 @@ final class PixelFile {
         guard let opened else {
             throw DICOMError(.internalError, path: path, message: "\(path): DCMTK returned no file")
         }
-        self.path = path
-        handle = opened
+        self.init(path: path, source: .dcmtk(opened))
     }
 
-    deinit { lct_dcm_close_pixels(handle) }
+    private init(path: String, source: Source) {
+        self.path = path
+        self.source = source
+    }
+
+    deinit {
+        switch source {
+        case .dcmtk(let handle): lct_dcm_close_pixels(handle)
+        case .native(let descriptor, _): close(descriptor)
+        }
+    }
 
     /// Reads the stored samples of `header`'s frame (frame 0 for a single-frame file) into
     /// `buffer`, which holds exactly one frame, and returns the header as decoded, with the
-    /// frame's own place and rescale kept.
+    /// frame's own place and rescale kept. Native pixel data is as the scan found it, so its
+    /// header is `header` itself.
     func read(_ header: DICOMHeader, into buffer: UnsafeMutableRawBufferPointer) throws(DICOMError) -> DICOMHeader {
-        var refreshed = lct_dicom_header()
-        var message = [CChar](repeating: 0, count: 1024)
-        let status = lct_dcm_read_frame(
-            handle, UInt32(header.frameIndex ?? 0), buffer.baseAddress, buffer.count, &refreshed, &message,
-            message.count)
-        try check(status, path: path, message: message)
-        return header.keepingFrameValues(in: DICOMHeader(refreshed, path: path))
+        switch source {
+        case .native(let descriptor, let place) where header.nativePixelData == place:
+            try place.read(frame: header.frameIndex ?? 0, of: header, from: descriptor, into: buffer)
+            return header
+        case .native:
+            // A header of another file than the one opened: a caller's mistake, read as DCMTK would.
+            return try PixelFile(path: header.path).read(header, into: buffer)
+        case .dcmtk(let handle):
+            var refreshed = lct_dicom_header()
+            var message = [CChar](repeating: 0, count: 1024)
+            let status = lct_dcm_read_frame(
+                handle, UInt32(header.frameIndex ?? 0), buffer.baseAddress, buffer.count, &refreshed, &message,
+                message.count)
+            try check(status, path: path, message: message)
+            return header.keepingFrameValues(in: DICOMHeader(refreshed, path: path))
+        }
     }
 }

@@ -10,9 +10,13 @@ struct SampleDecoder {
     let mask: UInt16
 
     init(_ header: DICOMHeader) {
-        wide = header.bitsAllocated == 16
-        signed = header.isSigned
-        let bits = max(1, min(header.bitsStored, header.bitsAllocated))
+        self.init(bitsAllocated: header.bitsAllocated, bitsStored: header.bitsStored, signed: header.isSigned)
+    }
+
+    init(bitsAllocated: Int, bitsStored: Int, signed: Bool) {
+        wide = bitsAllocated == 16
+        self.signed = signed
+        let bits = max(1, min(bitsStored, bitsAllocated))
         shift = (wide ? 16 : 8) - bits
         mask = UInt16(truncatingIfNeeded: (1 << bits) - 1)
     }

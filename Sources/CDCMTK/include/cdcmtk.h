@@ -89,6 +89,16 @@ typedef struct lct_dicom_header {
     int has_voi_lut_sequence;                                       /* (0028,3010) */
     int32_t pixel_padding_value;     int has_pixel_padding_value;   /* (0028,0120), as read per PixelRepresentation */
     int32_t pixel_padding_range_limit; int has_pixel_padding_range_limit; /* (0028,0121) */
+
+    /* Set by lct_dcm_read_header alone: where native pixel data lies, so that the pixel load
+     * reads it with one pread instead of a second parse. pixel_data_offset is the byte offset of
+     * (7FE0,0010)'s value in the file, as DCMTK's parse left it on disk
+     * (DcmElement::getInputStream); 0 when the value cannot be read that way (encapsulated,
+     * deflated, big endian, a value small enough to be read with the header, or a file that
+     * changed while it was parsed). The file as it was then: st_dev, st_ino, st_size, st_mtim. */
+    uint64_t pixel_data_offset;
+    uint64_t file_device, file_inode, file_size;
+    int64_t file_modified_ns;
 } lct_dicom_header;
 
 /* Every reader below takes `max_inflated_bytes`: a deflated data set (PS3.5 A.5) cannot be
