@@ -11,8 +11,13 @@
 # the targets are met.
 #
 # Usage:   benchmarks/onnx.sh
-# Env:     REPEAT=N      timed forward passes per contender and batch (default 10; the
-#                        median is reported; ORT gets one untimed warm-up run first)
+# Env:     REPEAT=N      timed forward passes per contender, batch and round (default 50;
+#                        the median is reported)
+#          ROUNDS=N      paired rounds, lungct then ORT in each (default 5): the table gives
+#                        the medians over the rounds and the median of the rounds' ratios
+#          WARMUP_SECONDS=S  untimed passes each contender runs first, at least one (default
+#                        0.5: on the 2-core machines measured, the passes of the first 0.1 to
+#                        0.3 s after start-up took up to twice as long as the later ones)
 #          SIZE=S        the untrained classifier's input width and height (default 128)
 #          LUNGCT=PATH   lungct binary to use (default: the release build, built if missing)
 #
@@ -28,7 +33,9 @@ WORK=$BENCH_DIR/work/onnx
 VENV=$BENCH_DIR/.venv
 # shellcheck source=benchmarks/common.sh
 source "$BENCH_DIR/common.sh"
-REPEAT=${REPEAT:-10}
+REPEAT=${REPEAT:-50}
+ROUNDS=${ROUNDS:-5}
+export WARMUP_SECONDS=${WARMUP_SECONDS:-0.5}
 SIZE=${SIZE:-128}
 BATCHES=(1 16)
 INPUT_SEED=20240501   # numpy seed of the random inputs; the model's own seed is lungct's default
@@ -49,38 +56,61 @@ declare -A MODEL LABEL=(
     [ct-lesions]="Weights/ct-lesions.h5 (shipped lesion U-Net)"
 )
 # Per "network batch": medians in seconds and the largest logit difference.
-declare -A LUNGCT_S ORT_S DIFF
+declare -A LUNGCT_S ORT_S RATIO DIFF
+ROUND_LUNGCT= ROUND_ORT= ROUND_RATIO=
 
-bench_batch() {
-    local net=$1 batch=$2 dir=$WORK/$1 key="$1 $2" input logfile
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# One round: lungct, then ORT on the same input; appends each median to the round lists.
+bench_round() {
+    local net=$1 batch=$2 round=$3 dir=$WORK/$1 key="$1 $2" input logfile lungct ort
     input=$dir/input-b$batch.f32
-    log "$net, batch $batch: $REPEAT timed run(s) each"
 
     # lungct reports the median of its in-process forward passes (model load excluded).
-    logfile=$WORK/logs/$net-lungct-b$batch.log
+    logfile=$WORK/logs/$net-lungct-b$batch-r$round.log
     if "$LUNGCT" model run "${MODEL[$net]}" --input "$input" --batch "$batch" --output "$dir/lungct-b$batch.f32" \
-        --repeat "$REPEAT" --json >"$logfile" 2>&1; then
-        LUNGCT_S[$key]=$("$VENV/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["medianSeconds"])' "$logfile")
+        --repeat "$REPEAT" --warmup-seconds "$WARMUP_SECONDS" --json >"$logfile" 2>&1; then
+        lungct=$("$VENV/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["medianSeconds"])' "$logfile")
     else
         log "  lungct FAILED: $(tail -n 1 "$logfile") (log: $logfile)"
-        LUNGCT_S[$key]=FAIL
+        lungct=FAIL
     fi
 
-    # ORT: session.run alone is timed, after one warm-up run.
-    logfile=$WORK/logs/$net-ort-b$batch.log
+    # ORT: session.run alone is timed, after its warm-up runs.
+    logfile=$WORK/logs/$net-ort-b$batch-r$round.log
     local compare=()
-    [[ ${LUNGCT_S[$key]} != FAIL ]] && compare=("$dir/lungct-b$batch.f32")
+    [[ $lungct != FAIL ]] && compare=("$dir/lungct-b$batch.f32")
     if "$VENV/bin/python" "$BENCH_DIR/onnx_peer.py" run "$dir/model.onnx" "$input" "$batch" "$REPEAT" \
         "$dir/ort-b$batch.f32" "${compare[@]}" >"$logfile" 2>&1; then
-        ORT_S[$key]=$(awk '/^ORT_MEDIAN_SECONDS/ { print $2 }' "$logfile")
+        ort=$(awk '/^ORT_MEDIAN_SECONDS/ { print $2 }' "$logfile")
         DIFF[$key]=$(awk '/^MAX_ABS_DIFF/ { print $2 }' "$logfile")
         ORT_VERSION=$(awk '/^ORT_VERSION/ { print $2 }' "$logfile")
     else
         log "  ORT FAILED: $(tail -n 1 "$logfile") (log: $logfile)"
-        ORT_S[$key]=FAIL
+        ort=FAIL
+    fi
+    log "  round $round: lungct $lungct s, ORT $ort s"
+    [[ $lungct == FAIL || $ort == FAIL ]] && return 1
+    ROUND_LUNGCT+=" $lungct" ROUND_ORT+=" $ort"
+    ROUND_RATIO+=" $(awk -v a="$lungct" -v b="$ort" 'BEGIN { printf "%.6f", a / b }')"
+}
+
+# ROUNDS paired rounds (lungct, then ORT, each round), so that a slower or faster spell of a
+# shared machine falls on both: the medians over the rounds, and the median of the rounds' ratios.
+bench_batch() {
+    local net=$1 batch=$2 key="$1 $2" round
+    log "$net, batch $batch: $ROUNDS round(s) of $REPEAT timed run(s) each"
+    ROUND_LUNGCT= ROUND_ORT= ROUND_RATIO=
+    for ((round = 1; round <= ROUNDS; round++)); do
+        bench_round "$net" "$batch" "$round" || { LUNGCT_S[$key]=FAIL ORT_S[$key]=FAIL RATIO[$key]=-; break; }
+    done
+    if [[ ${LUNGCT_S[$key]:-} != FAIL ]]; then
+        LUNGCT_S[$key]=$(median <<<"$ROUND_LUNGCT")
+        ORT_S[$key]=$(median <<<"$ROUND_ORT")
+        RATIO[$key]=$(median <<<"$ROUND_RATIO")
     fi
     DIFF[$key]=${DIFF[$key]:--}
-    log "  lungct ${LUNGCT_S[$key]} s, ORT ${ORT_S[$key]} s, max |diff| ${DIFF[$key]}"
+    log "  lungct ${LUNGCT_S[$key]} s, ORT ${ORT_S[$key]} s, ratio ${RATIO[$key]}, max |diff| ${DIFF[$key]}"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -101,7 +131,7 @@ print_table() {
     for net in "${NETWORKS[@]}"; do
         for batch in "${BATCHES[@]}"; do
             key="$net $batch"
-            r=$(ratio "${LUNGCT_S[$key]}" "${ORT_S[$key]}")
+            r=$(ratio "${RATIO[$key]}" 1)
             if [[ $r == - || ${DIFF[$key]} == - || ${DIFF[$key]} == nan ]]; then
                 verdict="no verdict (a run failed)"
             else
@@ -117,8 +147,9 @@ print_table() {
     for net in "${NETWORKS[@]}"; do echo "$net: ${LABEL[$net]}"; done
     cat <<TEXT
 onnxruntime ${ORT_VERSION:-?}, CPU execution provider, 2 intra-op threads, all graph optimizations.
-Median of $REPEAT forward pass(es) of the whole batch, in-process (model load excluded): lungct's
-own timer in 'model run' (its first pass is counted), ORT's session.run after one warm-up run.
+Median over $ROUNDS paired round(s) of the median of $REPEAT forward pass(es) of the whole batch,
+in-process (model load excluded), ratio the median of the rounds' ratios: lungct's
+own timer in 'model run', ORT's session.run; each after $WARMUP_SECONDS s of untimed warm-up passes.
 Targets: max |diff| of the logits ≤ $MAX_DIFF_TARGET; ratio lungct / ORT ≤ $RATIO_TARGET.
 TEXT
 }
@@ -127,7 +158,9 @@ TEXT
 
 main() {
     [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { log "error: REPEAT must be a positive integer"; exit 1; }
+    [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { log "error: ROUNDS must be a positive integer"; exit 1; }
     [[ $SIZE =~ ^[1-9][0-9]*$ ]] || { log "error: SIZE must be a positive integer"; exit 1; }
+    [[ $WARMUP_SECONDS =~ ^[0-9]+(\.[0-9]+)?$ ]] || { log "error: WARMUP_SECONDS must be a number of seconds"; exit 1; }
     mkdir -p "$WORK/logs"
     ensure_venv onnx onnxruntime h5py numpy
     ensure_lungct
@@ -161,17 +194,17 @@ write_json() {
     for net in "${NETWORKS[@]}"; do
         for batch in "${BATCHES[@]}"; do
             key="$net $batch"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$net" "${LABEL[$net]}" "$batch" "${LUNGCT_S[$key]}" \
-                "${ORT_S[$key]}" "${DIFF[$key]}"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$net" "${LABEL[$net]}" "$batch" "${LUNGCT_S[$key]}" \
+                "${ORT_S[$key]}" "${RATIO[$key]}" "${DIFF[$key]}"
         done
     done | "$VENV/bin/python" -c '
 import json, sys
 number = lambda v: None if v in ("FAIL", "-", "nan") else float(v)
 rows = []
 for line in sys.stdin:
-    network, label, batch, lungct, ort, diff = line.rstrip("\n").split("\t")
+    network, label, batch, lungct, ort, ratio, diff = line.rstrip("\n").split("\t")
     rows.append({"network": network, "model": label, "batch": int(batch), "lungctSeconds": number(lungct),
-                 "ortSeconds": number(ort), "maxAbsDiff": number(diff)})
+                 "ortSeconds": number(ort), "ratio": number(ratio), "maxAbsDiff": number(diff)})
 json.dump({"models": list(dict.fromkeys(r["model"] for r in rows)), "ortVersion": sys.argv[2], "rows": rows},
           open(sys.argv[1], "w"), indent=1)
 ' "$WORK/onnx.json" "${ORT_VERSION:-?}"

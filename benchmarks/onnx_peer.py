@@ -10,12 +10,14 @@ as `lungct model run` does. Two sub-commands:
       writes OUT_DIR/model.onnx (checked with onnx.checker) and OUT_DIR/input-b<N>.f32
       (seeded uniform [0, 1) values, the range of a windowed CT slice) for each batch size.
   onnx_peer.py run MODEL.onnx INPUT.f32 BATCH REPEAT OUTPUT.f32 [LUNGCT_LOGITS.f32]
-      one untimed warm-up session.run, then REPEAT timed ones; writes the logits as raw
+      untimed warm-up runs (at least one, for WARMUP_SECONDS from the environment, default
+      0.5, as lungct model run --warmup-seconds), then REPEAT timed ones; writes the logits as raw
       float32 and prints `ORT_MEDIAN_SECONDS s`, `ORT_MIN_SECONDS s` and, given lungct's
       logits, `MAX_ABS_DIFF d`.
 """
 
 import json
+import os
 import sys
 import time
 
@@ -215,7 +217,10 @@ def run(model_path, input_path, batch, repeat, output_path, lungct_logits=None):
     shape = session.get_inputs()[0].shape
     x = np.fromfile(input_path, dtype=np.float32).reshape(batch, *shape[1:])
     feed = {session.get_inputs()[0].name: x}
+    deadline = time.perf_counter() + float(os.environ.get("WARMUP_SECONDS", "0.5"))
     session.run(None, feed)  # warm-up, untimed
+    while time.perf_counter() < deadline:
+        session.run(None, feed)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

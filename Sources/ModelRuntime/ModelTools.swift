@@ -54,8 +54,11 @@ public enum ModelTools {
 
     /// Runs the model (inference mode, batch norms folded into the convolutions) on `input` (raw little-endian float32, N×C×H×W with
     /// the model's C, H, W) and writes the logits as raw float32 to `output`.
+    /// With `warmupSeconds` above 0, untimed passes come first, at least one and until that long
+    /// has passed (as a benchmark warms its peer up).
     public static func run(
-        model: String, manifest: String?, input: String, batch: Int, output: String?, repeats: Int
+        model: String, manifest: String?, input: String, batch: Int, output: String?, repeats: Int,
+        warmupSeconds: Double = 0
     ) throws(LungCTError) -> RunResult {
         let (network, description) = try load(model, manifest: manifest)
         guard let data = FileManager.default.contents(atPath: input) else {
@@ -71,6 +74,10 @@ public enum ModelTools {
         let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         let tensor = Tensor(shape: [batch, spec.channels, spec.height, spec.width], storage: values)
         let inference = network.foldedForInference()
+        if warmupSeconds > 0 {
+            let end = DispatchTime.now().uptimeNanoseconds + UInt64(min(warmupSeconds, 3600) * 1e9)
+            repeat { _ = inference.infer(tensor) } while DispatchTime.now().uptimeNanoseconds < end
+        }
         var times: [Double] = []
         var logits = Tensor(zeros: [0])
         for _ in 0..<max(1, repeats) {

@@ -234,14 +234,8 @@ extension DirectConvolution {
     /// tile rows, each with its own scratch. The corresponding C function is `lct_wino_run`.
     private func runWinograd(_ maps: PackedMaps, shape: lct_conv_shape, into output: PackedMaps) {
         let tileRows = maps.height / 2
-        let cores = DirectConvolution.cores
-        // Four bands a core, each small enough that its transformed input stays in a core's cache
-        // and large enough that the last run of tiles, partly empty, is a small part of it.
-        let tilesPerRow = maps.width / 2
-        let cached = max(1, Self.bandFloats / max(1, 256 * maps.blocks * tilesPerRow))
-        let fewest = (Self.bandTiles + tilesPerRow - 1) / tilesPerRow
-        let rowsPerBand = max(1, min(max((tileRows + 4 * cores - 1) / (4 * cores), fewest), cached, tileRows))
-        let bands = (tileRows + rowsPerBand - 1) / rowsPerBand
+        let (rowsPerBand, bands) = Self.winogradBands(
+            tileRows: tileRows, tilesPerRow: maps.width / 2, inBlocks: maps.blocks, cores: DirectConvolution.cores)
         var shape = shape
         let scratch = lct_wino_scratch_count(&shape, Int32(rowsPerBand))
         winogradWeights!.withUnsafeBufferPointer { weights in
@@ -259,6 +253,23 @@ extension DirectConvolution {
                 }
             }
         }
+    }
+
+    /// How `runWinograd` splits the tile rows: bands small enough that a band's transformed
+    /// input stays in a core's cache, and large enough that the last run of tiles, partly
+    /// empty, is a small part of one; as many bands as that allows up to four a core, in a
+    /// multiple of the cores so that they finish together, and at least one a core whenever
+    /// there are as many tile rows (small maps of one image would otherwise leave a core idle).
+    static func winogradBands(tileRows: Int, tilesPerRow: Int, inBlocks: Int, cores: Int) -> (
+        rowsPerBand: Int, bands: Int
+    ) {
+        let cached = max(1, bandFloats / max(1, 256 * inBlocks * tilesPerRow))
+        let fewest = max(1, (bandTiles + tilesPerRow - 1) / tilesPerRow)
+        var bands = min(max(1, tileRows / fewest), 4 * cores)
+        bands = bands < cores ? min(cores, tileRows) : bands / cores * cores
+        var rowsPerBand = min((tileRows + bands - 1) / bands, cached)
+        rowsPerBand = max(1, rowsPerBand)
+        return (rowsPerBand, (tileRows + rowsPerBand - 1) / rowsPerBand)
     }
 
     /// Floats of transformed input a band aims at: 256 KiB, half a core's L2 cache on the EPYC

@@ -91,14 +91,24 @@ struct ModelRun: ParsableCommand {
     @Option(help: "Timed repetitions (the median is reported).")
     var `repeat` = 1
 
+    @Option(help: "Seconds of untimed passes before the timed ones (at least one pass when above 0).")
+    var warmupSeconds = 0.0
+
     @Option(help: "A MANIFEST (sha256sum format) the model must be listed in.")
     var manifest: String?
 
     @OptionGroup var json: JSONOption
 
+    func validate() throws {
+        guard warmupSeconds.isFinite, (0...3600).contains(warmupSeconds) else {
+            throw ValidationError("--warmup-seconds must be between 0 and 3600")
+        }
+    }
+
     func run() throws {
         let result = try ModelTools.run(
-            model: model, manifest: manifest, input: input, batch: batch, output: output, repeats: `repeat`)
+            model: model, manifest: manifest, input: input, batch: batch, output: output, repeats: `repeat`,
+            warmupSeconds: warmupSeconds)
         try json.print(result, text: TextRenderer.modelRun)
     }
 }
