@@ -267,8 +267,9 @@ extension DirectConvolution {
         let fewest = max(1, (bandTiles + tilesPerRow - 1) / tilesPerRow)
         var bands = min(max(1, tileRows / fewest), 4 * cores)
         bands = bands < cores ? min(cores, tileRows) : bands / cores * cores
-        var rowsPerBand = min((tileRows + bands - 1) / bands, cached)
-        rowsPerBand = max(1, rowsPerBand)
+        var rowsPerBand = max(1, min((tileRows + bands - 1) / bands, cached))
+        let least = min(cores, tileRows)
+        if (tileRows + rowsPerBand - 1) / rowsPerBand < least { rowsPerBand = max(1, tileRows / least) }
         return (rowsPerBand, (tileRows + rowsPerBand - 1) / rowsPerBand)
     }
 
