@@ -1,4 +1,6 @@
 import AppSupport
+import Dispatch
+import Foundation
 import VolumeCore
 
 /// Summary numbers of a loaded image, for `lungct info --stats`.
@@ -14,17 +16,7 @@ public struct VolumeStatistics: Codable, Sendable {
     public init(_ image: LoadedImage, loadSeconds: Double) {
         switch image {
         case .ct(.int16(let v)):
-            // An integer pass: exact sums, and several times faster than going through Double.
-            var low = Int16.max
-            var high = Int16.min
-            var sum = 0
-            v.voxels.withUnsafeBufferPointer { buffer in
-                for value in buffer {
-                    low = Swift.min(low, value)
-                    high = Swift.max(high, value)
-                    sum &+= Int(value)
-                }
-            }
+            let (low, high, sum) = Self.int16Range(v.voxels)
             let count = v.voxels.count
             self.init(
                 voxels: count, minimum: Double(low), maximum: Double(high),
@@ -35,6 +27,34 @@ public struct VolumeStatistics: Codable, Sendable {
             self.init(
                 r.volume.voxels.lazy.map(Double.init), count: r.volume.voxels.count, type: "float32",
                 seconds: loadSeconds)
+        }
+    }
+
+    /// The minimum, maximum and exact sum of int16 voxels: parts on every core, each summed in
+    /// runs of 65,536 values in 32-bit lanes (65,536 × 32,768 = 2³¹ bounds a run's sum), twice
+    /// as many a vector as 64-bit ones, and with baseline x86-64's 16-bit minimum and maximum.
+    static func int16Range(_ voxels: [Int16]) -> (low: Int16, high: Int16, sum: Int) {
+        let parts = max(1, min(4 * ProcessInfo.processInfo.activeProcessorCount, voxels.count >> 16))
+        let results = PartResults(count: parts)
+        voxels.withUnsafeBufferPointer { buffer in
+            let all = UnsafeBufferPointerBox(buffer)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let range = (all.buffer.count * part / parts)..<(all.buffer.count * (part + 1) / parts)
+                var (low, high, sum) = (Int16.max, Int16.min, 0)
+                for start in stride(from: range.lowerBound, to: range.upperBound, by: 65536) {
+                    var run: Int32 = 0
+                    for value in all.buffer[start..<min(start + 65536, range.upperBound)] {
+                        low = Swift.min(low, value)
+                        high = Swift.max(high, value)
+                        run &+= Int32(value)
+                    }
+                    sum += Int(run)
+                }
+                results.set(part, (low, high, sum))
+            }
+        }
+        return results.values.reduce((Int16.max, Int16.min, 0)) {
+            (Swift.min($0.0, $1.0), Swift.max($0.1, $1.1), $0.2 + $1.2)
         }
     }
 
@@ -63,4 +83,19 @@ public struct VolumeStatistics: Codable, Sendable {
         self.type = type
         loadSeconds = seconds
     }
+}
+
+/// One buffer read by concurrent workers, each its own part: what makes the unchecked Sendable sound.
+private struct UnsafeBufferPointerBox: @unchecked Sendable {
+    let buffer: UnsafeBufferPointer<Int16>
+    init(_ buffer: UnsafeBufferPointer<Int16>) { self.buffer = buffer }
+}
+
+/// Each part's minimum, maximum and sum, set by its own worker.
+private final class PartResults: @unchecked Sendable {
+    private var storage: [(Int16, Int16, Int)]
+    private let lock = NSLock()
+    init(count: Int) { storage = Array(repeating: (Int16.max, Int16.min, 0), count: count) }
+    func set(_ index: Int, _ value: (Int16, Int16, Int)) { lock.withLock { storage[index] = value } }
+    var values: [(Int16, Int16, Int)] { lock.withLock { storage } }
 }
