@@ -93,7 +93,8 @@ static inline __attribute__((always_inline)) void lct_wino_product(
 }
 
 // Aᵀ m A of one tile's 16 products (positions `stride` floats apart), plus bias and
-// activation, into the 2×2 output pixels at `out` (rows `wp` pixels apart).
+// activation, into the 2×2 output pixels at `out` (rows `wp` pixels apart), or with `pooled`
+// their maximum into the one pixel at `out`.
 static inline __attribute__((always_inline)) void lct_wino_output(
     const lct_conv_shape *s, const float *m, size_t stride, const float *bias_lanes, float *out, size_t wp)
 {
@@ -105,14 +106,24 @@ static inline __attribute__((always_inline)) void lct_wino_output(
         q[i][0] = m0 + m1 + m2;
         q[i][1] = m1 - m2 - m3;
     }
+    lct_v16 y[2][2];
     for (int j = 0; j < 2; j++) {
-        lct_v16 y0 = q[0][j] + q[1][j] + q[2][j] + b, y1 = q[1][j] - q[2][j] - q[3][j] + b;
+        y[0][j] = q[0][j] + q[1][j] + q[2][j] + b;
+        y[1][j] = q[1][j] - q[2][j] - q[3][j] + b;
         if (s->activate) {
-            y0 = __builtin_elementwise_max(y0, y0 * s->slope);
-            y1 = __builtin_elementwise_max(y1, y1 * s->slope);
+            y[0][j] = __builtin_elementwise_max(y[0][j], y[0][j] * s->slope);
+            y[1][j] = __builtin_elementwise_max(y[1][j], y[1][j] * s->slope);
         }
-        *(lct_v16 *)(out + (size_t)j * LCT_CONV_BLOCK) = y0;
-        *(lct_v16 *)(out + (wp + j) * LCT_CONV_BLOCK) = y1;
+    }
+    if (s->pooled) {
+        // In lct_maps_max_pool's order: each row's pair, then the two rows.
+        const lct_v16 top = __builtin_elementwise_max(y[0][0], y[0][1]);
+        *(lct_v16 *)out = __builtin_elementwise_max(top, __builtin_elementwise_max(y[1][0], y[1][1]));
+        return;
+    }
+    for (int j = 0; j < 2; j++) {
+        *(lct_v16 *)(out + (size_t)j * LCT_CONV_BLOCK) = y[0][j];
+        *(lct_v16 *)(out + (wp + j) * LCT_CONV_BLOCK) = y[1][j];
     }
 }
 
@@ -154,15 +165,19 @@ static inline __attribute__((always_inline)) void lct_wino_band(
         float lane[LCT_CONV_BLOCK] = {0};
         if (bias) memcpy(lane, bias + channel0, sizeof(float) * (size_t)channels);
         float *plane = output + (size_t)ob * s->out_plane;
+        // The output maps' rows: the pooled maps are half as wide, with the same border.
+        const size_t owp = s->pooled ? (size_t)tiles_x + 2 * LCT_MAPS_BORDER : wp;
         for (int t = 0; t < tiles; t++) {
             const int ty = row_begin + t / tiles_x, tx = t % tiles_x;
-            float *out = plane + ((size_t)(2 * ty + 1) * wp + 2 * tx + 1) * LCT_CONV_BLOCK;
+            float *out = s->pooled ? plane + ((size_t)(ty + 1) * owp + tx + 1) * LCT_CONV_BLOCK
+                                   : plane + ((size_t)(2 * ty + 1) * wp + 2 * tx + 1) * LCT_CONV_BLOCK;
             lct_wino_output(s, m + (size_t)t * LCT_CONV_BLOCK, v_block, lane, out, wp);
         }
         // The border pixels beside the band's rows (the ones above and below: lct_maps_clear_edges).
-        for (int y = 2 * row_begin + 1; y <= 2 * row_end; y++) {
-            memset(plane + (size_t)y * wp * LCT_CONV_BLOCK, 0, sizeof(float) * LCT_CONV_BLOCK);
-            memset(plane + ((size_t)y * wp + wp - 1) * LCT_CONV_BLOCK, 0, sizeof(float) * LCT_CONV_BLOCK);
+        const int first = s->pooled ? row_begin + 1 : 2 * row_begin + 1, last = s->pooled ? row_end : 2 * row_end;
+        for (int y = first; y <= last; y++) {
+            memset(plane + (size_t)y * owp * LCT_CONV_BLOCK, 0, sizeof(float) * LCT_CONV_BLOCK);
+            memset(plane + ((size_t)y * owp + owp - 1) * LCT_CONV_BLOCK, 0, sizeof(float) * LCT_CONV_BLOCK);
         }
     }
 }

@@ -67,7 +67,7 @@ public struct DirectConvolution: Sendable {
             padded_height: Int32(paddedHeight), padded_width: Int32(paddedWidth), origin: 0,
             out_height: Int32(paddedHeight - reach), out_width: Int32(paddedWidth - reach),
             out_channels: Int32(outputChannels), in_plane: 0, out_plane: 0, out_packed: 0,
-            slope: activation ?? 1, activate: activation == nil ? 0 : 1)
+            slope: activation ?? 1, activate: activation == nil ? 0 : 1, pooled: 0)
         shape.in_plane = lct_conv_packed_input_count(&shape) / Int(shape.in_blocks)
         return shape
     }
@@ -187,22 +187,34 @@ extension DirectConvolution {
 
     private var keepsSize: Bool { 2 * padding == (kernel - 1) * dilation && padding <= Int(LCT_MAPS_BORDER) }
 
+    /// Whether the convolution of `maps` runs Winograd F(2×2, 3×3), and so can max-pool each 2×2
+    /// output tile as it makes it (`callAsFunction(_:pooling:)`).
+    func runsWinograd(_ maps: PackedMaps) -> Bool {
+        winogradWeights != nil && reads(maps) && maps.blockChannels == Int(LCT_CONV_BLOCK) && maps.height % 2 == 0
+            && maps.width % 2 == 0
+    }
+
     /// The convolution (and activation) of packed maps, written as packed maps of 16-channel
-    /// blocks (which `reads` must accept). The corresponding C functions are `lct_conv_run`
-    /// and `lct_maps_clear_edges`.
-    func callAsFunction(_ maps: PackedMaps) -> PackedMaps {
+    /// blocks (which `reads` must accept); with `pooling` (which needs `runsWinograd`), followed
+    /// by 2×2 max pooling with stride 2 in the same pass: the half-size maps that
+    /// `maxPooled()` would make of the full-size ones, value for value. The corresponding C
+    /// functions are `lct_conv_run`, `lct_wino_run` and `lct_maps_clear_edges`.
+    func callAsFunction(_ maps: PackedMaps, pooling: Bool = false) -> PackedMaps {
+        precondition(!pooling || runsWinograd(maps), "direct conv: pooling needs the Winograd path")
         let (height, width, border) = (maps.height, maps.width, Int(LCT_MAPS_BORDER))
         let block = Int(LCT_CONV_BLOCK)
-        let output = PackedMaps(channels: outputChannels, height: height, width: width, blockChannels: block)
+        let (outHeight, outWidth) = pooling ? (height / 2, width / 2) : (height, width)
+        let output = PackedMaps(channels: outputChannels, height: outHeight, width: outWidth, blockChannels: block)
         let outBlocks = output.blocks
         let shape = lct_conv_shape(
             in_blocks: Int32(maps.blocks), block_channels: Int32(maps.blockChannels), kernel: Int32(kernel),
             dilation: Int32(dilation), padded_height: Int32(height + 2 * border),
             padded_width: Int32(width + 2 * border), origin: Int32(border - padding), out_height: Int32(height),
             out_width: Int32(width), out_channels: Int32(outputChannels), in_plane: maps.plane,
-            out_plane: output.plane, out_packed: 1, slope: activation ?? 1, activate: activation == nil ? 0 : 1)
-        lct_maps_clear_edges(Int32(height), Int32(width), Int32(outBlocks), output.base)
-        if winogradWeights != nil, maps.blockChannels == Int(LCT_CONV_BLOCK), height % 2 == 0, width % 2 == 0 {
+            out_plane: output.plane, out_packed: 1, slope: activation ?? 1, activate: activation == nil ? 0 : 1,
+            pooled: pooling ? 1 : 0)
+        lct_maps_clear_edges(Int32(outHeight), Int32(outWidth), Int32(outBlocks), output.base)
+        if runsWinograd(maps) {
             runWinograd(maps, shape: shape, into: output)
             return output
         }

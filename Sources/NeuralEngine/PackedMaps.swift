@@ -144,13 +144,36 @@ extension Sequential {
     /// The layers on `input`, whose maps stay the caller's; the result is the caller's to release.
     func run(_ input: InferenceActivations) -> InferenceActivations {
         var (current, owned) = (input, false)
-        for layer in layers {
-            let next = Self.apply(layer, to: current)
+        var index = layers.startIndex
+        while index < layers.endIndex {
+            let next: InferenceActivations
+            if let (conv, maps) = Self.poolableConvolution(layers[index...], on: current) {
+                // A Winograd convolution and the 2×2 max pooling after it, in one pass.
+                next = .maps(conv.convolution(maps, pooling: true))
+                index += 2
+            } else {
+                next = Self.apply(layers[index], to: current)
+                index += 1
+            }
             if owned, case .maps(let maps) = current { maps.release() }
             (current, owned) = (next, true)
         }
         if !owned, case .maps(let maps) = current { return .maps(maps.copy()) }
         return current
+    }
+
+    /// The convolution and the maps to convolve and pool in one pass when `layers` begins with
+    /// a convolution that runs Winograd on `input`'s maps followed by 2×2 max pooling with
+    /// stride 2; else nil.
+    private static func poolableConvolution(_ layers: ArraySlice<Layer>, on input: InferenceActivations)
+        -> (InferenceConvolution, PackedMaps)?
+    {
+        guard case .maps(let maps) = input, layers.count >= 2,
+            let conv = layers[layers.startIndex] as? InferenceConvolution,
+            let pool = layers[layers.startIndex + 1] as? Pool2D,
+            pool.mode == .max && pool.kernel == 2 && pool.stride == 2, conv.convolution.runsWinograd(maps)
+        else { return nil }
+        return (conv, maps)
     }
 
     /// One layer at inference: on packed maps when it has a packed form for them, else its

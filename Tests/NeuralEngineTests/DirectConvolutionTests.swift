@@ -57,7 +57,7 @@ private func withoutBatchNorm(_ layers: [LayerSpecification]) -> [LayerSpecifica
     }
 }
 
-/// The U-Nets of width 16 run on packed maps from end to end (whole 16-channel blocks: pooling,
+/// The U-Nets and the classifier of width 16 run on packed maps from end to end (whole 16-channel blocks: pooling,
 /// upsampling and concatenation on the maps, odd sizes halved and doubled); the others switch
 /// between maps and tensors where a layer cannot read the maps (blocks of 4 or 6 channels).
 @Test(arguments: [
@@ -65,6 +65,8 @@ private func withoutBatchNorm(_ layers: [LayerSpecification]) -> [LayerSpecifica
     (Architecture.fullyConvolutional(inputChannels: 1, classes: 3, width: 6), [3, 1, 24, 24]),
     (Architecture.unet(inputChannels: 3, classes: 3, width: 16, depth: 2), [2, 3, 12, 20]),
     (Architecture.unet(inputChannels: 1, classes: 2, width: 16, depth: 1, upsampling: .nearest), [1, 1, 10, 6]),
+    // The classifier at width 16: its Winograd convolutions pool as they go.
+    (Architecture.fullyConvolutional(inputChannels: 1, classes: 2, width: 16, blocks: 4), [3, 1, 32, 24]),
 ])
 func foldedInferenceEqualsTheTrainingForwardPass(layers: [LayerSpecification], shape: [Int]) throws {
     let network = try Architecture.build(withoutBatchNorm(layers), seed: 11)

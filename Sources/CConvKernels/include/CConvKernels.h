@@ -44,6 +44,8 @@ typedef struct {
     int out_packed;       // write packed maps (needs out_width + 2 == padded_width) instead of CHW
     float slope;          // activation: max(x, slope·x) when `activate` (0: ReLU)
     int activate;
+    int pooled;           // lct_wino_run only: 2×2 max pooling with stride 2 after the activation,
+                          // into (out_height / 2) × (out_width / 2) maps whose planes are out_plane apart
 } lct_conv_shape;
 
 /// The instruction set the kernels run on this CPU: 2 AVX-512F, 1 AVX2 with FMA, 0 portable C.
@@ -128,6 +130,9 @@ size_t lct_wino_scratch_count(const lct_conv_shape *shape, int tile_rows);
 /// Output rows [2·row_begin, 2·row_end) of every output block (tile rows [row_begin, row_end)):
 /// the convolution plus `bias` (or NULL), then the activation, written into the packed maps
 /// `output` with the border pixels beside those rows (lct_maps_clear_edges zeros the rest).
+/// With `pooled`, each 2×2 output tile is max-pooled as it is made (the values of
+/// lct_maps_max_pool after the unpooled convolution, exactly): row `ty` of the half-size maps for
+/// each tile row, with the border pixels beside it.
 void lct_wino_run(
     const lct_conv_shape *shape, const float *maps, const float *weights, const float *bias, int row_begin,
     int row_end, float *scratch, float *output);

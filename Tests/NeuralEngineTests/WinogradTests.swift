@@ -27,3 +27,30 @@ func winogradBandsCoverEveryTileRowAndUseEveryCore(tileRows: Int, tilesPerRow: I
     let (_, middle) = DirectConvolution.winogradBands(tileRows: 16, tilesPerRow: 16, inBlocks: 2, cores: 2)
     #expect(middle % 2 == 0)
 }
+
+/// A Winograd convolution that max-pools each 2×2 output tile as it makes it gives the maps that
+/// the convolution followed by `maxPooled()` gives, value for value: whole and partial output
+/// blocks, one and several input blocks, the smallest maps it reads (4×4), several bands, with and without bias and
+/// activation.
+@Test(
+    arguments: [(16, 16, 8, 6), (32, 17, 4, 4), (20, 40, 6, 10), (16, 16, 4, 4), (48, 16, 36, 12)],
+    [nil, 0, 0.1] as [Float?])
+func winogradWithPoolingEqualsTheConvolutionThenThePooling(
+    sizes: (inputs: Int, outputs: Int, height: Int, width: Int), activation: Float?
+) throws {
+    let weights = randomTensor([sizes.outputs, sizes.inputs, 3, 3], seed: 21)
+    let bias = activation == nil ? nil : randomTensor([sizes.outputs], seed: 22).storage
+    let conv = DirectConvolution(weights: weights, bias: bias, padding: 1, activation: activation)
+    let maps = PackedMaps(packing: randomTensor([1, sizes.inputs, sizes.height, sizes.width], seed: 23))
+    defer { maps.release() }
+    let winograd = conv.runsWinograd(maps)
+    try #require(winograd)
+    let (fused, full) = (conv(maps, pooling: true), conv(maps))
+    let pooled = full.maxPooled()
+    defer { [fused, full, pooled].forEach { $0.release() } }
+    #expect(fused.height == sizes.height / 2 && fused.width == sizes.width / 2)
+    #expect(fused.unpacked().storage == pooled.unpacked().storage)
+    // The borders and slack the next convolution reads are zero, as maxPooled() leaves them.
+    let count = fused.blocks * fused.plane
+    #expect(Array(fused.buffer.prefix(count)) == Array(pooled.buffer.prefix(count)))
+}
