@@ -47,7 +47,7 @@ func winogradWithPoolingEqualsTheConvolutionThenThePooling(
     try #require(winograd)
     let (fused, full) = (conv(maps, pooling: true), conv(maps))
     let pooled = full.maxPooled()
-    defer { [fused, full, pooled].forEach { $0.release() } }
+    defer { for maps in [fused, full, pooled] { maps.release() } }
     #expect(fused.height == sizes.height / 2 && fused.width == sizes.width / 2)
     #expect(fused.unpacked().storage == pooled.unpacked().storage)
     // The borders and slack the next convolution reads are zero, as maxPooled() leaves them.
