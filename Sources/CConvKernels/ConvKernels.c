@@ -67,7 +67,8 @@ static inline __attribute__((always_inline)) void lct_conv_tile(
     if (s->out_packed) {
         // Output pixel (oy, ox) = flat `first` + p lies at (oy + 1, ox + 1) of the maps, whose
         // rows are as wide as the input's.
-        float *out = output + (size_t)out_block * s->out_plane + ((size_t)first + wp + 1) * LCT_CONV_BLOCK;
+        float *out = output + (size_t)out_block * s->out_plane
+            + ((size_t)first - (size_t)s->out_row_origin * wp + wp + 1) * LCT_CONV_BLOCK;
         for (int p = 0; p < PIX; p++, ox++) {
             if (ox == wp) { ox = 0; oy++; }
             if (oy >= row_end) break;

@@ -38,6 +38,18 @@ static void lct_maps_zero_rows(float *out, size_t from, size_t to) {
     memset(out + from * LCT_CONV_BLOCK, 0, sizeof(float) * (to - from) * LCT_CONV_BLOCK);
 }
 
+void lct_maps_max_pool_pair(const float *upper, size_t wp, int width, float *out) {
+    const float *lower = upper + wp * LCT_CONV_BLOCK;
+    const int ow = width / 2;
+    for (int x = 0; x < ow; x++) {
+        const size_t a = (size_t)2 * x * LCT_CONV_BLOCK, b = a + LCT_CONV_BLOCK;
+        const lct_v16 top = __builtin_elementwise_max(*(const lct_v16 *)(upper + a), *(const lct_v16 *)(upper + b));
+        const lct_v16 bottom = __builtin_elementwise_max(*(const lct_v16 *)(lower + a), *(const lct_v16 *)(lower + b));
+        *(lct_v16 *)(out + (size_t)x * LCT_CONV_BLOCK) = __builtin_elementwise_max(top, bottom);
+    }
+    memset(out + (size_t)ow * LCT_CONV_BLOCK, 0, sizeof(float) * 2 * LCT_MAPS_BORDER * LCT_CONV_BLOCK);
+}
+
 void lct_maps_max_pool(const float *plane, int height, int width, float *out) {
     const int oh = height / 2, ow = width / 2, B = LCT_MAPS_BORDER;
     const size_t wp = (size_t)width + 2 * B, owp = (size_t)ow + 2 * B;

@@ -67,7 +67,7 @@ public struct DirectConvolution: Sendable {
             padded_height: Int32(paddedHeight), padded_width: Int32(paddedWidth), origin: 0,
             out_height: Int32(paddedHeight - reach), out_width: Int32(paddedWidth - reach),
             out_channels: Int32(outputChannels), in_plane: 0, out_plane: 0, out_packed: 0,
-            slope: activation ?? 1, activate: activation == nil ? 0 : 1, pooled: 0)
+            slope: activation ?? 1, activate: activation == nil ? 0 : 1, pooled: 0, out_row_origin: 0)
         shape.in_plane = lct_conv_packed_input_count(&shape) / Int(shape.in_blocks)
         return shape
     }
@@ -187,20 +187,26 @@ extension DirectConvolution {
 
     private var keepsSize: Bool { 2 * padding == (kernel - 1) * dilation && padding <= Int(LCT_MAPS_BORDER) }
 
-    /// Whether the convolution of `maps` runs Winograd F(2×2, 3×3), and so can max-pool each 2×2
-    /// output tile as it makes it (`callAsFunction(_:pooling:)`).
+    /// Whether the convolution of `maps` runs Winograd F(2×2, 3×3).
     func runsWinograd(_ maps: PackedMaps) -> Bool {
         winogradWeights != nil && reads(maps) && maps.blockChannels == Int(LCT_CONV_BLOCK) && maps.height % 2 == 0
             && maps.width % 2 == 0
     }
 
+    /// Whether `callAsFunction(_:pooling:)` can max-pool the convolution of `maps` as it goes: the
+    /// maps are read as they are and have an even height and width.
+    func poolsWhileConvolving(_ maps: PackedMaps) -> Bool {
+        reads(maps) && maps.height % 2 == 0 && maps.width % 2 == 0
+    }
+
     /// The convolution (and activation) of packed maps, written as packed maps of 16-channel
-    /// blocks (which `reads` must accept); with `pooling` (which needs `runsWinograd`), followed
-    /// by 2×2 max pooling with stride 2 in the same pass: the half-size maps that
-    /// `maxPooled()` would make of the full-size ones, value for value. The corresponding C
-    /// functions are `lct_conv_run`, `lct_wino_run` and `lct_maps_clear_edges`.
+    /// blocks (which `reads` must accept); with `pooling` (which needs `poolsWhileConvolving`),
+    /// followed by 2×2 max pooling with stride 2 in the same pass, so that the full-size maps are
+    /// never written out: the half-size maps that `maxPooled()` would make of the full-size ones,
+    /// value for value. The corresponding C functions are `lct_conv_run`, `lct_wino_run`,
+    /// `lct_maps_max_pool_pair` and `lct_maps_clear_edges`.
     func callAsFunction(_ maps: PackedMaps, pooling: Bool = false) -> PackedMaps {
-        precondition(!pooling || runsWinograd(maps), "direct conv: pooling needs the Winograd path")
+        precondition(!pooling || poolsWhileConvolving(maps), "direct conv: cannot pool \(maps.height)×\(maps.width)")
         let (height, width, border) = (maps.height, maps.width, Int(LCT_MAPS_BORDER))
         let block = Int(LCT_CONV_BLOCK)
         let (outHeight, outWidth) = pooling ? (height / 2, width / 2) : (height, width)
@@ -212,10 +218,14 @@ extension DirectConvolution {
             padded_width: Int32(width + 2 * border), origin: Int32(border - padding), out_height: Int32(height),
             out_width: Int32(width), out_channels: Int32(outputChannels), in_plane: maps.plane,
             out_plane: output.plane, out_packed: 1, slope: activation ?? 1, activate: activation == nil ? 0 : 1,
-            pooled: pooling ? 1 : 0)
+            pooled: pooling ? 1 : 0, out_row_origin: 0)
         lct_maps_clear_edges(Int32(outHeight), Int32(outWidth), Int32(outBlocks), output.base)
         if runsWinograd(maps) {
             runWinograd(maps, shape: shape, into: output)
+            return output
+        }
+        if pooling {
+            runPooled(maps, shape: shape, into: output)
             return output
         }
         let cores = DirectConvolution.cores
@@ -242,6 +252,48 @@ extension DirectConvolution {
 }
 
 extension DirectConvolution {
+    /// The direct convolution with 2×2 max pooling: each pair of output rows into a scratch of
+    /// its own work item (two rows with their borders, which stay in a core's cache), then pooled
+    /// into one row of `output`; the pairs split between the cores. The corresponding C functions
+    /// are `lct_conv_run` (with `out_row_origin`) and `lct_maps_max_pool_pair`.
+    private func runPooled(_ maps: PackedMaps, shape: lct_conv_shape, into output: PackedMaps) {
+        let pairs = maps.height / 2
+        let cores = DirectConvolution.cores
+        let pairsPerItem = max(1, (pairs + 4 * cores - 1) / (4 * cores))
+        let items = (pairs + pairsPerItem - 1) / pairsPerItem
+        let wp = maps.width + 2 * Int(LCT_MAPS_BORDER)
+        let block = Int(LCT_CONV_BLOCK)
+        // Per output block: the border row above, the two rows, and the left border pixel of
+        // the row below, which a row's last tile zeros.
+        let scratchPlane = (3 * wp + 1) * block
+        packedWeights.withUnsafeBufferPointer { weights in
+            let buffers = MapsBuffers(input: maps, output: output, weights: weights.baseAddress!, shape: shape)
+            DispatchQueue.concurrentPerform(iterations: items) { item in
+                let scratch = ScratchPool.shared.take(output.blocks * scratchPlane)
+                defer { ScratchPool.shared.give(scratch) }
+                var shape = buffers.shape
+                shape.out_plane = scratchPlane
+                for pair in (item * pairsPerItem)..<min(pairs, (item + 1) * pairsPerItem) {
+                    shape.out_row_origin = Int32(2 * pair)
+                    for block in 0..<buffers.output.blocks {
+                        bias.withUnsafeBufferPointer { bias in
+                            lct_conv_run(
+                                &shape, buffers.input.base, buffers.weights, bias.baseAddress, Int32(block),
+                                Int32(2 * pair), Int32(2 * pair + 2), scratch.baseAddress!)
+                        }
+                        // The pooled row `pair` of the output maps, from its first interior pixel.
+                        let border = Int(LCT_MAPS_BORDER)
+                        let row =
+                            buffers.output.base + block * buffers.output.plane
+                            + ((pair + border) * (buffers.output.width + 2 * border) + border) * 16
+                        lct_maps_max_pool_pair(
+                            scratch.baseAddress! + block * scratchPlane + (wp + 1) * 16, wp, Int32(maps.width), row)
+                    }
+                }
+            }
+        }
+    }
+
     /// The Winograd F(2×2, 3×3) form of `callAsFunction(_: PackedMaps)`, split into bands of
     /// tile rows, each with its own scratch. The corresponding C function is `lct_wino_run`.
     private func runWinograd(_ maps: PackedMaps, shape: lct_conv_shape, into output: PackedMaps) {

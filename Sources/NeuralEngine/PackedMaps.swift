@@ -147,9 +147,10 @@ extension Sequential {
         var index = layers.startIndex
         while index < layers.endIndex {
             let next: InferenceActivations
-            if let (conv, maps) = Self.poolableConvolution(layers[index...], on: current) {
-                // A Winograd convolution and the 2×2 max pooling after it, in one pass.
+            if let (conv, maps, packed) = Self.poolableConvolution(layers[index...], on: current) {
+                // A convolution and the 2×2 max pooling after it, in one pass.
                 next = .maps(conv.convolution(maps, pooling: true))
+                if packed { maps.release() }
                 index += 2
             } else {
                 next = Self.apply(layers[index], to: current)
@@ -162,18 +163,26 @@ extension Sequential {
         return current
     }
 
-    /// The convolution and the maps to convolve and pool in one pass when `layers` begins with
-    /// a convolution that runs Winograd on `input`'s maps followed by 2×2 max pooling with
-    /// stride 2; else nil.
+    /// The convolution and the maps to convolve and pool in one pass when `layers` begins with a
+    /// convolution that can pool `input`'s maps as it goes (`poolsWhileConvolving`), followed by
+    /// 2×2 max pooling with stride 2; else nil. A tensor is packed first (`packed`: the maps are
+    /// the caller's to release).
     private static func poolableConvolution(_ layers: ArraySlice<Layer>, on input: InferenceActivations)
-        -> (InferenceConvolution, PackedMaps)?
+        -> (InferenceConvolution, PackedMaps, packed: Bool)?
     {
-        guard case .maps(let maps) = input, layers.count >= 2,
-            let conv = layers[layers.startIndex] as? InferenceConvolution,
+        guard layers.count >= 2, let conv = layers[layers.startIndex] as? InferenceConvolution,
             let pool = layers[layers.startIndex + 1] as? Pool2D,
-            pool.mode == .max && pool.kernel == 2 && pool.stride == 2, conv.convolution.runsWinograd(maps)
+            pool.mode == .max && pool.kernel == 2 && pool.stride == 2
         else { return nil }
-        return (conv, maps)
+        switch input {
+        case .maps(let maps):
+            return conv.convolution.poolsWhileConvolving(maps) ? (conv, maps, false) : nil
+        case .tensor(let tensor):
+            guard tensor.shape.count == 4, tensor.shape[0] == 1, tensor.shape[2] % 2 == 0, tensor.shape[3] % 2 == 0,
+                conv.convolution.readsPacked(tensor)
+            else { return nil }
+            return (conv, PackedMaps(packing: tensor), true)
+        }
     }
 
     /// One layer at inference: on packed maps when it has a packed form for them, else its

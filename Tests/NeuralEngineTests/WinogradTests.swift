@@ -28,23 +28,28 @@ func winogradBandsCoverEveryTileRowAndUseEveryCore(tileRows: Int, tilesPerRow: I
     #expect(middle % 2 == 0)
 }
 
-/// A Winograd convolution that max-pools each 2×2 output tile as it makes it gives the maps that
-/// the convolution followed by `maxPooled()` gives, value for value: whole and partial output
-/// blocks, one and several input blocks, the smallest maps it reads (4×4), several bands, with and without bias and
-/// activation.
+/// A convolution that max-pools each 2×2 block of its output as it makes it (Winograd: each
+/// output tile; direct: each pair of rows) gives the maps that the convolution followed by
+/// `maxPooled()` gives, value for value: Winograd with whole and partial output blocks, one and
+/// several input blocks, the smallest maps it reads (4×4) and several bands; direct with one and
+/// three input channels (a network's first layer), a 1×1 kernel and a 128×128 image; with and
+/// without bias and activation.
 @Test(
-    arguments: [(16, 16, 8, 6), (32, 17, 4, 4), (20, 40, 6, 10), (16, 16, 4, 4), (48, 16, 36, 12)],
-    [nil, 0, 0.1] as [Float?])
-func winogradWithPoolingEqualsTheConvolutionThenThePooling(
-    sizes: (inputs: Int, outputs: Int, height: Int, width: Int), activation: Float?
+    arguments: [
+        (16, 16, 8, 6, 3), (32, 17, 4, 4, 3), (20, 40, 6, 10, 3), (16, 16, 4, 4, 3), (48, 16, 36, 12, 3),
+        (1, 16, 8, 6, 3), (3, 17, 6, 10, 3), (1, 16, 128, 128, 3), (16, 8, 4, 6, 1),
+    ], [nil, 0, 0.1] as [Float?])
+func convolutionWithPoolingEqualsTheConvolutionThenThePooling(
+    sizes: (inputs: Int, outputs: Int, height: Int, width: Int, kernel: Int), activation: Float?
 ) throws {
-    let weights = randomTensor([sizes.outputs, sizes.inputs, 3, 3], seed: 21)
+    let weights = randomTensor([sizes.outputs, sizes.inputs, sizes.kernel, sizes.kernel], seed: 21)
     let bias = activation == nil ? nil : randomTensor([sizes.outputs], seed: 22).storage
-    let conv = DirectConvolution(weights: weights, bias: bias, padding: 1, activation: activation)
+    let conv = DirectConvolution(weights: weights, bias: bias, padding: sizes.kernel / 2, activation: activation)
     let maps = PackedMaps(packing: randomTensor([1, sizes.inputs, sizes.height, sizes.width], seed: 23))
     defer { maps.release() }
-    let winograd = conv.runsWinograd(maps)
-    try #require(winograd)
+    let pools = conv.poolsWhileConvolving(maps)
+    try #require(pools)
+    #expect(conv.runsWinograd(maps) == (sizes.inputs >= 16 && sizes.kernel == 3))
     let (fused, full) = (conv(maps, pooling: true), conv(maps))
     let pooled = full.maxPooled()
     defer { for maps in [fused, full, pooled] { maps.release() } }

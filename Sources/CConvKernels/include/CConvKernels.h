@@ -46,6 +46,8 @@ typedef struct {
     int activate;
     int pooled;           // lct_wino_run only: 2×2 max pooling with stride 2 after the activation,
                           // into (out_height / 2) × (out_width / 2) maps whose planes are out_plane apart
+    int out_row_origin;   // lct_conv_run with out_packed: the output row whose border row above
+                          // `output` begins with (0: whole maps; a row pair's own scratch otherwise)
 } lct_conv_shape;
 
 /// The instruction set the kernels run on this CPU: 2 AVX-512F, 1 AVX2 with FMA, 0 portable C.
@@ -101,6 +103,11 @@ void lct_maps_unpack(const float *maps, int channels, int height, int width, int
 /// planes of `blocks` 16-channel blocks of height × width maps: the border row above with the
 /// first row's left border pixel, the border row below, the slack.
 void lct_maps_clear_edges(int height, int width, int blocks, float *maps);
+
+/// 2×2 max pooling of one pair of rows of 16-channel maps: `upper` is the upper row's first
+/// pixel, the lower row `wp` pixels on; writes width / 2 pixels at `out` and zeros into the two
+/// pixels after them (this row's right border and the next row's left border).
+void lct_maps_max_pool_pair(const float *upper, size_t wp, int width, float *out);
 
 /// 2×2 max pooling, stride 2, of one 16-channel plane of height × width maps into a plane of
 /// (height / 2) × (width / 2) maps; writes every value of the output plane, zeros included.
