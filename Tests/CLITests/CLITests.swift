@@ -345,3 +345,28 @@ func filesWithNamesThatAreNotUTF8AreRead() throws {
     let short = try lungct("evaluate", "--task", "lesion", "--model", model, "--slice-labels", "\(dicom)=\(labels)")
     #expect(short.status == 1 && short.stderr.contains("2 slice labels for 16 slices"), "\(short.stderr)")
 }
+
+/// `model run --warmup-seconds`: untimed passes before the timed ones (what benchmarks/onnx.sh
+/// gives lungct and ONNX Runtime alike); the timed passes are still `--repeat`'s, the logits the
+/// same as without warm-up, and a negative or absurd value is a usage error.
+@Test func modelRunWarmsUpBeforeItsTimedPasses() throws {
+    let work = try temporaryDirectory()
+    #expect(try lungct("model", "init", work + "/m.h5", "--size", "32").status == 0)
+    let values = (0..<(2 * 32 * 32)).map { Float($0 % 97) / 97 }
+    try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: work + "/x.f32"))
+    let plain = try lungct(
+        "model", "run", work + "/m.h5", "--input", work + "/x.f32", "--batch", "2", "--output", work + "/a.f32",
+        "--json")
+    let warm = try lungct(
+        "model", "run", work + "/m.h5", "--input", work + "/x.f32", "--batch", "2", "--output", work + "/b.f32",
+        "--repeat", "3", "--warmup-seconds", "0.2", "--json")
+    #expect(plain.status == 0 && warm.status == 0, "\(plain.stderr) \(warm.stderr)")
+    #expect(warm.stdout.contains("\"repeats\" : 3"))
+    #expect(
+        FileManager.default.contents(atPath: work + "/a.f32") == FileManager.default.contents(atPath: work + "/b.f32"))
+    for bad in ["-1", "nan", "1e9"] {
+        let run = try lungct(
+            "model", "run", work + "/m.h5", "--input", work + "/x.f32", "--batch", "2", "--warmup-seconds", bad)
+        #expect(run.status == 1, "--warmup-seconds \(bad): \(run.stderr)")
+    }
+}
