@@ -262,10 +262,10 @@ extension DirectConvolution {
         let pairsPerItem = max(1, (pairs + 4 * cores - 1) / (4 * cores))
         let items = (pairs + pairsPerItem - 1) / pairsPerItem
         let wp = maps.width + 2 * Int(LCT_MAPS_BORDER)
-        let block = Int(LCT_CONV_BLOCK)
+        let channels = Int(LCT_CONV_BLOCK)
         // Per output block: the border row above, the two rows, and the left border pixel of
         // the row below, which a row's last tile zeros.
-        let scratchPlane = (3 * wp + 1) * block
+        let scratchPlane = (3 * wp + 1) * channels
         packedWeights.withUnsafeBufferPointer { weights in
             let buffers = MapsBuffers(input: maps, output: output, weights: weights.baseAddress!, shape: shape)
             DispatchQueue.concurrentPerform(iterations: items) { item in
@@ -285,9 +285,10 @@ extension DirectConvolution {
                         let border = Int(LCT_MAPS_BORDER)
                         let row =
                             buffers.output.base + block * buffers.output.plane
-                            + ((pair + border) * (buffers.output.width + 2 * border) + border) * 16
+                            + ((pair + border) * (buffers.output.width + 2 * border) + border) * channels
                         lct_maps_max_pool_pair(
-                            scratch.baseAddress! + block * scratchPlane + (wp + 1) * 16, wp, Int32(maps.width), row)
+                            scratch.baseAddress! + block * scratchPlane + (wp + 1) * channels, wp, Int32(maps.width),
+                            row)
                     }
                 }
             }
