@@ -189,8 +189,7 @@ extension DirectConvolution {
 
     /// Whether the convolution of `maps` runs Winograd F(2×2, 3×3).
     func runsWinograd(_ maps: PackedMaps) -> Bool {
-        winogradWeights != nil && reads(maps) && maps.blockChannels == Int(LCT_CONV_BLOCK) && maps.height % 2 == 0
-            && maps.width % 2 == 0
+        winogradWeights != nil && maps.blockChannels == Int(LCT_CONV_BLOCK) && poolsWhileConvolving(maps)
     }
 
     /// Whether `callAsFunction(_:pooling:)` can max-pool the convolution of `maps` as it goes: the
@@ -261,7 +260,8 @@ extension DirectConvolution {
         let cores = DirectConvolution.cores
         let pairsPerItem = max(1, (pairs + 4 * cores - 1) / (4 * cores))
         let items = (pairs + pairsPerItem - 1) / pairsPerItem
-        let wp = maps.width + 2 * Int(LCT_MAPS_BORDER)
+        let border = Int(LCT_MAPS_BORDER)
+        let wp = maps.width + 2 * border
         let channels = Int(LCT_CONV_BLOCK)
         // Per output block: the border row above, the two rows, and the left border pixel of
         // the row below, which a row's last tile zeros.
@@ -282,7 +282,6 @@ extension DirectConvolution {
                                 Int32(2 * pair), Int32(2 * pair + 2), scratch.baseAddress!)
                         }
                         // The pooled row `pair` of the output maps, from its first interior pixel.
-                        let border = Int(LCT_MAPS_BORDER)
                         let row =
                             buffers.output.base + block * buffers.output.plane
                             + ((pair + border) * (buffers.output.width + 2 * border) + border) * channels

@@ -35,25 +35,24 @@ public struct VolumeStatistics: Codable, Sendable {
     /// as many a vector as 64-bit ones, and with baseline x86-64's 16-bit minimum and maximum.
     static func int16Range(_ voxels: [Int16]) -> (low: Int16, high: Int16, sum: Int) {
         let parts = max(1, min(4 * ProcessInfo.processInfo.activeProcessorCount, voxels.count >> 16))
-        let results = PartResults(count: parts)
-        voxels.withUnsafeBufferPointer { buffer in
-            let all = UnsafeBufferPointerBox(buffer)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                let range = (all.buffer.count * part / parts)..<(all.buffer.count * (part + 1) / parts)
-                var (low, high, sum) = (Int16.max, Int16.min, 0)
+        let results = Slots(count: parts, initial: (low: Int16.max, high: Int16.min, sum: 0))
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let range = (voxels.count * part / parts)..<(voxels.count * (part + 1) / parts)
+            var (low, high, sum) = (Int16.max, Int16.min, 0)
+            voxels.withUnsafeBufferPointer { buffer in
                 for start in stride(from: range.lowerBound, to: range.upperBound, by: 65536) {
                     var run: Int32 = 0
-                    for value in all.buffer[start..<min(start + 65536, range.upperBound)] {
+                    for value in buffer[start..<min(start + 65536, range.upperBound)] {
                         low = Swift.min(low, value)
                         high = Swift.max(high, value)
                         run &+= Int32(value)
                     }
                     sum += Int(run)
                 }
-                results.set(part, (low, high, sum))
             }
+            results.set(part, (low, high, sum))
         }
-        return results.values.reduce((Int16.max, Int16.min, 0)) {
+        return (0..<parts).map(results.get).reduce((Int16.max, Int16.min, 0)) {
             (Swift.min($0.0, $1.0), Swift.max($0.1, $1.1), $0.2 + $1.2)
         }
     }
@@ -83,19 +82,4 @@ public struct VolumeStatistics: Codable, Sendable {
         self.type = type
         loadSeconds = seconds
     }
-}
-
-/// One buffer read by concurrent workers, each its own part: what makes the unchecked Sendable sound.
-private struct UnsafeBufferPointerBox: @unchecked Sendable {
-    let buffer: UnsafeBufferPointer<Int16>
-    init(_ buffer: UnsafeBufferPointer<Int16>) { self.buffer = buffer }
-}
-
-/// Each part's minimum, maximum and sum, set by its own worker.
-private final class PartResults: @unchecked Sendable {
-    private var storage: [(Int16, Int16, Int)]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: (Int16.max, Int16.min, 0), count: count) }
-    func set(_ index: Int, _ value: (Int16, Int16, Int)) { lock.withLock { storage[index] = value } }
-    var values: [(Int16, Int16, Int)] { lock.withLock { storage } }
 }
